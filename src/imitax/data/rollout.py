@@ -1,0 +1,152 @@
+"""Rolling out a policy: compiled on JAX environments, a host loop on Gymnasium ones.
+
+Both produce the same `Rollout` pytree (time-major, `[num_steps, num_envs]`), so
+every learner consumes one type whatever the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from imitax.data.types import Trajectory, Transitions
+from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.jax_env import EnvState, JaxEnv
+
+# act_fn(key, obs: f32[n, obs_dim]) -> (actions, extras: dict of f32[n] arrays)
+ActFn = Callable[[jax.Array, jnp.ndarray], tuple[jnp.ndarray, dict[str, jnp.ndarray]]]
+
+
+@struct.dataclass
+class Rollout:
+    """`num_steps` steps of `num_envs` environments.
+
+    transitions: fields `[num_steps, num_envs, ...]`; actions are what the policy
+        produced (Box actions unclipped: learners clip where they need the executed one).
+    extras: per-step outputs of the act function, e.g. log_prob and value, `[T, N]`.
+    episode_return: f32[T, N], total return of an episode that ended at that step.
+    """
+
+    transitions: Transitions
+    extras: dict[str, jnp.ndarray]
+    episode_return: jnp.ndarray
+
+    def mean_episode_return(self) -> jnp.ndarray:
+        """Mean return of the episodes that ended in this rollout; NaN when none did."""
+        dones = self.transitions.dones
+        count = dones.sum()
+        return jnp.where(count > 0, (self.episode_return * dones).sum() / jnp.maximum(count, 1), jnp.nan)
+
+
+@struct.dataclass
+class EnvCarry:
+    """The environments between rollouts: state and the observations to act on."""
+
+    state: EnvState
+    obs: jnp.ndarray
+
+
+def reset_jax(env: JaxEnv, key: jax.Array, num_envs: int) -> EnvCarry:
+    obs, state = env.reset_batch(key, num_envs)
+    return EnvCarry(state, obs)
+
+
+def rollout_jax(env: JaxEnv, act_fn: ActFn, carry: EnvCarry, key: jax.Array, num_steps: int) -> tuple[EnvCarry, Rollout]:
+    """`num_steps` vectorised steps as one `lax.scan` (call under jit)."""
+
+    def one_step(carry: EnvCarry, step_key: jax.Array) -> tuple[EnvCarry, Rollout]:
+        act_key, env_key = jax.random.split(step_key)
+        actions, extras = act_fn(act_key, carry.obs)
+        step = env.step_batch(env_key, carry.state, actions)
+        transitions = Transitions(carry.obs, actions, step.reward, step.next_obs, step.terminated, step.truncated)
+        return EnvCarry(step.state, step.obs), Rollout(transitions, extras, step.episode_return)
+
+    return jax.lax.scan(one_step, carry, jax.random.split(key, num_steps))
+
+
+class HostRollout:
+    """Collects rollouts from a Gymnasium vector env with a jitted act function."""
+
+    def __init__(self, env: GymnasiumEnv, seed: int):
+        self.env = env
+        self.obs = env.reset(seed)
+
+    def collect(self, act_fn: ActFn, key: jax.Array, num_steps: int) -> Rollout:
+        """`act_fn` should be jitted; it is called once per step."""
+        steps: list[Any] = []
+        for step_key in jax.random.split(key, num_steps):
+            actions, extras = act_fn(step_key, self.obs)
+            actions, extras = jax.device_get((actions, extras))
+            step = self.env.step(actions)
+            steps.append((self.obs, actions, step, extras))
+            self.obs = step.obs
+        return _stack_host_steps(steps)
+
+
+def _stack_host_steps(steps: list[Any]) -> Rollout:
+    def stack(values: list[np.ndarray]) -> jnp.ndarray:
+        return jnp.asarray(np.stack(values))
+
+    transitions = Transitions(
+        obs=stack([s[0] for s in steps]),
+        actions=stack([s[1] for s in steps]),
+        rewards=stack([s[2].reward for s in steps]),
+        next_obs=stack([s[2].next_obs for s in steps]),
+        terminated=stack([s[2].terminated for s in steps]),
+        truncated=stack([s[2].truncated for s in steps]),
+    )
+    extras = {name: stack([s[3][name] for s in steps]) for name in steps[0][3]}
+    return Rollout(transitions, extras, stack([s[2].episode_return for s in steps]))
+
+
+def split_episodes(rollout: Rollout, max_episodes: int | None = None) -> list[Trajectory]:
+    """Cut a host copy of a rollout into the complete episodes it contains.
+
+    Episodes in progress at the start of the rollout are skipped only if the caller
+    started mid-episode; a rollout that starts from a reset yields, per environment,
+    every episode that finished. Order: by environment, then time.
+    """
+    tr = jax.device_get(rollout.transitions)
+    num_steps, num_envs = tr.rewards.shape
+    episodes: list[Trajectory] = []
+    for env_index in range(num_envs):
+        start = 0
+        for t in range(num_steps):
+            if tr.terminated[t, env_index] or tr.truncated[t, env_index]:
+                obs = np.concatenate([tr.obs[start : t + 1, env_index], tr.next_obs[t : t + 1, env_index]])
+                episodes.append(
+                    Trajectory(
+                        obs=obs.astype(np.float32),
+                        actions=np.asarray(tr.actions[start : t + 1, env_index]),
+                        rewards=tr.rewards[start : t + 1, env_index].astype(np.float32),
+                        terminated=bool(tr.terminated[t, env_index]),
+                    )
+                )
+                start = t + 1
+    return episodes[:max_episodes] if max_episodes is not None else episodes
+
+
+def episode_returns_jax(env: JaxEnv, policy_fn: Callable[[jax.Array, jnp.ndarray], jnp.ndarray], key: jax.Array, num_episodes: int) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Returns and lengths `f32[num_episodes]`, `i32[num_episodes]` of one episode per
+    parallel env; pure, so learners call it inside their compiled loops."""
+    reset_key, run_key = jax.random.split(key)
+    obs, state = env.reset_batch(reset_key, num_episodes)
+    init = (obs, state, jnp.zeros(num_episodes), jnp.zeros(num_episodes, jnp.int32), jnp.zeros(num_episodes, bool))
+
+    def step(carry: Any, step_key: jax.Array) -> tuple[Any, None]:
+        obs, state, returns, lengths, finished = carry
+        act_key, env_key = jax.random.split(step_key)
+        out = env.step_batch(env_key, state, policy_fn(act_key, obs))
+        done = out.terminated | out.truncated
+        first_end = done & ~finished
+        returns = jnp.where(first_end, out.episode_return, returns)
+        lengths = jnp.where(first_end, out.episode_length, lengths)
+        return (out.obs, out.state, returns, lengths, finished | done), None
+
+    (_, _, returns, lengths, _), _ = jax.lax.scan(step, init, jax.random.split(run_key, env.spec.max_episode_steps))
+    return returns, lengths

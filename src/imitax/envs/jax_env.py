@@ -1,0 +1,144 @@
+"""JAX environments: a thin functional layer over gymnax with episode statistics.
+
+`JaxEnv.step` auto-resets and returns the true next observation beside the reset one,
+so learners can tell termination (no bootstrap) from truncation (bootstrap from the
+final observation). Everything here is pure and jit/vmap friendly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from imitax.envs.spec import Box, Discrete, EnvSpec, box_bounds, flat_dim
+
+
+@struct.dataclass
+class EnvState:
+    """Batched or single environment state plus the running episode statistics."""
+
+    inner: Any
+    episode_return: jnp.ndarray  # f32[], return of the episode so far
+    episode_length: jnp.ndarray  # i32[]
+
+
+class Step(NamedTuple):
+    """Result of one environment step (leading batch dims when vmapped).
+
+    obs is the observation to act on next (the reset one after an episode ends);
+    next_obs is the true observation reached by this step. On the step that ends an
+    episode, `episode_return`/`episode_length` hold that episode's totals.
+    """
+
+    obs: jnp.ndarray
+    state: EnvState
+    reward: jnp.ndarray
+    terminated: jnp.ndarray
+    truncated: jnp.ndarray
+    next_obs: jnp.ndarray
+    episode_return: jnp.ndarray
+    episode_length: jnp.ndarray
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class JaxEnv:
+    """A gymnax environment with fixed parameters.
+
+    Attributes:
+        spec: spaces and episode length.
+        env: the gymnax environment object.
+        params: its `EnvParams` (change them with `with_params`, e.g. gravity or mass).
+    """
+
+    spec: EnvSpec
+    env: Any
+    params: Any
+    backend: str = "jax"
+
+    def with_params(self, **changes: Any) -> JaxEnv:
+        """The same environment with some dynamics parameters changed."""
+        return dataclasses.replace(self, params=self.params.replace(**changes))
+
+    def reset(self, key: jax.Array) -> tuple[jnp.ndarray, EnvState]:
+        """obs: f32[obs_dim]."""
+        obs, inner = self.env.reset(key, self.params)
+        state = EnvState(inner, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
+        return _flat(obs), state
+
+    def step(self, key: jax.Array, state: EnvState, action: jnp.ndarray) -> Step:
+        """One step with auto-reset. `action`: i32[] or f32[action_dim] (clipped here)."""
+        env_action = self._to_env_action(action)
+        obs, inner, reward, terminated, truncated, info = self.env.step(key, state.inner, env_action, self.params)
+        reward = jnp.reshape(reward, ()).astype(jnp.float32)
+        done = jnp.logical_or(terminated, truncated)
+        episode_return = state.episode_return + reward
+        episode_length = state.episode_length + 1
+        new_state = EnvState(
+            inner,
+            jnp.where(done, 0.0, episode_return),
+            jnp.where(done, 0, episode_length),
+        )
+        return Step(
+            obs=_flat(obs),
+            state=new_state,
+            reward=reward,
+            terminated=jnp.asarray(terminated, bool),
+            truncated=jnp.logical_and(jnp.asarray(truncated, bool), ~jnp.asarray(terminated, bool)),
+            next_obs=_flat(info["final_observation"]),
+            episode_return=episode_return,
+            episode_length=episode_length,
+        )
+
+    def reset_batch(self, key: jax.Array, num_envs: int) -> tuple[jnp.ndarray, EnvState]:
+        """obs: f32[num_envs, obs_dim]."""
+        return jax.vmap(self.reset)(jax.random.split(key, num_envs))
+
+    def step_batch(self, key: jax.Array, state: EnvState, actions: jnp.ndarray) -> Step:
+        num_envs = actions.shape[0]
+        return jax.vmap(self.step)(jax.random.split(key, num_envs), state, actions)
+
+    def _to_env_action(self, action: jnp.ndarray) -> jnp.ndarray:
+        space = self.spec.action_space
+        if isinstance(space, Discrete):
+            return jnp.asarray(action, jnp.int32)
+        clipped = jnp.clip(action, jnp.asarray(space.low), jnp.asarray(space.high))
+        return clipped.reshape(self._native_action_shape)
+
+    @property
+    def _native_action_shape(self) -> tuple[int, ...]:
+        return tuple(self.env.action_space(self.params).shape)
+
+
+def _flat(obs: jnp.ndarray) -> jnp.ndarray:
+    return jnp.reshape(obs, (-1,)).astype(jnp.float32)
+
+
+def make_gymnax(env_id: str, **param_overrides: Any) -> JaxEnv:
+    """A `JaxEnv` for a gymnax id, with optional `EnvParams` overrides."""
+    import gymnax
+
+    env, params = gymnax.make(env_id)
+    if param_overrides:
+        params = params.replace(**param_overrides)
+    spec = EnvSpec(
+        env_id=env_id,
+        obs_dim=flat_dim(tuple(env.observation_space(params).shape)),
+        action_space=_action_space(env.action_space(params)),
+        max_episode_steps=int(params.max_steps_in_episode),
+    )
+    return JaxEnv(spec, env, params)
+
+
+def _action_space(space: Any) -> Discrete | Box:
+    from gymnax.environments import spaces
+
+    if isinstance(space, spaces.Discrete):
+        return Discrete(int(space.n))
+    if isinstance(space, spaces.Box):
+        shape = tuple(space.shape) or (1,)
+        return box_bounds(space.low, space.high, shape)
+    raise TypeError(f"unsupported gymnax action space {space!r}")

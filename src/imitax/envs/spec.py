@@ -1,0 +1,128 @@
+"""Environment description shared by every layer: spaces and episode length.
+
+Spaces are frozen dataclasses of plain tuples so a spec is hashable (it can be a
+static argument of `jax.jit`) and round-trips through JSON.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from imitax.errors import SpaceError
+
+
+@dataclasses.dataclass(frozen=True)
+class Discrete:
+    """`n` actions, encoded as int32 scalars 0..n-1."""
+
+    n: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return ()
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.int32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "Discrete", "n": self.n}
+
+
+@dataclasses.dataclass(frozen=True)
+class Box:
+    """A flat continuous space `f32[dim]` with per-dimension bounds."""
+
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.low),)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float32)
+
+    @property
+    def low_array(self) -> np.ndarray:
+        return np.asarray(self.low, np.float32)
+
+    @property
+    def high_array(self) -> np.ndarray:
+        return np.asarray(self.high, np.float32)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "Box", "low": list(self.low), "high": list(self.high)}
+
+
+ActionSpace = Discrete | Box
+
+
+def space_from_dict(data: dict[str, Any]) -> ActionSpace:
+    kind = data.get("type")
+    if kind == "Discrete":
+        return Discrete(int(data["n"]))
+    if kind == "Box":
+        return Box(tuple(float(x) for x in data["low"]), tuple(float(x) for x in data["high"]))
+    raise SpaceError(f"unknown action space type {kind!r}; expected 'Discrete' or 'Box'")
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvSpec:
+    """What an algorithm needs to know about an environment.
+
+    Attributes:
+        env_id: the id the environment was made from (e.g. "CartPole-v1").
+        obs_dim: observations are `f32[obs_dim]` (multi-dimensional Box observations are
+            flattened by the Gymnasium adapter).
+        action_space: `Discrete(n)` or `Box(low, high)`.
+        max_episode_steps: the time limit; episodes are truncated there.
+    """
+
+    env_id: str
+    obs_dim: int
+    action_space: ActionSpace
+    max_episode_steps: int
+
+    @property
+    def discrete(self) -> bool:
+        return isinstance(self.action_space, Discrete)
+
+    @property
+    def action_dim(self) -> int:
+        """Number of logits (Discrete) or action dimensions (Box)."""
+        space = self.action_space
+        return space.n if isinstance(space, Discrete) else space.shape[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "env_id": self.env_id,
+            "obs_dim": self.obs_dim,
+            "action_space": self.action_space.to_dict(),
+            "max_episode_steps": self.max_episode_steps,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EnvSpec:
+        return cls(
+            env_id=str(data["env_id"]),
+            obs_dim=int(data["obs_dim"]),
+            action_space=space_from_dict(data["action_space"]),
+            max_episode_steps=int(data["max_episode_steps"]),
+        )
+
+
+def box_bounds(low: Any, high: Any, shape: tuple[int, ...]) -> Box:
+    """A `Box` from array-like bounds, broadcast to `shape` and flattened."""
+    low_arr = np.broadcast_to(np.asarray(low, np.float64), shape).reshape(-1)
+    high_arr = np.broadcast_to(np.asarray(high, np.float64), shape).reshape(-1)
+    return Box(tuple(float(x) for x in low_arr), tuple(float(x) for x in high_arr))
+
+
+def flat_dim(shape: tuple[int, ...]) -> int:
+    return int(math.prod(shape)) if shape else 1

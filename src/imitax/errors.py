@@ -1,0 +1,31 @@
+"""Errors a user can cause. The CLI prints them as one line and exits 2.
+
+Every message names what is wrong and what was expected.
+"""
+
+
+class ImitaxError(Exception):
+    """Base class of every error caused by user input (ids, files, data, configs)."""
+
+
+class UnknownEnvError(ImitaxError, KeyError):
+    """An environment id that neither backend knows."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class SpaceError(ImitaxError, ValueError):
+    """An observation or action space that imitax cannot handle (images, dicts, ...)."""
+
+
+class DatasetError(ImitaxError, ValueError):
+    """A demonstration dataset that is missing, malformed, or does not match its environment."""
+
+
+class CheckpointError(ImitaxError, ValueError):
+    """A checkpoint that is missing, malformed, of another format or another architecture."""
+
+
+class ConfigError(ImitaxError, ValueError):
+    """A configuration value outside its valid range."""

@@ -1,0 +1,117 @@
+"""Evaluation: episode returns of a policy, normalised scores, multi-seed statistics.
+
+Normalised score: (return - random) / (expert - random), so a random policy scores 0
+and the expert 1 (the dataset's reference scores define both).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from imitax.data.rollout import episode_returns_jax
+from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import Discrete, EnvSpec
+
+# policy_fn(key, obs: f32[n, obs_dim]) -> actions [n, ...]; pure and jittable
+PolicyFn = Callable[[jax.Array, jnp.ndarray], jnp.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalResult:
+    """returns: f[num_episodes], one complete episode per entry."""
+
+    returns: np.ndarray
+    lengths: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.returns))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.returns))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean_return": self.mean, "std_return": self.std, "num_episodes": int(self.returns.size),
+                "mean_length": float(np.mean(self.lengths))}
+
+
+def normalized_score(episode_return: float | np.ndarray, random_score: float, expert_score: float) -> float | np.ndarray:
+    """0 for the random policy's mean return, 1 for the expert's."""
+    return (episode_return - random_score) / (expert_score - random_score)
+
+
+def evaluate(env: JaxEnv | GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int = 100) -> EvalResult:
+    """Run `num_episodes` complete episodes, one per parallel environment."""
+    if isinstance(env, JaxEnv):
+        returns, lengths = _evaluate_jax(env, policy_fn, key, num_episodes)
+    else:
+        returns, lengths = _evaluate_host(env, jax.jit(policy_fn), key, num_episodes)
+    return EvalResult(np.asarray(returns), np.asarray(lengths))
+
+
+def _evaluate_jax(env: JaxEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int) -> tuple[Any, Any]:
+    return jax.jit(episode_returns_jax, static_argnums=(0, 1, 3))(env, policy_fn, key, num_episodes)
+
+
+def _evaluate_host(env: GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int) -> tuple[Any, Any]:
+    vec = env if env.num_envs == num_episodes else GymnasiumEnv(env.spec.env_id, num_envs=num_episodes)
+    obs = vec.reset(seed=int(jax.random.randint(key, (), 0, 2**30)))
+    returns = np.zeros(num_episodes)
+    lengths = np.zeros(num_episodes, np.int64)
+    finished = np.zeros(num_episodes, bool)
+    for step_key in jax.random.split(key, vec.spec.max_episode_steps):
+        out = vec.step(np.asarray(policy_fn(step_key, obs)))
+        first_end = (out.terminated | out.truncated) & ~finished
+        returns[first_end] = out.episode_return[first_end]
+        lengths[first_end] = out.episode_length[first_end]
+        finished |= first_end
+        obs = out.obs
+        if finished.all():
+            break
+    return returns, lengths
+
+
+def random_policy(spec: EnvSpec) -> PolicyFn:
+    """Uniform actions over the action space."""
+    space = spec.action_space
+
+    def act(key: jax.Array, obs: jnp.ndarray) -> jnp.ndarray:
+        n = obs.shape[0]
+        if isinstance(space, Discrete):
+            return jax.random.randint(key, (n,), 0, space.n)
+        return jax.random.uniform(key, (n, *space.shape), minval=jnp.asarray(space.low), maxval=jnp.asarray(space.high))
+
+    return act
+
+
+@dataclasses.dataclass(frozen=True)
+class SeedStats:
+    """Statistics over independent seeds; `ci95` is a bootstrap interval of the mean."""
+
+    values: tuple[float, ...]
+    mean: float
+    std: float
+    ci95: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"values": list(self.values), "mean": self.mean, "std": self.std, "ci95": list(self.ci95)}
+
+
+def seed_statistics(values: Sequence[float], seed: int = 0) -> SeedStats:
+    """Mean, std and a 95% percentile-bootstrap interval of the mean over seeds."""
+    data = np.asarray(values, np.float64)
+    if data.size < 2:
+        return SeedStats(tuple(data.tolist()), float(data.mean()), 0.0, (float(data.mean()), float(data.mean())))
+    from scipy import stats
+
+    interval = stats.bootstrap((data,), np.mean, confidence_level=0.95, n_resamples=2000,
+                               random_state=np.random.default_rng(seed), method="percentile").confidence_interval
+    return SeedStats(tuple(data.tolist()), float(data.mean()), float(data.std(ddof=1)), (float(interval.low), float(interval.high)))

@@ -1,0 +1,30 @@
+"""Multi-layer perceptrons with orthogonal initialisation (the PPO convention)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+import numpy as np
+
+ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
+
+
+class MLP(nn.Module):
+    """`f32[..., in] -> f32[..., out_dim]`; hidden layers with `activation`.
+
+    `out_scale` is the orthogonal gain of the last layer (0.01 for policy logits, 1.0 for values).
+    """
+
+    hidden_sizes: Sequence[int]
+    out_dim: int
+    activation: str = "tanh"
+    out_scale: float = 1.0
+
+    @nn.compact
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        act = ACTIVATIONS[self.activation]
+        for width in self.hidden_sizes:
+            x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
+        return nn.Dense(self.out_dim, kernel_init=nn.initializers.orthogonal(self.out_scale))(x)

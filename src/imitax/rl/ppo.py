@@ -1,0 +1,241 @@
+"""Proximal Policy Optimization (clipped objective, GAE), as pure functions.
+
+`PPO(config, spec)` is a hashable description; its methods are pure:
+`init(key) -> PPOState`, `act(state, key, obs)`, `update(state, rollout, rewards)`.
+Rewards are an argument of `update`, so a learned reward (GAIL's discriminator, a
+loaded reward checkpoint) replaces the environment's without touching this module.
+
+Termination and truncation are told apart: the TD target bootstraps from the true
+final observation after a time-limit cut and from nothing after a terminal state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from imitax.data.rollout import Rollout
+from imitax.envs.spec import EnvSpec
+from imitax.errors import ConfigError
+from imitax.nets.normalizer import ObsNormalizer
+from imitax.nets.policy import Policy
+from imitax.nets.value import ValueNet
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters. `PPOConfig.for_env(id)` gives tuned defaults per task."""
+
+    total_steps: int = 500_000
+    """environment steps over all parallel environments"""
+    num_envs: int = 16
+    """parallel environments"""
+    rollout_steps: int = 128
+    """steps per environment between updates"""
+    num_epochs: int = 4
+    """passes over each rollout"""
+    num_minibatches: int = 4
+    """minibatches per epoch"""
+    learning_rate: float = 2.5e-4
+    anneal_lr: bool = True
+    """decay the learning rate linearly to zero"""
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    normalize_obs: bool = False
+    """keep running observation statistics and feed normalised observations"""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    init_log_std: float = 0.0
+    """initial log standard deviation of Gaussian policies"""
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+    @property
+    def num_updates(self) -> int:
+        return max(1, self.total_steps // self.batch_size)
+
+    def validate(self) -> PPOConfig:
+        positive = ("total_steps", "num_envs", "rollout_steps", "num_epochs", "num_minibatches", "learning_rate")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"ppo.{name} must be > 0, got {getattr(self, name)}")
+        if self.batch_size % self.num_minibatches:
+            raise ConfigError(
+                f"num_envs * rollout_steps = {self.batch_size} must be divisible by num_minibatches = {self.num_minibatches}"
+            )
+        for name in ("gamma", "gae_lambda"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"ppo.{name} must be in [0, 1], got {getattr(self, name)}")
+        return self
+
+    @classmethod
+    def for_env(cls, env_id: str, **overrides: Any) -> PPOConfig:
+        """Defaults that reach expert level on the task, with `overrides` applied."""
+        return dataclasses.replace(cls(**TUNED.get(env_id, {})), **overrides)
+
+
+TUNED: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {"learning_rate": 1e-3},
+    "Acrobot-v1": {"total_steps": 500_000},
+    "Pendulum-v1": dict(
+        total_steps=1_000_000, num_envs=16, rollout_steps=128, num_epochs=10, num_minibatches=8,
+        learning_rate=1e-3, gamma=0.95, ent_coef=0.0, normalize_obs=True, init_log_std=-0.5,
+    ),
+    "MountainCarContinuous-v0": dict(total_steps=1_000_000, normalize_obs=True, ent_coef=0.0),
+}
+
+
+@struct.dataclass
+class PPOState:
+    """params: {"policy": flax params, "value": flax params}."""
+
+    params: dict[str, Any]
+    opt_state: optax.OptState
+    obs_norm: ObsNormalizer
+    key: jax.Array
+    update_step: jnp.ndarray
+
+    @property
+    def policy_params(self) -> dict[str, Any]:
+        """What `Policy.distribution` takes (and what a policy checkpoint stores)."""
+        return {"net": self.params["policy"], "obs_norm": self.obs_norm}
+
+
+@dataclasses.dataclass(frozen=True)
+class PPO:
+    config: PPOConfig
+    spec: EnvSpec
+
+    @property
+    def policy(self) -> Policy:
+        c = self.config
+        return Policy(self.spec, tuple(c.hidden_sizes), c.activation, c.init_log_std)
+
+    @property
+    def value_net(self) -> ValueNet:
+        return ValueNet(tuple(self.config.hidden_sizes), self.config.activation)
+
+    def optimizer(self) -> optax.GradientTransformation:
+        c = self.config
+        steps_per_update = c.num_epochs * c.num_minibatches
+        lr = (
+            optax.linear_schedule(c.learning_rate, 0.0, c.num_updates * steps_per_update)
+            if c.anneal_lr
+            else c.learning_rate
+        )
+        return optax.chain(optax.clip_by_global_norm(c.max_grad_norm), optax.adam(lr, eps=1e-5))
+
+    def init(self, key: jax.Array) -> PPOState:
+        key, policy_key, value_key = jax.random.split(key, 3)
+        params = {
+            "policy": self.policy.init(policy_key)["net"],
+            "value": self.value_net.init(value_key, jnp.zeros((1, self.spec.obs_dim))),
+        }
+        return PPOState(params, self.optimizer().init(params), ObsNormalizer.identity(self.spec.obs_dim),
+                        key, jnp.zeros((), jnp.int32))
+
+    def act(self, state: PPOState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        """obs: f32[n, obs_dim] -> actions and {"log_prob": f32[n], "value": f32[n]}."""
+        dist = self.policy.distribution(state.policy_params, obs)
+        actions = dist.sample(seed=key)
+        extras = {"log_prob": dist.log_prob(actions), "value": self.value(state, obs)}
+        return actions, extras
+
+    def value(self, state: PPOState, obs: jnp.ndarray) -> jnp.ndarray:
+        return self.value_net.apply(state.params["value"], state.obs_norm(obs))
+
+    def update(self, state: PPOState, rollout: Rollout, rewards: jnp.ndarray) -> tuple[PPOState, dict[str, jnp.ndarray]]:
+        """One PPO update from a rollout `[T, N]` scored with `rewards: f32[T, N]`."""
+        c = self.config
+        tr = rollout.transitions
+        next_values = self.value(state, tr.next_obs)
+        advantages, targets = gae(
+            rewards, rollout.extras["value"], next_values, tr.terminated, tr.dones, c.gamma, c.gae_lambda
+        )
+        flat = jax.tree.map(
+            lambda x: x.reshape(-1, *x.shape[2:]),
+            (tr.obs, tr.actions, rollout.extras["log_prob"], rollout.extras["value"], advantages, targets),
+        )
+        optimizer = self.optimizer()
+
+        def epoch(carry: tuple[Any, Any, jax.Array], _: None) -> tuple[tuple[Any, Any, jax.Array], dict[str, jnp.ndarray]]:
+            params, opt_state, key = carry
+            key, perm_key = jax.random.split(key)
+            perm = jax.random.permutation(perm_key, c.batch_size)
+            minibatches = jax.tree.map(lambda x: x[perm].reshape(c.num_minibatches, -1, *x.shape[1:]), flat)
+
+            def minibatch_step(carry: tuple[Any, Any], batch: Any) -> tuple[tuple[Any, Any], dict[str, jnp.ndarray]]:
+                params, opt_state = carry
+                grads, metrics = jax.grad(self._loss, has_aux=True)(params, state.obs_norm, batch)
+                updates, opt_state = optimizer.update(grads, opt_state, params)
+                return (optax.apply_updates(params, updates), opt_state), metrics
+
+            (params, opt_state), metrics = jax.lax.scan(minibatch_step, (params, opt_state), minibatches)
+            return (params, opt_state, key), metrics
+
+        key, epoch_key = jax.random.split(state.key)
+        (params, opt_state, _), metrics = jax.lax.scan(
+            epoch, (state.params, state.opt_state, epoch_key), None, length=c.num_epochs
+        )
+        obs_norm = state.obs_norm.update(tr.obs) if c.normalize_obs else state.obs_norm
+        new_state = PPOState(params, opt_state, obs_norm, key, state.update_step + 1)
+        metrics = jax.tree.map(jnp.mean, metrics)
+        metrics["reward_mean"] = rewards.mean()
+        return new_state, metrics
+
+    def _loss(self, params: dict[str, Any], obs_norm: ObsNormalizer, batch: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        c = self.config
+        obs, actions, old_log_prob, old_value, advantages, targets = batch
+        dist = self.policy.distribution({"net": params["policy"], "obs_norm": obs_norm}, obs)
+        log_prob = dist.log_prob(actions)
+        ratio = jnp.exp(log_prob - old_log_prob)
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        policy_loss = -jnp.minimum(ratio * advantages, jnp.clip(ratio, 1 - c.clip_eps, 1 + c.clip_eps) * advantages).mean()
+        value = self.value_net.apply(params["value"], obs_norm(obs))
+        value_clipped = old_value + jnp.clip(value - old_value, -c.clip_eps, c.clip_eps)
+        value_loss = 0.5 * jnp.maximum((value - targets) ** 2, (value_clipped - targets) ** 2).mean()
+        entropy = dist.entropy().mean()
+        loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
+        return loss, {
+            "policy_loss": policy_loss,
+            "value_loss": value_loss,
+            "entropy": entropy,
+            "approx_kl": ((ratio - 1) - jnp.log(ratio)).mean(),
+        }
+
+
+def gae(
+    rewards: jnp.ndarray,
+    values: jnp.ndarray,
+    next_values: jnp.ndarray,
+    terminated: jnp.ndarray,
+    dones: jnp.ndarray,
+    gamma: float,
+    lam: float,
+) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Generalised advantage estimates, all arrays `[T, N]`.
+
+    `next_values` are V of the true next observations: a truncated step bootstraps from
+    it, a terminated one does not, and no estimate crosses an episode boundary.
+    Returns (advantages, value targets).
+    """
+    deltas = rewards + gamma * (1.0 - terminated) * next_values - values
+
+    def backwards(next_advantage: jnp.ndarray, inputs: tuple[jnp.ndarray, jnp.ndarray]) -> tuple[jnp.ndarray, jnp.ndarray]:
+        delta, done = inputs
+        advantage = delta + gamma * lam * (1.0 - done) * next_advantage
+        return advantage, advantage
+
+    _, advantages = jax.lax.scan(backwards, jnp.zeros_like(deltas[0]), (deltas, dones), reverse=True)
+    return advantages, advantages + values

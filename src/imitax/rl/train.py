@@ -1,0 +1,127 @@
+"""On-policy training on either backend, and `train_ppo` built on it.
+
+`run_on_policy` takes a learner as three pure functions:
+`init(key) -> state`, `act(state, key, obs) -> (actions, extras)` and
+`update(state, rollout) -> (state, metrics)`. On a JAX environment one iteration
+(rollout + update) is scanned under one jit and vmapped over seeds; on a Gymnasium
+environment the rollout is a host loop and `act`/`update` are jitted once each.
+PPO, GAIL and AIRL all run through it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from imitax.data.rollout import EnvCarry, HostRollout, Rollout, reset_jax, rollout_jax
+from imitax.data.types import Transitions
+from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.jax_env import JaxEnv
+from imitax.rl.loop import ChunkCallback, LoopResult, run_compiled, run_host
+from imitax.rl.ppo import PPO, PPOConfig, PPOState
+
+# reward_fn(transitions [T, N]) -> f32[T, N]; None means the environment's reward
+RewardFn = Callable[[Transitions], jnp.ndarray]
+State = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class OnPolicyLearner:
+    init: Callable[[jax.Array], State]
+    act: Callable[[State, jax.Array, jnp.ndarray], tuple[jnp.ndarray, dict[str, jnp.ndarray]]]
+    update: Callable[[State, Rollout], tuple[State, dict[str, jnp.ndarray]]]
+    num_envs: int
+    rollout_steps: int
+
+
+def _with_episode_return(update: Callable[[State, Rollout], tuple[State, dict[str, Any]]], state: State, rollout: Rollout) -> tuple[State, dict[str, Any]]:
+    state, metrics = update(state, rollout)
+    metrics["episode_return"] = rollout.mean_episode_return()
+    return state, metrics
+
+
+def run_on_policy(
+    env: JaxEnv | GymnasiumEnv,
+    learner: OnPolicyLearner,
+    num_iterations: int,
+    seed: int = 0,
+    num_seeds: int = 1,
+    on_chunk: ChunkCallback | None = None,
+) -> LoopResult:
+    """Returns a LoopResult whose carry's first element is the learner state [num_seeds, ...]."""
+    update = partial(_with_episode_return, learner.update)
+    if isinstance(env, JaxEnv):
+        def init(key: jax.Array) -> tuple[State, EnvCarry, jax.Array]:
+            learner_key, env_key, loop_key = jax.random.split(key, 3)
+            return learner.init(learner_key), reset_jax(env, env_key, learner.num_envs), loop_key
+
+        def iteration(carry: tuple[State, EnvCarry, jax.Array]) -> tuple[Any, dict[str, Any]]:
+            state, env_carry, key = carry
+            key, rollout_key = jax.random.split(key)
+            env_carry, rollout = rollout_jax(env, partial(learner.act, state), env_carry, rollout_key, learner.rollout_steps)
+            state, metrics = update(state, rollout)
+            return (state, env_carry, key), metrics
+
+        return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_seeds, on_chunk=on_chunk)
+
+    if env.num_envs != learner.num_envs:
+        env = GymnasiumEnv(env.spec.env_id, num_envs=learner.num_envs)
+    act, update_jit = jax.jit(learner.act), jax.jit(update)
+
+    def host_init(run_seed: int) -> tuple[State, HostRollout, jax.Array]:
+        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
+        return learner.init(learner_key), HostRollout(env, run_seed), loop_key
+
+    def host_iteration(carry: tuple[State, HostRollout, jax.Array]) -> tuple[Any, dict[str, Any]]:
+        state, host, key = carry
+        key, rollout_key = jax.random.split(key)
+        rollout = host.collect(partial(act, state), rollout_key, learner.rollout_steps)
+        state, metrics = update_jit(state, rollout)
+        return (state, host, key), metrics
+
+    return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_seeds, on_chunk=on_chunk)
+
+
+@dataclasses.dataclass
+class PPOResult:
+    """state: PPOState with a leading [num_seeds] axis; history: {metric: [num_seeds, num_updates]}."""
+
+    ppo: PPO
+    state: PPOState
+    history: dict[str, Any]
+    compile_s: float
+    run_s: float
+
+    @property
+    def env_steps(self) -> int:
+        return self.ppo.config.num_updates * self.ppo.config.batch_size
+
+
+def ppo_learner(ppo: PPO, reward_fn: RewardFn | None = None) -> OnPolicyLearner:
+    """PPO on the environment's reward, or on `reward_fn` of the transitions."""
+
+    def update(state: PPOState, rollout: Rollout) -> tuple[PPOState, dict[str, Any]]:
+        rewards = rollout.transitions.rewards if reward_fn is None else reward_fn(rollout.transitions)
+        return ppo.update(state, rollout, rewards)
+
+    return OnPolicyLearner(ppo.init, ppo.act, update, ppo.config.num_envs, ppo.config.rollout_steps)
+
+
+def train_ppo(
+    env: JaxEnv | GymnasiumEnv,
+    config: PPOConfig,
+    seed: int = 0,
+    num_seeds: int = 1,
+    reward_fn: RewardFn | None = None,
+    on_chunk: ChunkCallback | None = None,
+) -> PPOResult:
+    """Train PPO; `num_seeds` independent runs (vmapped on JAX envs)."""
+    config.validate()
+    ppo = PPO(config, env.spec)
+    result = run_on_policy(env, ppo_learner(ppo, reward_fn), config.num_updates, seed, num_seeds, on_chunk)
+    return PPOResult(ppo, result.carry[0], result.history, result.compile_s, result.run_s)

@@ -150,3 +150,51 @@ def episode_returns_jax(env: JaxEnv, policy_fn: Callable[[jax.Array, jnp.ndarray
 
     (_, _, returns, lengths, _), _ = jax.lax.scan(step, init, jax.random.split(run_key, env.spec.max_episode_steps))
     return returns, lengths
+
+
+def collect_episodes(
+    env: JaxEnv | GymnasiumEnv,
+    policy_fn: Callable[[jax.Array, jnp.ndarray], jnp.ndarray],
+    key: jax.Array,
+    num_episodes: int,
+) -> list[Trajectory]:
+    """`num_episodes` complete episodes, the first one of each of `num_episodes` parallel
+    envs (so short episodes are not over-represented). Box actions are stored clipped to
+    the bounds, as executed."""
+    steps = env.spec.max_episode_steps
+
+    def act(step_key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        return _clip_to_space(env.spec, policy_fn(step_key, obs)), {}
+
+    reset_key, run_key = jax.random.split(key)
+    if isinstance(env, JaxEnv):
+        @jax.jit
+        def run(reset_key: jax.Array, run_key: jax.Array) -> Rollout:
+            return rollout_jax(env, act, reset_jax(env, reset_key, num_episodes), run_key, steps)[1]
+
+        rollout = run(reset_key, run_key)
+    else:
+        vec = GymnasiumEnv(env.spec.env_id, num_envs=num_episodes) if env.num_envs != num_episodes else env
+        rollout = HostRollout(vec, int(jax.random.randint(reset_key, (), 0, 2**30))).collect(jax.jit(act), run_key, steps)
+    return _first_episode_per_env(rollout)
+
+
+def _clip_to_space(spec: Any, actions: jnp.ndarray) -> jnp.ndarray:
+    from imitax.envs.spec import Box
+
+    space = spec.action_space
+    if isinstance(space, Box):
+        return jnp.clip(actions, jnp.asarray(space.low), jnp.asarray(space.high))
+    return actions.astype(jnp.int32)
+
+
+def _first_episode_per_env(rollout: Rollout) -> list[Trajectory]:
+    num_envs = rollout.transitions.rewards.shape[1]
+    episodes = []
+    for env_index in range(num_envs):
+        one_env = jax.tree.map(lambda x: x[:, env_index : env_index + 1], rollout)
+        found = split_episodes(one_env, max_episodes=1)
+        if not found:
+            raise RuntimeError(f"environment {env_index} did not finish an episode within the time limit")
+        episodes.extend(found)
+    return episodes

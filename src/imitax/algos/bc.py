@@ -1,0 +1,176 @@
+"""Behavioral cloning: maximum likelihood of the expert's actions.
+
+Loss per minibatch: -log pi(a_E | s_E) - ent_coef * H(pi(.|s_E)) + l2_coef * ||theta||^2.
+Discrete spaces fit a categorical, Box spaces a Gaussian (its mean is the deterministic
+action). Observation statistics come from the demonstrations. The whole run (epochs of
+shuffled minibatches, and on JAX environments an evaluation after each epoch) compiles
+into one program; `num_seeds` vmaps independent runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from imitax.data.rollout import episode_returns_jax
+from imitax.data.types import Transitions
+from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import EnvSpec
+from imitax.errors import ConfigError
+from imitax.nets.normalizer import ObsNormalizer
+from imitax.nets.policy import Policy
+from imitax.rl.loop import ChunkCallback, run_compiled
+
+
+@dataclasses.dataclass(frozen=True)
+class BCConfig:
+    """Behavioral cloning hyperparameters."""
+
+    num_epochs: int = 100
+    """passes over the demonstrations"""
+    batch_size: int = 256
+    learning_rate: float = 1e-3
+    ent_coef: float = 1e-3
+    """entropy bonus (keeps Gaussian policies from collapsing)"""
+    l2_coef: float = 0.0
+    """L2 penalty on the network weights"""
+    max_grad_norm: float = 1.0
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    activation: str = "relu"
+    eval_episodes: int = 10
+    """evaluation episodes on JAX environments at each log point (0: none)"""
+    log_every: int = 10
+    """epochs between log points (metrics rows, evaluations)"""
+
+    def validate(self) -> BCConfig:
+        for name in ("num_epochs", "batch_size", "learning_rate", "log_every"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"bc.{name} must be > 0, got {getattr(self, name)}")
+        for name in ("ent_coef", "l2_coef", "eval_episodes"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"bc.{name} must be >= 0, got {getattr(self, name)}")
+        return self
+
+
+@struct.dataclass
+class BCState:
+    params: dict[str, Any]  # {"net": ..., "obs_norm": ObsNormalizer}; only "net" is optimised
+    opt_state: optax.OptState
+    key: jax.Array
+    step: jnp.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class BC:
+    config: BCConfig
+    spec: EnvSpec
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.spec, tuple(self.config.hidden_sizes), self.config.activation, init_log_std=-0.5)
+
+    def optimizer(self) -> optax.GradientTransformation:
+        return optax.chain(optax.clip_by_global_norm(self.config.max_grad_norm), optax.adam(self.config.learning_rate))
+
+    def init(self, key: jax.Array, obs_norm: ObsNormalizer) -> BCState:
+        key, init_key = jax.random.split(key)
+        params = {**self.policy.init(init_key), "obs_norm": obs_norm}
+        return BCState(params, self.optimizer().init(params["net"]), key, jnp.zeros((), jnp.int32))
+
+    def loss(self, net_params: Any, obs_norm: ObsNormalizer, obs: jnp.ndarray, actions: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        """obs: f32[batch, obs_dim]; actions: i32[batch] or f32[batch, action_dim]."""
+        dist = self.policy.distribution({"net": net_params, "obs_norm": obs_norm}, obs)
+        neg_log_likelihood = -dist.log_prob(actions).mean()
+        entropy = dist.entropy().mean()
+        l2 = sum(jnp.sum(w**2) for w in jax.tree.leaves(net_params))
+        loss = neg_log_likelihood - self.config.ent_coef * entropy + self.config.l2_coef * l2
+        mode = dist.mode()
+        fit = (mode == actions).mean() if self.spec.discrete else -((mode - actions) ** 2).mean()
+        return loss, {"loss": loss, "neg_log_likelihood": neg_log_likelihood, "entropy": entropy,
+                      "accuracy" if self.spec.discrete else "neg_mse": fit}
+
+    def update(self, state: BCState, obs: jnp.ndarray, actions: jnp.ndarray) -> tuple[BCState, dict[str, jnp.ndarray]]:
+        """One gradient step on a minibatch."""
+        grads, metrics = jax.grad(self.loss, has_aux=True)(state.params["net"], state.params["obs_norm"], obs, actions)
+        updates, opt_state = self.optimizer().update(grads, state.opt_state, state.params["net"])
+        params = {**state.params, "net": optax.apply_updates(state.params["net"], updates)}
+        return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
+
+    def epoch(self, state: BCState, demos: Transitions) -> tuple[BCState, dict[str, jnp.ndarray]]:
+        """One shuffled pass over `demos` (fields `[num_transitions, ...]`); the last
+        partial minibatch is dropped so shapes stay static."""
+        num = demos.obs.shape[0]
+        batch = min(self.config.batch_size, num)
+        key, perm_key = jax.random.split(state.key)
+        perm = jax.random.permutation(perm_key, num)[: (num // batch) * batch].reshape(-1, batch)
+
+        def step(state: BCState, indices: jnp.ndarray) -> tuple[BCState, dict[str, jnp.ndarray]]:
+            return self.update(state, demos.obs[indices], demos.actions[indices])
+
+        state, metrics = jax.lax.scan(step, state.replace(key=key), perm)
+        return state, jax.tree.map(jnp.mean, metrics)
+
+
+@dataclasses.dataclass
+class BCResult:
+    """params: policy params with a leading [num_seeds] axis; history: {metric: [num_seeds, num_epochs]}."""
+
+    bc: BC
+    params: dict[str, Any]
+    history: dict[str, np.ndarray]
+    compile_s: float
+    run_s: float
+
+    @property
+    def gradient_steps(self) -> int:
+        return self.bc.config.num_epochs * self.steps_per_epoch
+
+    steps_per_epoch: int = 0
+
+
+def train_bc(
+    demos: Transitions,
+    spec: EnvSpec,
+    config: BCConfig = BCConfig(),
+    seed: int = 0,
+    num_seeds: int = 1,
+    eval_env: JaxEnv | None = None,
+    on_chunk: ChunkCallback | None = None,
+) -> BCResult:
+    """Clone the actions in `demos` (flattened expert transitions)."""
+    config.validate()
+    bc = BC(config, spec)
+    demos = Transitions(*(jnp.asarray(x) for x in (demos.obs, demos.actions, demos.rewards, demos.next_obs,
+                                                     demos.terminated, demos.truncated)))
+    obs_norm = ObsNormalizer.identity(spec.obs_dim).update(demos.obs)
+    evaluate = isinstance(eval_env, JaxEnv) and config.eval_episodes > 0
+
+    def init(key: jax.Array) -> tuple[BCState, Transitions]:
+        return bc.init(key, obs_norm), demos
+
+    def step(carry: tuple[BCState, Transitions]) -> tuple[tuple[BCState, Transitions], dict[str, jnp.ndarray]]:
+        state, data = carry
+        state, metrics = jax.lax.scan(lambda s, _: bc.epoch(s, data), state, None, length=config.log_every)
+        metrics = jax.tree.map(lambda m: m[-1], metrics)
+        if evaluate:
+            key, eval_key = jax.random.split(state.key)
+            state = state.replace(key=key)
+            params = state.params
+            returns, _ = episode_returns_jax(
+                eval_env, lambda k, o: bc.policy.act(params, k, o, deterministic=True), eval_key, config.eval_episodes
+            )
+            metrics["episode_return"] = returns.mean()
+        return (state, data), metrics
+
+    if config.num_epochs % config.log_every:
+        raise ConfigError(f"bc.num_epochs ({config.num_epochs}) must be a multiple of bc.log_every ({config.log_every})")
+    num_logs = config.num_epochs // config.log_every
+    result = run_compiled(init, step, jax.random.PRNGKey(seed), num_logs, num_seeds=num_seeds, on_chunk=on_chunk)
+    steps_per_epoch = max(1, demos.obs.shape[0] // min(config.batch_size, demos.obs.shape[0]))
+    return BCResult(bc, result.carry[0].params, result.history, result.compile_s, result.run_s, steps_per_epoch)

@@ -1,0 +1,229 @@
+"""GAIL: generative adversarial imitation learning (Ho & Ermon, 2016), PPO generator.
+
+Each iteration: roll out the policy, take `disc_steps` gradient steps on the
+discriminator (binary cross-entropy, expert = 1, agent = 0), score the rollout with a
+reward from the discriminator's logits, and update PPO on it. On JAX environments the
+whole run is one compiled program; `num_seeds` vmaps independent runs.
+
+Reward choices (`reward`), with D = sigmoid(logit) the probability of "expert":
+- "positive": -log(1 - D) = softplus(logit) >= 0, the original GAIL reward. Positive at
+  every step, so it carries a survival bonus: right where the expert never terminates
+  early (CartPole, any fixed-horizon task), wrong where the expert's goal is to end the
+  episode (MountainCar): use "logit" there.
+- "negative": log D <= 0, a per-step cost: biased towards ending episodes early.
+- "logit": log D - log(1 - D), the AIRL/f-divergence form, unbiased in sign.
+
+Termination is handled by masking: PPO bootstraps from the true final observation after a
+time-limit cut and from nothing after a terminal state, so truncated expert-like episodes
+are not mistaken for failures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from imitax.data.rollout import Rollout
+from imitax.data.types import Transitions
+from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import EnvSpec
+from imitax.errors import ConfigError
+from imitax.nets.discriminator import Discriminator
+from imitax.nets.normalizer import ObsNormalizer
+from imitax.rl.loop import ChunkCallback
+from imitax.rl.ppo import PPO, PPOConfig, PPOState
+from imitax.rl.train import OnPolicyLearner, run_on_policy
+
+REWARD_KINDS = ("positive", "negative", "logit")
+
+
+def reward_from_logits(logits: jnp.ndarray, kind: str) -> jnp.ndarray:
+    """Per-step reward from discriminator logits (see the module docstring)."""
+    if kind == "positive":
+        return jax.nn.softplus(logits)
+    if kind == "negative":
+        return -jax.nn.softplus(-logits)
+    if kind == "logit":
+        return logits
+    raise ConfigError(f"unknown GAIL reward {kind!r}; expected one of {', '.join(REWARD_KINDS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class GAILConfig:
+    """GAIL hyperparameters; `GAILConfig.for_env(id)` gives tuned defaults per task."""
+
+    ppo: PPOConfig = PPOConfig()
+    """the generator (its total_steps is the run's length)"""
+    reward: str = "positive"
+    """reward from the discriminator logit: positive | negative | logit"""
+    use_next_obs: bool = False
+    """discriminate (s, a, s') instead of (s, a)"""
+    disc_hidden_sizes: tuple[int, ...] = (64, 64)
+    disc_activation: str = "tanh"
+    disc_learning_rate: float = 3e-4
+    disc_steps: int = 4
+    """discriminator gradient steps per iteration"""
+    disc_batch_size: int = 256
+    """agent samples (and as many expert samples) per discriminator step"""
+    disc_grad_penalty: float = 0.0
+    """weight of a gradient penalty on the discriminator at expert/agent interpolates"""
+
+    def validate(self) -> GAILConfig:
+        self.ppo.validate()
+        if self.reward not in REWARD_KINDS:
+            raise ConfigError(f"unknown GAIL reward {self.reward!r}; expected one of {', '.join(REWARD_KINDS)}")
+        for name in ("disc_learning_rate", "disc_steps", "disc_batch_size"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"gail.{name} must be > 0, got {getattr(self, name)}")
+        if self.disc_grad_penalty < 0:
+            raise ConfigError(f"gail.disc_grad_penalty must be >= 0, got {self.disc_grad_penalty}")
+        return self
+
+    @classmethod
+    def for_env(cls, env_id: str, **overrides: Any) -> GAILConfig:
+        ppo_overrides = overrides.pop("ppo", {})
+        ppo = PPOConfig.for_env(env_id, **GAIL_PPO.get(env_id, {}), **ppo_overrides)
+        return dataclasses.replace(cls(ppo=ppo, **GAIL_TUNED.get(env_id, {})), **overrides)
+
+
+GAIL_PPO: dict[str, dict[str, Any]] = {}
+GAIL_TUNED: dict[str, dict[str, Any]] = {}
+
+
+@struct.dataclass
+class GAILState:
+    ppo: PPOState
+    disc_params: dict[str, Any]
+    disc_opt_state: optax.OptState
+    expert: Transitions  # fields [num_expert, ...]; carried so vmapped runs share one program
+    key: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class GAIL:
+    config: GAILConfig
+    spec: EnvSpec
+
+    @property
+    def ppo(self) -> PPO:
+        return PPO(self.config.ppo, self.spec)
+
+    @property
+    def discriminator(self) -> Discriminator:
+        c = self.config
+        return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs)
+
+    def disc_optimizer(self) -> optax.GradientTransformation:
+        return optax.adam(self.config.disc_learning_rate)
+
+    def init(self, key: jax.Array, expert: Transitions) -> GAILState:
+        ppo_key, disc_key, key = jax.random.split(key, 3)
+        expert_norm = ObsNormalizer.identity(self.spec.obs_dim).update(expert.obs)
+        disc_params = self.discriminator.init(disc_key, expert_norm)
+        return GAILState(self.ppo.init(ppo_key), disc_params, self.disc_optimizer().init(disc_params["net"]), expert, key)
+
+    def act(self, state: GAILState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        return self.ppo.act(state.ppo, key, obs)
+
+    def reward(self, disc_params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
+        """The learned reward, f32[...] for transitions with leading shape `[...]`."""
+        return reward_from_logits(self.discriminator.logits(disc_params, transitions), self.config.reward)
+
+    def disc_loss(self, net_params: Any, obs_norm: ObsNormalizer, expert: Transitions, agent: Transitions, key: jax.Array) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        disc = self.discriminator
+        params = {"net": net_params, "obs_norm": obs_norm}
+        expert_logits = disc.logits(params, expert)
+        agent_logits = disc.logits(params, agent)
+        loss = optax.sigmoid_binary_cross_entropy(expert_logits, 1.0).mean() + \
+            optax.sigmoid_binary_cross_entropy(agent_logits, 0.0).mean()
+        if self.config.disc_grad_penalty > 0:
+            loss = loss + self.config.disc_grad_penalty * self._grad_penalty(net_params, obs_norm, expert, agent, key)
+        return loss, {
+            "disc_loss": loss,
+            "disc_expert_accuracy": (expert_logits > 0).mean(),
+            "disc_agent_accuracy": (agent_logits < 0).mean(),
+        }
+
+    def _grad_penalty(self, net_params: Any, obs_norm: ObsNormalizer, expert: Transitions, agent: Transitions, key: jax.Array) -> jnp.ndarray:
+        disc = self.discriminator
+        mix = jax.random.uniform(key, (expert.obs.shape[0], 1))
+        inputs = mix * disc.features(obs_norm, expert) + (1 - mix) * disc.features(obs_norm, agent)
+        grads = jax.vmap(jax.grad(lambda x: disc.net.apply(net_params, x)))(inputs)
+        return ((jnp.linalg.norm(grads, axis=-1) - 1.0) ** 2).mean()
+
+    def update_discriminator(self, state: GAILState, agent: Transitions) -> tuple[GAILState, dict[str, jnp.ndarray]]:
+        """`disc_steps` steps on agent transitions `[num_agent, ...]` against the expert's."""
+        c = self.config
+        optimizer = self.disc_optimizer()
+        num_agent, num_expert = agent.obs.shape[0], state.expert.obs.shape[0]
+
+        def step(carry: tuple[Any, Any, jax.Array], _: None) -> tuple[tuple[Any, Any, jax.Array], dict[str, jnp.ndarray]]:
+            net_params, opt_state, key = carry
+            key, agent_key, expert_key, gp_key = jax.random.split(key, 4)
+            agent_batch = jax.tree.map(lambda x: x[jax.random.randint(agent_key, (c.disc_batch_size,), 0, num_agent)], agent)
+            expert_batch = jax.tree.map(lambda x: x[jax.random.randint(expert_key, (c.disc_batch_size,), 0, num_expert)], state.expert)
+            grads, metrics = jax.grad(self.disc_loss, has_aux=True)(
+                net_params, state.disc_params["obs_norm"], expert_batch, agent_batch, gp_key
+            )
+            updates, opt_state = optimizer.update(grads, opt_state, net_params)
+            return (optax.apply_updates(net_params, updates), opt_state, key), metrics
+
+        key, disc_key = jax.random.split(state.key)
+        (net_params, opt_state, _), metrics = jax.lax.scan(
+            step, (state.disc_params["net"], state.disc_opt_state, disc_key), None, length=c.disc_steps
+        )
+        disc_params = {**state.disc_params, "net": net_params}
+        return state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key), jax.tree.map(jnp.mean, metrics)
+
+    def update(self, state: GAILState, rollout: Rollout) -> tuple[GAILState, dict[str, jnp.ndarray]]:
+        """Discriminator steps, then a PPO update on the discriminator's reward."""
+        agent = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), rollout.transitions)
+        state, disc_metrics = self.update_discriminator(state, agent)
+        rewards = self.reward(state.disc_params, rollout.transitions)
+        ppo_state, ppo_metrics = self.ppo.update(state.ppo, rollout, rewards)
+        return state.replace(ppo=ppo_state), {**ppo_metrics, **disc_metrics}
+
+
+@dataclasses.dataclass
+class GAILResult:
+    """state: GAILState with a leading [num_seeds] axis; history: {metric: [num_seeds, iterations]}."""
+
+    gail: GAIL
+    state: GAILState
+    history: dict[str, np.ndarray]
+    compile_s: float
+    run_s: float
+
+    @property
+    def env_steps(self) -> int:
+        return self.gail.config.ppo.num_updates * self.gail.config.ppo.batch_size
+
+
+def train_gail(
+    env: JaxEnv | GymnasiumEnv,
+    expert: Transitions,
+    config: GAILConfig,
+    seed: int = 0,
+    num_seeds: int = 1,
+    on_chunk: ChunkCallback | None = None,
+) -> GAILResult:
+    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`)."""
+    config.validate()
+    gail = GAIL(config, env.spec)
+    expert = jax.tree.map(jnp.asarray, expert)
+    learner = OnPolicyLearner(
+        init=lambda key: gail.init(key, expert),
+        act=gail.act,
+        update=gail.update,
+        num_envs=config.ppo.num_envs,
+        rollout_steps=config.ppo.rollout_steps,
+    )
+    result = run_on_policy(env, learner, config.ppo.num_updates, seed, num_seeds, on_chunk)
+    return GAILResult(gail, result.carry[0], result.history, result.compile_s, result.run_s)

@@ -58,8 +58,8 @@ def run_compiled(
 
     start = time.perf_counter()
     if carry is None:
-        carry = jax.jit(jax.vmap(init_fn))(jax.random.split(key, num_seeds))
-    compiled = jax.jit(jax.vmap(chunk), donate_argnums=0).lower(carry).compile()
+        carry = jax.vmap(init_fn)(jax.random.split(key, num_seeds))
+    compiled = jax.jit(jax.vmap(chunk)).lower(carry).compile()
     compile_s = time.perf_counter() - start
 
     start = time.perf_counter()

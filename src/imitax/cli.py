@@ -1,0 +1,88 @@
+"""The `imitax` command: expert, collect, train bc|gail, eval, bench.
+
+Each command's options are a typed dataclass read by tyro: the same object is the
+Python API's config and the run's saved config.json. Defaults that depend on the
+environment (tuned PPO settings) are filled in from the environment id before the
+command line is parsed, so `--ppo.learning-rate` still overrides them.
+
+User mistakes (bad id, missing dataset, mismatched data, bad config value) print one
+line on stderr and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import tyro
+
+from imitax.errors import ImitaxError
+
+USAGE = """usage: imitax COMMAND [options]   (imitax COMMAND --help for a command's options)
+
+commands:
+  expert ENV                    train a PPO expert on ENV and save its policy
+  collect ENV --episodes N      roll out the expert into a Minari dataset
+  train bc|gail ENV --demos ID  imitate the demonstrations in a Minari dataset
+  eval RUN                      returns and normalised score of a run's policy
+  bench                         speed benchmark (compile, steps/s, rollout ceiling)
+"""
+
+
+def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
+    from imitax.commands.bench import BenchArgs, run_bench
+    from imitax.commands.collect import CollectArgs, run_collect
+    from imitax.commands.evaluate import EvalArgs, run_eval
+    from imitax.commands.expert import ExpertArgs, run_expert
+    from imitax.commands.train import TrainBCArgs, TrainGAILArgs, run_bc, run_gail
+
+    return {
+        "expert": (ExpertArgs, run_expert),
+        "collect": (CollectArgs, run_collect),
+        "train bc": (TrainBCArgs, run_bc),
+        "train gail": (TrainGAILArgs, run_gail),
+        "eval": (EvalArgs, run_eval),
+        "bench": (BenchArgs, run_bench),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if args else 2
+    name = args.pop(0)
+    if name == "train":
+        if not args or args[0].startswith("-"):
+            print(USAGE, file=sys.stderr)
+            print("imitax: error: `imitax train` needs an algorithm: bc or gail", file=sys.stderr)
+            return 2
+        name = f"train {args.pop(0)}"
+    commands = _commands()
+    if name not in commands:
+        print(f"imitax: error: unknown command {name!r}; expected one of: {', '.join(commands)}", file=sys.stderr)
+        return 2
+    config_type, run = commands[name]
+    try:
+        config = tyro.cli(config_type, args=args, prog=f"imitax {name}", default=_defaults(config_type, args))
+        run(config)
+    except ImitaxError as error:
+        print(f"imitax {name}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"imitax {name}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _defaults(config_type: type, args: list[str]) -> Any:
+    """The environment-specific default config when the command takes an env id first."""
+    defaults = getattr(config_type, "defaults", None)
+    if defaults is None or not args or args[0].startswith("-"):
+        return tyro.MISSING
+    return defaults(args[0])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The jobs behind the `imitax` command, callable from Python with the same config objects."""

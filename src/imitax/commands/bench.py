@@ -1,0 +1,136 @@
+"""`imitax bench` (and benchmarks/speed.py): training speed against the rollout-only ceiling.
+
+For each environment it measures, in one process: the rollout-only ceiling (policy
+forward + sampling + env step, no learning, same batch shape as PPO), PPO, GAIL and BC,
+each with compile time and run time reported separately. GAIL's speed does not depend on
+the quality of its demonstrations, so the benchmark feeds it random-policy episodes and
+needs no expert. Ratios against the ceiling are the figures to compare across machines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from imitax.algos.bc import BCConfig, train_bc
+from imitax.algos.gail import GAILConfig, train_gail
+from imitax.data.rollout import collect_episodes, reset_jax, rollout_jax
+from imitax.data.types import flatten_trajectories
+from imitax.envs import make
+from imitax.eval import random_policy
+from imitax.io.atomic import atomic_write_json
+from imitax.rl.ppo import PPO, PPOConfig
+from imitax.rl.train import train_ppo
+
+
+@dataclasses.dataclass
+class BenchArgs:
+    """Measure compile time, env steps/s and the rollout-only ceiling."""
+
+    envs: tuple[str, ...] = ("CartPole-v1", "Pendulum-v1")
+    ppo_steps: int = 1_000_000
+    """env steps timed for PPO and GAIL, per environment"""
+    bc_epochs: int = 200
+    gymnasium_steps: int = 100_000
+    """env steps timed for PPO on the Gymnasium backend (0: skip)"""
+    output: Path = Path("benchmarks/results/speed.json")
+    json: bool = False
+
+
+def rollout_ceiling(env_id: str, config: PPOConfig, num_rollouts: int) -> dict[str, float]:
+    """Env steps/s of acting alone: the PPO policy's forward pass, sampling and the env step."""
+    env = make(env_id)
+    ppo = PPO(config, env.spec)
+
+    def run(key: jax.Array) -> jax.Array:
+        state = ppo.init(key)
+        carry = reset_jax(env, key, config.num_envs)
+
+        def one(carry: Any, rollout_key: jax.Array) -> tuple[Any, jax.Array]:
+            carry, rollout = rollout_jax(env, partial(ppo.act, state), carry, rollout_key, config.rollout_steps)
+            return carry, rollout.transitions.rewards.sum()
+
+        return jax.lax.scan(one, carry, jax.random.split(key, num_rollouts))[1].sum()
+
+    start = time.perf_counter()
+    compiled = jax.jit(run).lower(jax.random.PRNGKey(0)).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    jax.block_until_ready(compiled(jax.random.PRNGKey(1)))
+    run_s = time.perf_counter() - start
+    steps = num_rollouts * config.batch_size
+    return {"compile_s": compile_s, "run_s": run_s, "env_steps": steps, "env_steps_per_s": steps / run_s}
+
+
+def bench_env(env_id: str, args: BenchArgs) -> dict[str, Any]:
+    env = make(env_id)
+    ppo_config = PPOConfig.for_env(env_id, total_steps=args.ppo_steps)
+    out: dict[str, Any] = {"rollout_ceiling": rollout_ceiling(env_id, ppo_config, ppo_config.num_updates)}
+
+    ppo = train_ppo(env, ppo_config)
+    out["ppo"] = {"compile_s": ppo.compile_s, "run_s": ppo.run_s, "env_steps": ppo.env_steps,
+                  "env_steps_per_s": ppo.env_steps / ppo.run_s}
+
+    demos = flatten_trajectories(collect_episodes(env, random_policy(env.spec), jax.random.PRNGKey(0), 10))
+    gail_config = GAILConfig.for_env(env_id, ppo={"total_steps": args.ppo_steps})
+    gail = train_gail(env, demos, gail_config)
+    out["gail"] = {"compile_s": gail.compile_s, "run_s": gail.run_s, "env_steps": gail.env_steps,
+                   "env_steps_per_s": gail.env_steps / gail.run_s}
+
+    bc_config = BCConfig(num_epochs=args.bc_epochs, eval_episodes=0)
+    bc = train_bc(demos, env.spec, bc_config)
+    out["bc"] = {"compile_s": bc.compile_s, "run_s": bc.run_s, "gradient_steps": bc.gradient_steps,
+                 "gradient_steps_per_s": bc.gradient_steps / bc.run_s, "batch_size": bc_config.batch_size}
+
+    if args.gymnasium_steps > 0:
+        host = train_ppo(make(env_id, backend="gymnasium"), PPOConfig.for_env(env_id, total_steps=args.gymnasium_steps))
+        out["ppo_gymnasium"] = {"compile_s": host.compile_s, "run_s": host.run_s, "env_steps": host.env_steps,
+                                "env_steps_per_s": host.env_steps / host.run_s}
+
+    ceiling = out["rollout_ceiling"]["env_steps_per_s"]
+    out["ratios_to_ceiling"] = {name: out[name]["env_steps_per_s"] / ceiling
+                                for name in ("ppo", "gail", "ppo_gymnasium") if name in out}
+    return out
+
+
+def run_bench(args: BenchArgs) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "jax": jax.__version__,
+                    "devices": [str(d) for d in jax.devices()]},
+        "settings": {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v)
+                     for k, v in dataclasses.asdict(args).items()},
+        "envs": {},
+    }
+    for env_id in args.envs:
+        results["envs"][env_id] = bench_env(env_id, args)
+        if not args.json:
+            print(format_env(env_id, results["envs"][env_id]), flush=True)
+    atomic_write_json(args.output, results)
+    if args.json:
+        print(json.dumps(results, default=float))
+    else:
+        print(f"wrote {args.output}")
+    return results
+
+
+def format_env(env_id: str, r: dict[str, Any]) -> str:
+    rows = [f"{env_id}"]
+    for name in ("rollout_ceiling", "ppo", "gail", "ppo_gymnasium"):
+        if name in r:
+            ratio = r["ratios_to_ceiling"].get(name)
+            extra = f"  ({ratio:.0%} of ceiling)" if ratio is not None else ""
+            rows.append(f"  {name:16s} {r[name]['env_steps_per_s']:>12,.0f} env steps/s   compile {r[name]['compile_s']:5.1f}s"
+                        f"   run {r[name]['run_s']:6.1f}s{extra}")
+    rows.append(f"  {'bc':16s} {r['bc']['gradient_steps_per_s']:>12,.0f} grad steps/s  compile {r['bc']['compile_s']:5.1f}s"
+                f"   run {r['bc']['run_s']:6.1f}s  (batch {r['bc']['batch_size']})")
+    return "\n".join(rows)
+
+

@@ -1,0 +1,72 @@
+"""`imitax eval RUN`: returns and normalised score of a saved policy."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import jax
+import tyro
+
+from imitax.commands.common import Backend, emit, make_env, random_return
+from imitax.data.minari_io import load_demonstrations
+from imitax.errors import ConfigError
+from imitax.eval import evaluate, normalized_score
+from imitax.io.policy_checkpoint import load_policy
+
+
+@dataclasses.dataclass
+class EvalArgs:
+    """Evaluate a run's (or a checkpoint's) policy."""
+
+    run: Annotated[Path, tyro.conf.Positional]
+    """run folder (runs/<name>) or checkpoint folder"""
+    episodes: int = 100
+    stochastic: bool = False
+    """sample actions instead of taking the modal one"""
+    demos: str | None = None
+    """dataset whose reference scores normalise the return (default: the run's own)"""
+    seed: int = 0
+    backend: Backend = "jax"
+    json: bool = False
+
+
+def run_eval(args: EvalArgs) -> dict[str, Any]:
+    if args.episodes <= 0:
+        raise ConfigError(f"--episodes must be > 0, got {args.episodes}")
+    policy, params, meta = load_policy(args.run)
+    env = make_env(policy.spec.env_id, args.backend)
+    result = evaluate(env, lambda k, o: policy.act(params, k, o, deterministic=not args.stochastic),
+                      jax.random.PRNGKey(args.seed), args.episodes)
+    reference = _reference(args, meta, env)
+    out: dict[str, Any] = {"command": "eval", "run": str(args.run), "env_id": policy.spec.env_id,
+                           "algorithm": meta.get("algorithm"), **result.to_dict()}
+    if reference is not None:
+        out["reference"] = reference
+        out["normalized_score"] = float(normalized_score(result.mean, reference["random"], reference["expert"]))
+    line = f"{policy.spec.env_id}: mean return {result.mean:.1f} ± {result.std:.1f} over {args.episodes} episodes"
+    if "normalized_score" in out:
+        line += f", normalised score {out['normalized_score']:.3f}"
+    emit(out, args.json, [line])
+    return out
+
+
+def _reference(args: EvalArgs, meta: dict[str, Any], env: Any) -> dict[str, float] | None:
+    if args.demos is not None:
+        demos = load_demonstrations(args.demos, spec=env.spec)
+        if demos.expert_score is not None and demos.random_score is not None:
+            return {"random": demos.random_score, "expert": demos.expert_score}
+    result_file = Path(args.run) / "result.json"
+    if result_file.is_file():
+        try:
+            saved = json.loads(result_file.read_text())
+            if "reference" in saved:
+                return {k: float(v) for k, v in saved["reference"].items()}
+        except (ValueError, TypeError):
+            pass
+    if "expert_return" in meta:
+        return {"random": float(meta.get("random_return", random_return(env, args.episodes, args.seed))),
+                "expert": float(meta["expert_return"])}
+    return None

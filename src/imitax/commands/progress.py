@@ -1,0 +1,73 @@
+"""Progress bar (rich, on stderr) and per-chunk metric rows for training loops."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from imitax.io.run_dir import MetricsWriter
+
+STDERR = Console(stderr=True)
+
+
+class TrainingMonitor:
+    """Turns `on_chunk(iterations_done, metrics)` calls into a progress bar and metric rows.
+
+    `unit` names what the loop counts (env steps, epochs); `per_iteration` converts
+    loop iterations into that unit. Metric rows average over the chunk and the seeds;
+    `episode_return` carries forward when a chunk finished no episode.
+    """
+
+    def __init__(self, progress: Progress | None, writer: MetricsWriter | None, total: int, per_iteration: int, unit: str):
+        self.progress, self.writer = progress, writer
+        self.total, self.per_iteration, self.unit = total, per_iteration, unit
+        self.task = progress.add_task("train", total=total, rate="", ret="") if progress else None
+        self.start = time.perf_counter()
+        self.last_return = math.nan
+        self.rows: list[dict[str, float]] = []
+
+    def __call__(self, iterations_done: int, metrics: dict[str, np.ndarray]) -> None:
+        done = iterations_done * self.per_iteration
+        elapsed = time.perf_counter() - self.start
+        row: dict[str, float] = {self.unit: done, "wall_s": round(elapsed, 3)}
+        for name, values in metrics.items():
+            values = np.asarray(values, np.float64)
+            if name == "episode_return":
+                if np.isfinite(values).any():
+                    self.last_return = float(np.nanmean(values[:, -max(1, values.shape[1] // 2):]))
+                row[name] = self.last_return
+            else:
+                row[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+        self.rows.append(row)
+        if self.writer is not None:
+            self.writer.write(row)
+        if self.progress is not None:
+            rate = done / max(elapsed, 1e-9)
+            self.progress.update(self.task, completed=done, rate=f"{rate:,.0f} {self.unit}/s",
+                                 ret=f"return {self.last_return:.1f}" if math.isfinite(self.last_return) else "")
+
+
+@contextmanager
+def monitor(description: str, total: int, per_iteration: int, unit: str, writer: MetricsWriter | None, show: bool = True) -> Iterator[TrainingMonitor]:
+    """A TrainingMonitor with a live progress bar (hidden when `show` is False)."""
+    if not show:
+        yield TrainingMonitor(None, writer, total, per_iteration, unit)
+        return
+    columns = [
+        TextColumn(f"[bold]{description}"), BarColumn(),
+        TextColumn("{task.completed:,.0f}/{task.total:,.0f} " + unit.replace("_", " ")),
+        TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[ret]}"), TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=STDERR, transient=False) as progress:
+        yield TrainingMonitor(progress, writer, total, per_iteration, unit)
+
+
+def per_seed(values: Any) -> list[float]:
+    return [float(v) for v in np.asarray(values).reshape(-1)]

@@ -1,0 +1,126 @@
+"""`imitax train bc|gail ENV --demos ID`: imitation from a Minari dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+import jax
+import tyro
+
+from imitax.algos.bc import BCConfig, train_bc
+from imitax.algos.gail import GAILConfig, train_gail
+from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run
+from imitax.commands.progress import monitor
+from imitax.data.minari_io import Demonstrations, load_demonstrations
+from imitax.envs.jax_env import JaxEnv
+from imitax.io.checkpoint import save_checkpoint
+from imitax.io.policy_checkpoint import save_policy
+from imitax.io.run_dir import MetricsWriter
+from imitax.rl.loop import seed_slice
+
+
+@dataclasses.dataclass
+class TrainBCArgs:
+    """Behavioral cloning from demonstrations."""
+
+    env_id: Annotated[str, tyro.conf.Positional]
+    demos: str
+    """Minari dataset id or folder"""
+    bc: BCConfig = BCConfig()
+    num_seeds: int = 1
+    """independent seeds trained at once (vmapped)"""
+    options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()
+
+    @classmethod
+    def defaults(cls, env_id: str) -> TrainBCArgs:
+        return cls(env_id, demos=tyro.MISSING)  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class TrainGAILArgs:
+    """GAIL: adversarial imitation with a PPO generator."""
+
+    env_id: Annotated[str, tyro.conf.Positional]
+    demos: str
+    """Minari dataset id or folder"""
+    gail: GAILConfig = GAILConfig()
+    num_seeds: int = 1
+    """independent seeds trained at once (vmapped on JAX envs)"""
+    options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()
+
+    @classmethod
+    def defaults(cls, env_id: str) -> TrainGAILArgs:
+        return cls(env_id, demos=tyro.MISSING, gail=GAILConfig.for_env(env_id))  # type: ignore[arg-type]
+
+
+def load_for(args: TrainBCArgs | TrainGAILArgs) -> tuple[Any, Demonstrations, float, float]:
+    """The environment, the validated demonstrations and the reference scores (random, expert)."""
+    if args.num_seeds <= 0:
+        from imitax.errors import ConfigError
+
+        raise ConfigError(f"--num-seeds must be > 0, got {args.num_seeds}")
+    env = make_env(args.env_id, args.options.backend)
+    demos = load_demonstrations(args.demos, spec=env.spec)
+    expert_score = demos.expert_score if demos.expert_score is not None else \
+        float(sum(t.episode_return for t in demos.trajectories) / len(demos.trajectories))
+    random_score = demos.random_score if demos.random_score is not None else \
+        random_return(env, args.options.eval_episodes, args.options.seed)
+    return env, demos, random_score, expert_score
+
+
+def run_bc(args: TrainBCArgs) -> dict[str, Any]:
+    opts = args.options
+    args.bc.validate()
+    env, demos, random_score, expert_score = load_for(args)
+    run_dir = start_run(opts, "bc", args.env_id, args)
+    with MetricsWriter(run_dir) as writer, monitor(f"BC {args.env_id}", args.bc.num_epochs, args.bc.log_every,
+                                                   "epochs", writer, opts.progress) as mon:
+        result = train_bc(demos.transitions(), env.spec, args.bc, seed=opts.seed, num_seeds=args.num_seeds,
+                          eval_env=env if isinstance(env, JaxEnv) else None, on_chunk=mon)
+    policy = result.bc.policy
+    evaluations = evaluate_seeds(env, policy, result.params, args.num_seeds, opts.eval_episodes, opts.seed)
+    save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="bc", dataset=args.demos)
+    out = {"command": "train bc", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
+           "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),
+           "gradient_steps": result.gradient_steps, "compile_s": result.compile_s, "train_s": result.run_s}
+    return _finish(run_dir, "BC", args.env_id, mon.rows, "epochs", out, opts.json)
+
+
+def run_gail(args: TrainGAILArgs) -> dict[str, Any]:
+    opts = args.options
+    args.gail.validate()
+    env, demos, random_score, expert_score = load_for(args)
+    run_dir = start_run(opts, "gail", args.env_id, args)
+    ppo = args.gail.ppo
+    with MetricsWriter(run_dir) as writer, monitor(f"GAIL {args.env_id}", ppo.num_updates * ppo.batch_size * args.num_seeds,
+                                                   ppo.batch_size * args.num_seeds, "env_steps", writer, opts.progress) as mon:
+        result = train_gail(env, demos.transitions(), args.gail, seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon)
+    policy = result.gail.ppo.policy
+    policy_params = jax.vmap(lambda s: s.policy_params)(result.state.ppo)
+    evaluations = evaluate_seeds(env, policy, policy_params, args.num_seeds, opts.eval_episodes, opts.seed)
+    save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm="gail", dataset=args.demos)
+    disc = result.gail.discriminator
+    save_checkpoint(run_dir / "reward", seed_slice(result.state.disc_params, 0),
+                    {"kind": "reward", "algorithm": "gail", "env_spec": env.spec.to_dict(),
+                     "discriminator": disc.config(), "reward": args.gail.reward})
+    steps = result.env_steps * args.num_seeds
+    out = {"command": "train gail", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
+           "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),
+           "env_steps": steps, "compile_s": result.compile_s, "train_s": result.run_s,
+           "env_steps_per_s": steps / max(result.run_s, 1e-9)}
+    return _finish(run_dir, "GAIL", args.env_id, mon.rows, "env_steps", out, opts.json)
+
+
+def _finish(run_dir: Any, algo: str, env_id: str, rows: list[dict[str, Any]], x: str, out: dict[str, Any], as_json: bool) -> dict[str, Any]:
+    ref = out["reference"]
+    finish_run(run_dir, f"{algo} on {env_id}", rows, x,
+               ["episode_return", "disc_loss", "loss", "disc_expert_accuracy", "disc_agent_accuracy"], out,
+               hlines={"expert": ref["expert"], "random": ref["random"]})
+    seeds = ", ".join(f"{s:.3f}" for s in out["seed_normalized_scores"])
+    emit({**out, "run_dir": str(run_dir)}, as_json, [
+        f"{algo} {env_id}: mean return {out['mean_return']:.1f} (expert {ref['expert']:.1f}, random {ref['random']:.1f}), "
+        f"normalised score {out['normalized_score']:.3f} [per seed: {seeds}]",
+        f"saved {run_dir}",
+    ])
+    return {**out, "run_dir": str(run_dir)}

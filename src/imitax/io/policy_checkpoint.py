@@ -1,0 +1,40 @@
+"""Saving and loading policies (and learned rewards) as imitax checkpoints.
+
+A policy checkpoint holds `{"net": flax params, "obs_norm": {mean, var, count}}` in
+params.msgpack and, in meta.json, `kind: "policy"`, the env spec and the network
+config, so it loads into the same architecture with no code from the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from imitax.envs.spec import EnvSpec
+from imitax.errors import CheckpointError
+from imitax.io.checkpoint import load_checkpoint, save_checkpoint
+from imitax.nets.policy import Policy
+
+
+def save_policy(path: str | Path, policy: Policy, params: dict[str, Any], **metadata: Any) -> Path:
+    meta = {"kind": "policy", "env_spec": policy.spec.to_dict(), "policy": policy.config(), **metadata}
+    return save_checkpoint(path, params, meta)
+
+
+def load_policy(path: str | Path) -> tuple[Policy, dict[str, Any], dict[str, Any]]:
+    """(policy, params, metadata) from a policy checkpoint folder or a run folder holding one."""
+    path = Path(path)
+    if (path / "checkpoint").is_dir():
+        path = path / "checkpoint"
+    _, meta = load_checkpoint(path)
+    if meta.get("kind") != "policy":
+        raise CheckpointError(f"{path}: checkpoint kind is {meta.get('kind')!r}; expected a 'policy' checkpoint")
+    try:
+        policy = Policy.from_config(EnvSpec.from_dict(meta["env_spec"]), meta["policy"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: meta.json has no valid env_spec/policy entry ({error}); expected the fields save_policy writes") from None
+    template = policy.init(jax.random.PRNGKey(0))
+    params, meta = load_checkpoint(path, template=template)
+    return policy, params, meta

@@ -1,0 +1,54 @@
+"""Shared fixtures: one CartPole expert and its demonstrations per test session."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import jax
+import pytest
+
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpertBundle:
+    env: object
+    policy: object
+    params: object
+    demos: object  # Transitions from 10 expert episodes
+    trajectories: list
+    expert_score: float
+    random_score: float
+
+
+@pytest.fixture(scope="session")
+def cartpole_expert() -> ExpertBundle:
+    """A PPO expert on gymnax CartPole-v1 (about 10 s) and 10 deterministic demonstrations."""
+    import imitax
+    from imitax.data.rollout import collect_episodes
+    from imitax.data.types import flatten_trajectories
+    from imitax.eval import evaluate, random_policy
+    from imitax.rl.loop import seed_slice
+    from imitax.rl.ppo import PPOConfig
+    from imitax.rl.train import train_ppo
+
+    env = imitax.make("CartPole-v1")
+    result = train_ppo(env, PPOConfig.for_env("CartPole-v1"), seed=0)
+    params = seed_slice(result.state, 0).policy_params
+    policy = result.ppo.policy
+
+    def expert_fn(key, obs):
+        return policy.act(params, key, obs, deterministic=True)
+
+    expert_score = evaluate(env, expert_fn, jax.random.PRNGKey(1), 100).mean
+    random_score = evaluate(env, random_policy(env.spec), jax.random.PRNGKey(2), 100).mean
+    trajectories = collect_episodes(env, expert_fn, jax.random.PRNGKey(3), 10)
+    return ExpertBundle(env, policy, params, flatten_trajectories(trajectories), trajectories, expert_score, random_score)
+
+
+@pytest.fixture
+def minari_root(tmp_path, monkeypatch):
+    root = tmp_path / "minari"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    return root

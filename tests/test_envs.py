@@ -1,0 +1,113 @@
+"""Environment layer: both backends, specs, auto-reset, termination vs truncation."""
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import imitax
+from imitax.envs import GYMNAX_IDS, Box, Discrete
+from imitax.errors import SpaceError, UnknownEnvError
+
+
+@pytest.mark.parametrize("env_id", GYMNAX_IDS)
+def test_every_gymnax_task_makes_and_steps(env_id):
+    env = imitax.make(env_id)
+    obs, state = env.reset_batch(jax.random.PRNGKey(0), 4)
+    assert obs.shape == (4, env.spec.obs_dim)
+    shape = (4, *env.spec.action_space.shape)
+    actions = jnp.zeros(shape, jnp.int32 if env.spec.discrete else jnp.float32)
+    step = jax.jit(env.step_batch)(jax.random.PRNGKey(1), state, actions)
+    assert step.reward.shape == (4,) and step.next_obs.shape == obs.shape
+    assert env.spec.max_episode_steps > 0
+
+
+def test_specs_match_between_backends():
+    for env_id in ("CartPole-v1", "Pendulum-v1"):
+        jax_spec = imitax.make(env_id).spec
+        gym_spec = imitax.make(env_id, backend="gymnasium").spec
+        assert jax_spec == gym_spec
+    assert imitax.make("CartPole-v1").spec.action_space == Discrete(2)
+    assert imitax.make("Pendulum-v1").spec.action_space == Box((-2.0,), (2.0,))
+
+
+def test_unknown_id_lists_known_ones():
+    with pytest.raises(UnknownEnvError, match="CartPole-v1"):
+        imitax.make("CartPoel-v1")
+    with pytest.raises(UnknownEnvError, match="backend='gymnasium'"):
+        imitax.make("LunarLander-v3" if "LunarLander-v3" in gym.registry else "Blackjack-v1")
+    with pytest.raises(UnknownEnvError, match="unknown environment id"):
+        imitax.make("NoSuchEnv-v0", backend="gymnasium")
+    with pytest.raises(UnknownEnvError, match="backend"):
+        imitax.make("CartPole-v1", backend="torch")
+
+
+def test_jax_cartpole_terminates_and_resets():
+    env = imitax.make("CartPole-v1")
+    obs, state = env.reset_batch(jax.random.PRNGKey(0), 1)
+    step = jax.jit(env.step_batch)
+    for t in range(200):
+        out = step(jax.random.PRNGKey(t), state, jnp.ones(1, jnp.int32))
+        if out.terminated.any():
+            break
+        obs, state = out.obs, out.state
+    assert out.terminated.all() and not out.truncated.any()
+    # the true final observation is out of bounds; the next one is a fresh reset
+    assert float(jnp.abs(out.next_obs[0, 2])) > 0.2 or float(jnp.abs(out.next_obs[0, 0])) > 2.4
+    assert float(jnp.abs(out.obs).max()) <= 0.05
+    assert out.episode_length[0] == t + 1 and out.episode_return[0] == t + 1
+    assert int(out.state.episode_length[0]) == 0
+
+
+def test_jax_pendulum_truncates_at_time_limit():
+    env = imitax.make("Pendulum-v1")
+    obs, state = env.reset_batch(jax.random.PRNGKey(0), 1)
+    step = jax.jit(env.step_batch)
+    for t in range(200):
+        out = step(jax.random.PRNGKey(t), state, jnp.zeros((1, 1)))
+        state = out.state
+    assert bool(out.truncated[0]) and not bool(out.terminated[0])
+    assert int(out.episode_length[0]) == 200
+
+
+def test_dynamics_parameters_can_change():
+    heavy = imitax.make("Pendulum-v1", m=2.0)
+    assert float(heavy.params.m) == 2.0
+    assert float(heavy.with_params(g=5.0).params.g) == 5.0
+
+
+def test_gymnasium_backend_final_observation():
+    env = imitax.make("CartPole-v1", backend="gymnasium", num_envs=3)
+    obs = env.reset(seed=0)
+    assert obs.shape == (3, 4)
+    for _ in range(500):
+        out = env.step(np.ones(3, np.int64))
+        if out.terminated.any():
+            break
+    i = int(np.flatnonzero(out.terminated)[0])
+    assert not np.allclose(out.next_obs[i], out.obs[i])
+    assert out.episode_return[i] == out.episode_length[i]
+
+
+def test_gymnasium_instance_and_flattened_box():
+    env = imitax.make(gym.make("Pendulum-v1"))
+    assert env.spec.obs_dim == 3 and env.num_envs == 1
+
+
+def test_gymnasium_rejects_unsupported_spaces():
+    with pytest.raises(SpaceError, match="observation space"):
+        imitax.make("FrozenLake-v1", backend="gymnasium")
+    with pytest.raises(SpaceError, match="Discrete or Box"):
+        imitax.make(_TupleActionEnv())
+
+
+class _TupleActionEnv(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,), np.float32)
+    action_space = gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Discrete(2)))
+
+    def reset(self, seed=None, options=None):
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, np.float32), 0.0, False, False, {}

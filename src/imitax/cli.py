@@ -80,7 +80,7 @@ def _defaults(config_type: type, args: list[str]) -> Any:
     """The environment-specific default config when the command takes an env id first."""
     defaults = getattr(config_type, "defaults", None)
     if defaults is None or not args or args[0].startswith("-"):
-        return tyro.MISSING
+        return tyro.MISSING_NONPROP
     return defaults(args[0])
 
 

@@ -23,7 +23,7 @@ from imitax.rl.loop import seed_slice
 Backend = Literal["jax", "gymnasium"]
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RunOptions:
     """Options every training command takes."""
 

@@ -30,6 +30,7 @@ class TrainingMonitor:
         self.total, self.per_iteration, self.unit = total, per_iteration, unit
         self.task = progress.add_task("train", total=total, rate="", ret="") if progress else None
         self.start = time.perf_counter()
+        self.first: tuple[float, int] | None = None  # (time, units) at the first report: rates exclude compilation
         self.last_return = math.nan
         self.rows: list[dict[str, float]] = []
 
@@ -48,9 +49,12 @@ class TrainingMonitor:
         self.rows.append(row)
         if self.writer is not None:
             self.writer.write(row)
+        if self.first is None:
+            self.first = (time.perf_counter(), done)
         if self.progress is not None:
-            rate = done / max(elapsed, 1e-9)
-            self.progress.update(self.task, completed=done, rate=f"{rate:,.0f} {self.unit}/s",
+            since, base = self.first
+            rate = (done - base) / max(time.perf_counter() - since, 1e-9)
+            self.progress.update(self.task, completed=done, rate=f"{rate:,.0f} {self.unit.replace('_', ' ')}/s" if rate else "",
                                  ret=f"return {self.last_return:.1f}" if math.isfinite(self.last_return) else "")
 
 

@@ -47,13 +47,15 @@ def main(runs_dir: Path = Path("runs"), env_id: str = ENV_ID) -> dict[str, dict]
 
     expert_score, random_score = collected["expert_score"], collected["random_score"]
     table = Table(title=f"imitation on {env_id} from 10 expert episodes ({collected['transitions']} transitions)")
-    for column in ("policy", "mean return", "normalised score", "wall time", "run folder"):
-        table.add_column(column, justify="left" if column in ("policy", "run folder") else "right")
-    table.add_row("expert (PPO)", f"{expert_score:.1f}", "1.000", f"{timings['expert']:.1f}s", expert["run_dir"])
-    table.add_row("random", f"{random_score:.1f}", "0.000", "", "")
-    table.add_row("BC", f"{bc['mean_return']:.1f}", f"{bc['normalized_score']:.3f}", f"{timings['bc']:.1f}s", bc["run_dir"])
-    table.add_row("GAIL", f"{gail['mean_return']:.1f}", f"{gail['normalized_score']:.3f}", f"{timings['gail']:.1f}s", gail["run_dir"])
+    for column in ("policy", "mean return", "normalised score", "wall time"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    table.add_row("expert (PPO)", f"{expert_score:.1f}", "1.000", f"{timings['expert']:.1f}s")
+    table.add_row("random", f"{random_score:.1f}", "0.000", "")
+    table.add_row("BC", f"{bc['mean_return']:.1f}", f"{bc['normalized_score']:.3f}", f"{timings['bc']:.1f}s")
+    table.add_row("GAIL", f"{gail['mean_return']:.1f}", f"{gail['normalized_score']:.3f}", f"{timings['gail']:.1f}s")
     console.print(table)
+    for label, result in (("expert", expert), ("BC", bc), ("GAIL", gail)):
+        console.print(f"{label:7s} run folder: {result['run_dir']}")
     console.print(f"demonstrations: Minari dataset {DATASET_ID} ({collected['path']}), collected in {timings['collect']:.1f}s")
     console.print(f"next: imitax eval {gail['run_dir']}")
     return {"expert": expert, "collect": collected, "bc": bc, "gail": gail}

@@ -29,3 +29,19 @@ class CheckpointError(ImitaxError, ValueError):
 
 class ConfigError(ImitaxError, ValueError):
     """A configuration value outside its valid range."""
+
+
+def require_positive(config: object, prefix: str, *names: str) -> None:
+    """Raise ConfigError naming the first field of `config` that is not > 0."""
+    for name in names:
+        value = getattr(config, name)
+        if not value > 0:
+            raise ConfigError(f"{prefix}.{name} must be > 0, got {value}")
+
+
+def require_non_negative(config: object, prefix: str, *names: str) -> None:
+    """Raise ConfigError naming the first field of `config` that is < 0."""
+    for name in names:
+        value = getattr(config, name)
+        if not value >= 0:
+            raise ConfigError(f"{prefix}.{name} must be >= 0, got {value}")

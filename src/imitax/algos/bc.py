@@ -22,7 +22,7 @@ from imitax.data.rollout import episode_returns_jax
 from imitax.data.types import Transitions
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
-from imitax.errors import ConfigError
+from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
 from imitax.rl.loop import ChunkCallback, run_compiled
@@ -49,12 +49,10 @@ class BCConfig:
     """epochs between log points (metrics rows, evaluations)"""
 
     def validate(self) -> BCConfig:
-        for name in ("num_epochs", "batch_size", "learning_rate", "log_every"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"bc.{name} must be > 0, got {getattr(self, name)}")
-        for name in ("ent_coef", "l2_coef", "eval_episodes"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"bc.{name} must be >= 0, got {getattr(self, name)}")
+        require_positive(self, "bc", "num_epochs", "batch_size", "learning_rate", "log_every", "max_grad_norm")
+        require_non_negative(self, "bc", "ent_coef", "l2_coef", "eval_episodes")
+        if self.num_epochs % self.log_every:
+            raise ConfigError(f"bc.num_epochs ({self.num_epochs}) must be a multiple of bc.log_every ({self.log_every})")
         return self
 
 
@@ -168,8 +166,6 @@ def train_bc(
             metrics["episode_return"] = returns.mean()
         return (state, data), metrics
 
-    if config.num_epochs % config.log_every:
-        raise ConfigError(f"bc.num_epochs ({config.num_epochs}) must be a multiple of bc.log_every ({config.log_every})")
     num_logs = config.num_epochs // config.log_every
     result = run_compiled(init, step, jax.random.PRNGKey(seed), num_logs, num_seeds=num_seeds, on_chunk=on_chunk)
     steps_per_epoch = max(1, demos.obs.shape[0] // min(config.batch_size, demos.obs.shape[0]))

@@ -34,7 +34,7 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
-from imitax.errors import ConfigError
+from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.discriminator import Discriminator
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.loop import ChunkCallback
@@ -79,11 +79,8 @@ class GAILConfig:
         self.ppo.validate()
         if self.reward not in REWARD_KINDS:
             raise ConfigError(f"unknown GAIL reward {self.reward!r}; expected one of {', '.join(REWARD_KINDS)}")
-        for name in ("disc_learning_rate", "disc_steps", "disc_batch_size"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"gail.{name} must be > 0, got {getattr(self, name)}")
-        if self.disc_grad_penalty < 0:
-            raise ConfigError(f"gail.disc_grad_penalty must be >= 0, got {self.disc_grad_penalty}")
+        require_positive(self, "gail", "disc_learning_rate", "disc_steps", "disc_batch_size")
+        require_non_negative(self, "gail", "disc_grad_penalty")
         return self
 
     @classmethod

@@ -21,7 +21,7 @@ from flax import struct
 
 from imitax.data.rollout import Rollout
 from imitax.envs.spec import EnvSpec
-from imitax.errors import ConfigError
+from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
 from imitax.nets.value import ValueNet
@@ -66,10 +66,9 @@ class PPOConfig:
         return max(1, self.total_steps // self.batch_size)
 
     def validate(self) -> PPOConfig:
-        positive = ("total_steps", "num_envs", "rollout_steps", "num_epochs", "num_minibatches", "learning_rate")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"ppo.{name} must be > 0, got {getattr(self, name)}")
+        require_positive(self, "ppo", "total_steps", "num_envs", "rollout_steps", "num_epochs", "num_minibatches",
+                         "learning_rate", "max_grad_norm")
+        require_non_negative(self, "ppo", "clip_eps", "ent_coef", "vf_coef")
         if self.batch_size % self.num_minibatches:
             raise ConfigError(
                 f"num_envs * rollout_steps = {self.batch_size} must be divisible by num_minibatches = {self.num_minibatches}"

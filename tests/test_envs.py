@@ -111,3 +111,30 @@ class _TupleActionEnv(gym.Env):
 
     def step(self, action):
         return np.zeros(2, np.float32), 0.0, False, False, {}
+
+
+def test_unregistered_instance_evaluates_as_one_copy():
+    from imitax.eval import evaluate, random_policy
+    from imitax.errors import ConfigError
+
+    env = imitax.make(_CountingEnv())
+    with pytest.raises(ConfigError, match="single copy"):
+        env.with_num_envs(4)
+    result = evaluate(env, random_policy(env.spec), jax.random.PRNGKey(0), 3)
+    assert result.returns.tolist() == [5.0, 5.0, 5.0] and result.lengths.tolist() == [5, 5, 5]
+
+
+class _CountingEnv(gym.Env):
+    """Five steps of reward 1, then a terminal state."""
+
+    observation_space = gym.spaces.Box(-10, 10, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.full(1, self.t, np.float32), 1.0, self.t >= 5, False, {}

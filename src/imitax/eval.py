@@ -18,6 +18,7 @@ from imitax.data.rollout import episode_returns_jax
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Discrete, EnvSpec
+from imitax.errors import ConfigError
 
 # policy_fn(key, obs: f32[n, obs_dim]) -> actions [n, ...]; pure and jittable
 PolicyFn = Callable[[jax.Array, jnp.ndarray], jnp.ndarray]
@@ -62,21 +63,27 @@ def _evaluate_jax(env: JaxEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes
 
 
 def _evaluate_host(env: GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int) -> tuple[Any, Any]:
-    vec = env if env.num_envs == num_episodes else GymnasiumEnv(env.spec.env_id, num_envs=num_episodes)
+    """One episode per parallel copy; an unregistered instance (one copy) runs them in turn."""
+    try:
+        vec = env.with_num_envs(num_episodes)
+    except ConfigError:
+        vec = env
     obs = vec.reset(seed=int(jax.random.randint(key, (), 0, 2**30)))
-    returns = np.zeros(num_episodes)
-    lengths = np.zeros(num_episodes, np.int64)
-    finished = np.zeros(num_episodes, bool)
-    for step_key in jax.random.split(key, vec.spec.max_episode_steps):
+    one_each = vec.num_envs == num_episodes
+    returns: list[float] = []
+    lengths: list[int] = []
+    finished = np.zeros(vec.num_envs, bool)
+    max_steps = vec.spec.max_episode_steps * (1 if one_each else num_episodes)
+    for step_key in jax.random.split(key, max_steps):
         out = vec.step(np.asarray(policy_fn(step_key, obs)))
-        first_end = (out.terminated | out.truncated) & ~finished
-        returns[first_end] = out.episode_return[first_end]
-        lengths[first_end] = out.episode_length[first_end]
-        finished |= first_end
+        ended = (out.terminated | out.truncated) & (~finished if one_each else True)
+        returns.extend(out.episode_return[ended].tolist())
+        lengths.extend(out.episode_length[ended].tolist())
+        finished |= ended
         obs = out.obs
-        if finished.all():
+        if len(returns) >= num_episodes:
             break
-    return returns, lengths
+    return np.asarray(returns[:num_episodes]), np.asarray(lengths[:num_episodes])
 
 
 def random_policy(spec: EnvSpec) -> PolicyFn:

@@ -174,7 +174,7 @@ def collect_episodes(
 
         rollout = run(reset_key, run_key)
     else:
-        vec = GymnasiumEnv(env.spec.env_id, num_envs=num_episodes) if env.num_envs != num_episodes else env
+        vec = env.with_num_envs(num_episodes)
         rollout = HostRollout(vec, int(jax.random.randint(reset_key, (), 0, 2**30))).collect(jax.jit(act), run_key, steps)
     return _first_episode_per_env(rollout)
 

@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from imitax.envs.spec import Box, Discrete, EnvSpec, box_bounds, flat_dim
-from imitax.errors import SpaceError
+from imitax.errors import ConfigError, SpaceError
 
 DEFAULT_TIME_LIMIT = 1000
 
@@ -42,6 +42,7 @@ class GymnasiumEnv:
     backend = "gymnasium"
 
     def __init__(self, env: str | gym.Env, num_envs: int = 1, **make_kwargs: Any):
+        self._source, self._make_kwargs = env, make_kwargs
         factory, probe = _factory(env, make_kwargs)
         self.spec = spec_from_gymnasium(probe)
         self._native_action_shape = probe.action_space.shape
@@ -51,6 +52,19 @@ class GymnasiumEnv:
         self._vec = gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
         self._returns = np.zeros(self.num_envs, np.float64)
         self._lengths = np.zeros(self.num_envs, np.int64)
+
+    def with_num_envs(self, num_envs: int) -> GymnasiumEnv:
+        """The same environment with `num_envs` copies (itself when the count matches)."""
+        if num_envs == self.num_envs:
+            return self
+        if isinstance(self._source, str):
+            return GymnasiumEnv(self._source, num_envs=num_envs, **self._make_kwargs)
+        if self._source.spec is not None and self._source.spec.id in gym.registry:
+            return GymnasiumEnv(self._source.spec.id, num_envs=num_envs)
+        raise ConfigError(
+            f"{self.spec.env_id}: an environment instance runs as a single copy, but {num_envs} parallel "
+            "environments were asked for; register it with gymnasium and pass its id, or set num_envs to 1"
+        )
 
     def reset(self, seed: int) -> np.ndarray:
         """obs: f32[num_envs, obs_dim]."""

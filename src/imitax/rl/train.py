@@ -69,8 +69,7 @@ def run_on_policy(
 
         return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_seeds, on_chunk=on_chunk)
 
-    if env.num_envs != learner.num_envs:
-        env = GymnasiumEnv(env.spec.env_id, num_envs=learner.num_envs)
+    env = env.with_num_envs(learner.num_envs)
     act, update_jit = jax.jit(learner.act), jax.jit(update)
 
     def host_init(run_seed: int) -> tuple[State, HostRollout, jax.Array]:

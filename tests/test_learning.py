@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import imitax
+from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.gail import GAILConfig, reward_from_logits, train_gail
 from imitax.eval import evaluate, normalized_score
@@ -40,7 +41,7 @@ def test_gail_reaches_expert_on_cartpole_with_seeds(cartpole_expert):
     scores = []
     for index in range(2):
         params = seed_slice(result.state.ppo, index).policy_params
-        scores.append(_score(env, result.gail.ppo.policy, params, cartpole_expert))
+        scores.append(_score(env, result.algo.ppo.policy, params, cartpole_expert))
     assert min(scores) >= 0.95, scores
     assert result.history["disc_loss"].shape[0] == 2
 
@@ -49,8 +50,16 @@ def test_gail_reaches_expert_on_cartpole_gymnasium_backend(cartpole_expert):
     env = imitax.make("CartPole-v1", backend="gymnasium")
     result = train_gail(env, cartpole_expert.demos, GAILConfig.for_env("CartPole-v1"), seed=0)
     params = seed_slice(result.state.ppo, 0).policy_params
-    score = _score(env, result.gail.ppo.policy, params, cartpole_expert, episodes=20)
+    score = _score(env, result.algo.ppo.policy, params, cartpole_expert, episodes=20)
     assert score >= 0.95, score
+
+
+def test_airl_reaches_expert_on_cartpole(cartpole_expert):
+    env = imitax.make("CartPole-v1")
+    result = train_airl(env, cartpole_expert.demos, AIRLConfig.for_env("CartPole-v1"), seed=0)
+    params = seed_slice(result.state.ppo, 0).policy_params
+    score = _score(env, result.algo.ppo.policy, params, cartpole_expert)
+    assert score >= 0.9, score
 
 
 def test_reward_choices():

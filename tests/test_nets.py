@@ -67,3 +67,17 @@ def test_bc_config_validation():
         BCConfig(learning_rate=0.0).validate()
     with pytest.raises(ConfigError, match="l2_coef"):
         BCConfig(l2_coef=-1.0).validate()
+
+
+def test_airl_shaping_is_masked_after_termination():
+    from imitax.nets.airl_reward import AIRLRewardNet
+
+    net = AIRLRewardNet(CARTPOLE, (8,), gamma=0.9)
+    params = net.init(jax.random.PRNGKey(0), ObsNormalizer.identity(4))
+    obs, next_obs = jnp.ones((2, 4)), 2 * jnp.ones((2, 4))
+    tr = Transitions(obs, jnp.zeros(2, jnp.int32), jnp.zeros(2), next_obs, jnp.array([False, True]), jnp.zeros(2, bool))
+    f = net.shaped_reward(params, tr)
+    g = net.reward(params, tr)
+    h = lambda x: net.net.apply(params["net"], x, method="h")  # noqa: E731
+    np.testing.assert_allclose(np.asarray(f[0]), np.asarray(g[0] + 0.9 * h(next_obs[:1])[0] - h(obs[:1])[0]), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(f[1]), np.asarray(g[1] - h(obs[1:])[0]), rtol=1e-5)

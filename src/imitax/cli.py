@@ -1,4 +1,4 @@
-"""The `imitax` command: expert, collect, train bc|gail, eval, bench.
+"""The `imitax` command: expert, collect, train bc|gail|airl, eval, bench.
 
 Each command's options are a typed dataclass read by tyro: the same object is the
 Python API's config and the run's saved config.json. Defaults that depend on the
@@ -24,7 +24,8 @@ USAGE = """usage: imitax COMMAND [options]   (imitax COMMAND --help for a comman
 commands:
   expert ENV                    train a PPO expert on ENV and save its policy
   collect ENV --episodes N      roll out the expert into a Minari dataset
-  train bc|gail ENV --demos ID  imitate the demonstrations in a Minari dataset
+  train bc|gail|airl ENV --demos ID
+                                imitate the demonstrations in a Minari dataset
   eval RUN                      returns and normalised score of a run's policy
   bench                         speed benchmark (compile, steps/s, rollout ceiling)
 """
@@ -35,13 +36,14 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     from imitax.commands.collect import CollectArgs, run_collect
     from imitax.commands.evaluate import EvalArgs, run_eval
     from imitax.commands.expert import ExpertArgs, run_expert
-    from imitax.commands.train import TrainBCArgs, TrainGAILArgs, run_bc, run_gail
+    from imitax.commands.train import TrainAIRLArgs, TrainBCArgs, TrainGAILArgs, run_airl, run_bc, run_gail
 
     return {
         "expert": (ExpertArgs, run_expert),
         "collect": (CollectArgs, run_collect),
         "train bc": (TrainBCArgs, run_bc),
         "train gail": (TrainGAILArgs, run_gail),
+        "train airl": (TrainAIRLArgs, run_airl),
         "eval": (EvalArgs, run_eval),
         "bench": (BenchArgs, run_bench),
     }
@@ -56,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name == "train":
         if not args or args[0].startswith("-"):
             print(USAGE, file=sys.stderr)
-            print("imitax: error: `imitax train` needs an algorithm: bc or gail", file=sys.stderr)
+            print("imitax: error: `imitax train` needs an algorithm: bc, gail or airl", file=sys.stderr)
             return 2
         name = f"train {args.pop(0)}"
     commands = _commands()

@@ -129,18 +129,21 @@ class GAIL:
     def act(self, state: GAILState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
         return self.ppo.act(state.ppo, key, obs)
 
-    def reward(self, disc_params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
-        """The learned reward, f32[...] for transitions with leading shape `[...]`."""
-        return reward_from_logits(self.discriminator.logits(disc_params, transitions), self.config.reward)
+    def logits(self, net_params: Any, state: GAILState, transitions: Transitions) -> jnp.ndarray:
+        """f32[...]: log D - log(1 - D) of transitions with leading shape `[...]`."""
+        return self.discriminator.logits({"net": net_params, "obs_norm": state.disc_params["obs_norm"]}, transitions)
 
-    def disc_loss(self, net_params: Any, obs_norm: ObsNormalizer, expert: Transitions, agent: Transitions, key: jax.Array) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
-        disc = self.discriminator
-        params = {"net": net_params, "obs_norm": obs_norm}
-        expert_logits = disc.logits(params, expert)
-        agent_logits = disc.logits(params, agent)
+    def reward(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
+        """The reward the generator is trained on, f32[...]."""
+        return reward_from_logits(self.logits(state.disc_params["net"], state, transitions), self.config.reward)
+
+    def disc_loss(self, net_params: Any, state: GAILState, expert: Transitions, agent: Transitions, key: jax.Array) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        expert_logits = self.logits(net_params, state, expert)
+        agent_logits = self.logits(net_params, state, agent)
         loss = optax.sigmoid_binary_cross_entropy(expert_logits, 1.0).mean() + \
             optax.sigmoid_binary_cross_entropy(agent_logits, 0.0).mean()
         if self.config.disc_grad_penalty > 0:
+            obs_norm = state.disc_params["obs_norm"]
             loss = loss + self.config.disc_grad_penalty * self._grad_penalty(net_params, obs_norm, expert, agent, key)
         return loss, {
             "disc_loss": loss,
@@ -166,9 +169,7 @@ class GAIL:
             key, agent_key, expert_key, gp_key = jax.random.split(key, 4)
             agent_batch = jax.tree.map(lambda x: x[jax.random.randint(agent_key, (c.disc_batch_size,), 0, num_agent)], agent)
             expert_batch = jax.tree.map(lambda x: x[jax.random.randint(expert_key, (c.disc_batch_size,), 0, num_expert)], state.expert)
-            grads, metrics = jax.grad(self.disc_loss, has_aux=True)(
-                net_params, state.disc_params["obs_norm"], expert_batch, agent_batch, gp_key
-            )
+            grads, metrics = jax.grad(self.disc_loss, has_aux=True)(net_params, state, expert_batch, agent_batch, gp_key)
             updates, opt_state = optimizer.update(grads, opt_state, net_params)
             return (optax.apply_updates(net_params, updates), opt_state, key), metrics
 
@@ -183,16 +184,17 @@ class GAIL:
         """Discriminator steps, then a PPO update on the discriminator's reward."""
         agent = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), rollout.transitions)
         state, disc_metrics = self.update_discriminator(state, agent)
-        rewards = self.reward(state.disc_params, rollout.transitions)
+        rewards = self.reward(state, rollout.transitions)
         ppo_state, ppo_metrics = self.ppo.update(state.ppo, rollout, rewards)
         return state.replace(ppo=ppo_state), {**ppo_metrics, **disc_metrics}
 
 
 @dataclasses.dataclass
-class GAILResult:
-    """state: GAILState with a leading [num_seeds] axis; history: {metric: [num_seeds, iterations]}."""
+class AdversarialResult:
+    """algo: the GAIL or AIRL object; state: its state with a leading [num_seeds] axis;
+    history: {metric: [num_seeds, iterations]}."""
 
-    gail: GAIL
+    algo: GAIL
     state: GAILState
     history: dict[str, np.ndarray]
     compile_s: float
@@ -200,7 +202,27 @@ class GAILResult:
 
     @property
     def env_steps(self) -> int:
-        return self.gail.config.ppo.num_updates * self.gail.config.ppo.batch_size
+        """Per seed."""
+        return self.algo.config.ppo.num_updates * self.algo.config.ppo.batch_size
+
+
+def train_adversarial(
+    algo: GAIL,
+    env: JaxEnv | GymnasiumEnv,
+    expert: Transitions,
+    seed: int = 0,
+    num_seeds: int = 1,
+    on_chunk: ChunkCallback | None = None,
+) -> AdversarialResult:
+    """The compiled loop shared by GAIL and AIRL."""
+    expert = jax.tree.map(jnp.asarray, expert)
+    ppo = algo.config.ppo
+    learner = OnPolicyLearner(
+        init=lambda key: algo.init(key, expert), act=algo.act, update=algo.update,
+        num_envs=ppo.num_envs, rollout_steps=ppo.rollout_steps,
+    )
+    result = run_on_policy(env, learner, ppo.num_updates, seed, num_seeds, on_chunk)
+    return AdversarialResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)
 
 
 def train_gail(
@@ -210,17 +232,7 @@ def train_gail(
     seed: int = 0,
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
-) -> GAILResult:
+) -> AdversarialResult:
     """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`)."""
     config.validate()
-    gail = GAIL(config, env.spec)
-    expert = jax.tree.map(jnp.asarray, expert)
-    learner = OnPolicyLearner(
-        init=lambda key: gail.init(key, expert),
-        act=gail.act,
-        update=gail.update,
-        num_envs=config.ppo.num_envs,
-        rollout_steps=config.ppo.rollout_steps,
-    )
-    result = run_on_policy(env, learner, config.ppo.num_updates, seed, num_seeds, on_chunk)
-    return GAILResult(gail, result.carry[0], result.history, result.compile_s, result.run_s)
+    return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk)

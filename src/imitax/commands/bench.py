@@ -1,8 +1,8 @@
 """`imitax bench` (and benchmarks/speed.py): training speed against the rollout-only ceiling.
 
 For each environment it measures, in one process: the rollout-only ceiling (policy
-forward + sampling + env step, no learning, same batch shape as PPO), PPO, GAIL and BC,
-each with compile time and run time reported separately. GAIL's and BC's speed does not depend on
+forward + sampling + env step, no learning, same batch shape as PPO), PPO, GAIL, AIRL and BC,
+each with compile time and run time reported separately, and PPO's update alone. GAIL's and BC's speed does not depend on
 the quality of the demonstrations, so the benchmark feeds them 5,000 transitions of a
 random policy and needs no expert. Ratios against the ceiling are the figures to compare across machines.
 """
@@ -20,6 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.gail import GAILConfig, train_gail
 from imitax.data.rollout import collect_episodes, reset_jax, rollout_jax
@@ -116,6 +117,10 @@ def bench_env(env_id: str, args: BenchArgs) -> dict[str, Any]:
     out["gail"] = {"compile_s": gail.compile_s, "run_s": gail.run_s, "env_steps": gail.env_steps,
                    "env_steps_per_s": gail.env_steps / gail.run_s}
 
+    airl = train_airl(env, demos, AIRLConfig.for_env(env_id, ppo={"total_steps": args.ppo_steps}))
+    out["airl"] = {"compile_s": airl.compile_s, "run_s": airl.run_s, "env_steps": airl.env_steps,
+                   "env_steps_per_s": airl.env_steps / airl.run_s}
+
     bc_config = BCConfig(num_epochs=args.bc_epochs, eval_episodes=0)
     bc = train_bc(demos, env.spec, bc_config)
     out["bc"] = {"compile_s": bc.compile_s, "run_s": bc.run_s, "gradient_steps": bc.gradient_steps,
@@ -128,7 +133,7 @@ def bench_env(env_id: str, args: BenchArgs) -> dict[str, Any]:
 
     ceiling = out["rollout_ceiling"]["env_steps_per_s"]
     out["ratios_to_ceiling"] = {name: out[name]["env_steps_per_s"] / ceiling
-                                for name in ("ppo", "gail", "ppo_gymnasium") if name in out}
+                                for name in ("ppo", "gail", "airl", "ppo_gymnasium") if name in out}
     # acting and learning timed apart bound what the compiled loop can do; the ratio is loop overhead
     bound = 1.0 / (1.0 / ceiling + 1.0 / out["ppo_update_only"]["env_steps_per_s"])
     out["ppo_vs_act_plus_update_bound"] = out["ppo"]["env_steps_per_s"] / bound
@@ -157,7 +162,7 @@ def run_bench(args: BenchArgs) -> dict[str, Any]:
 
 def format_env(env_id: str, r: dict[str, Any]) -> str:
     rows = [f"{env_id}"]
-    for name in ("rollout_ceiling", "ppo_update_only", "ppo", "gail", "ppo_gymnasium"):
+    for name in ("rollout_ceiling", "ppo_update_only", "ppo", "gail", "airl", "ppo_gymnasium"):
         if name in r:
             ratio = r["ratios_to_ceiling"].get(name)
             extra = f"  ({ratio:.0%} of ceiling)" if ratio is not None else ""

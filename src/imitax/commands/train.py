@@ -1,13 +1,15 @@
-"""`imitax train bc|gail ENV --demos ID`: imitation from a Minari dataset."""
+"""`imitax train bc|gail|airl ENV --demos ID`: imitation from a Minari dataset."""
 
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from typing import Annotated, Any
 
 import jax
 import tyro
 
+from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.gail import GAILConfig, train_gail
 from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run
@@ -54,7 +56,24 @@ class TrainGAILArgs:
         return cls(env_id, demos=tyro.MISSING, gail=GAILConfig.for_env(env_id))  # type: ignore[arg-type]
 
 
-def load_for(args: TrainBCArgs | TrainGAILArgs) -> tuple[Any, Demonstrations, float, float]:
+@dataclasses.dataclass
+class TrainAIRLArgs:
+    """AIRL: adversarial inverse RL (a transferable reward) with a PPO generator."""
+
+    env_id: Annotated[str, tyro.conf.Positional]
+    demos: str
+    """Minari dataset id or folder"""
+    airl: AIRLConfig = AIRLConfig()
+    num_seeds: int = 1
+    """independent seeds trained at once (vmapped on JAX envs)"""
+    options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()
+
+    @classmethod
+    def defaults(cls, env_id: str) -> TrainAIRLArgs:
+        return cls(env_id, demos=tyro.MISSING, airl=AIRLConfig.for_env(env_id))  # type: ignore[arg-type]
+
+
+def load_for(args: TrainBCArgs | TrainGAILArgs | TrainAIRLArgs) -> tuple[Any, Demonstrations, float, float]:
     """The environment, the validated demonstrations and the reference scores (random, expert)."""
     if args.num_seeds <= 0:
         from imitax.errors import ConfigError
@@ -88,28 +107,36 @@ def run_bc(args: TrainBCArgs) -> dict[str, Any]:
 
 
 def run_gail(args: TrainGAILArgs) -> dict[str, Any]:
+    return _run_adversarial(args, args.gail, "GAIL", partial(train_gail, config=args.gail))
+
+
+def run_airl(args: TrainAIRLArgs) -> dict[str, Any]:
+    return _run_adversarial(args, args.airl, "AIRL", partial(train_airl, config=args.airl))
+
+
+def _run_adversarial(args: TrainGAILArgs | TrainAIRLArgs, config: GAILConfig | AIRLConfig, algo_name: str,
+                     trainer: Any) -> dict[str, Any]:
     opts = args.options
-    args.gail.validate()
+    config.validate()
     env, demos, random_score, expert_score = load_for(args)
-    run_dir = start_run(opts, "gail", args.env_id, args)
-    ppo = args.gail.ppo
-    with MetricsWriter(run_dir) as writer, monitor(f"GAIL {args.env_id}", ppo.num_updates * ppo.batch_size * args.num_seeds,
+    run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
+    ppo = config.ppo
+    with MetricsWriter(run_dir) as writer, monitor(f"{algo_name} {args.env_id}", ppo.num_updates * ppo.batch_size * args.num_seeds,
                                                    ppo.batch_size * args.num_seeds, "env_steps", writer, opts.progress) as mon:
-        result = train_gail(env, demos.transitions(), args.gail, seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon)
-    policy = result.gail.ppo.policy
+        result = trainer(env, demos.transitions(), seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon)
+    policy = result.algo.ppo.policy
     policy_params = jax.vmap(lambda s: s.policy_params)(result.state.ppo)
     evaluations = evaluate_seeds(env, policy, policy_params, args.num_seeds, opts.eval_episodes, opts.seed)
-    save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm="gail", dataset=args.demos)
-    disc = result.gail.discriminator
+    save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm=algo_name.lower(), dataset=args.demos)
     save_checkpoint(run_dir / "reward", seed_slice(result.state.disc_params, 0),
-                    {"kind": "reward", "algorithm": "gail", "env_spec": env.spec.to_dict(),
-                     "discriminator": disc.config(), "reward": args.gail.reward})
+                    {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(),
+                     "network": result.algo.discriminator.config(), "reward": config.reward})
     steps = result.env_steps * args.num_seeds
-    out = {"command": "train gail", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
+    out = {"command": f"train {algo_name.lower()}", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),
            "env_steps": steps, "compile_s": result.compile_s, "train_s": result.run_s,
            "env_steps_per_s": steps / max(result.run_s, 1e-9)}
-    return _finish(run_dir, "GAIL", args.env_id, mon.rows, "env_steps", out, opts.json)
+    return _finish(run_dir, algo_name, args.env_id, mon.rows, "env_steps", out, opts.json)
 
 
 def _finish(run_dir: Any, algo: str, env_id: str, rows: list[dict[str, Any]], x: str, out: dict[str, Any], as_json: bool) -> dict[str, Any]:

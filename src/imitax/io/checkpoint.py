@@ -2,14 +2,19 @@
 
 Format (version 1), a folder:
 
-    params.msgpack   flax.serialization msgpack of a nested dict of arrays
-    meta.json        {"format": "imitax-checkpoint", "format_version": 1, "kind": ..., ...}
+    params.msgpack   flax.serialization msgpack of a nested dict of NumPy arrays
+    meta.json        {"format": "imitax-checkpoint", "format_version": 1, "kind": ...,
+                      "env_spec": ..., plus the caller's metadata (network config,
+                      algorithm, step, ...)}
 
-msgpack only decodes maps, lists, numbers, strings and byte strings (flax restores
+msgpack only decodes maps, lists, numbers, strings and byte strings (flax rebuilds
 arrays from their raw bytes, dtype and shape), so a checkpoint cannot execute code.
-Files that look like pickles or PyTorch zips are refused before any decoding.
-A save writes a new folder beside the target and swaps it in, so the last good
-checkpoint survives any failure.
+Files that look like pickles or zip archives (PyTorch and Stable-Baselines3 files are
+zipped pickles) are refused from their first bytes, before any decoding.
+
+A save writes a fresh folder beside the target and swaps it in, so the last good
+checkpoint survives any failure. Should a process die between the two renames of the
+swap, the previous checkpoint waits in `.<name>.old`, and both functions use it.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import jax
 import jax.numpy as jnp
@@ -26,132 +31,278 @@ import numpy as np
 from flax import serialization
 
 from imitax.errors import CheckpointError, ImitaxError
-from imitax.io.atomic import atomic_write_bytes, atomic_write_json
+from imitax.io.atomic import atomic_write_bytes, atomic_write_json, fsync_folder, to_jsonable
 
 FORMAT = "imitax-checkpoint"
 FORMAT_VERSION = 1
 PARAMS_FILE = "params.msgpack"
 META_FILE = "meta.json"
 _PICKLE_PROTOCOLS = (2, 3, 4, 5)
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_EXPECTED = f"expected an imitax checkpoint folder with {PARAMS_FILE} and {META_FILE}"
+
+
+# ---------------------------------------------------------------------------- saving
 
 
 def save_checkpoint(path: str | Path, params: Any, metadata: dict[str, Any]) -> Path:
-    """Save a pytree of arrays and JSON metadata to the folder `path` (atomically)."""
+    """Save the pytree `params` and JSON `metadata` to the folder `path`, atomically.
+
+    Args:
+        path: the checkpoint folder; an existing checkpoint there is replaced only once
+            the new one is complete. Any other existing file or folder is refused.
+        params: a pytree of arrays (nested dicts, flax params, scalars, int arrays).
+        metadata: JSON-able values (dataclasses and objects with `to_dict`, such as
+            `EnvSpec`, are converted), e.g. kind, env_spec, network config, step.
+
+    Returns:
+        `path`.
+    """
     path = Path(path)
-    state = jax.tree.map(np.asarray, serialization.to_state_dict(jax.device_get(params)))
-    payload = serialization.msgpack_serialize(state)
-    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **metadata}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    except OSError as error:
-        raise ImitaxError(f"cannot write checkpoint {path}: {error.strerror or error}; expected a writable folder") from None
+    _check_replaceable(path)
+    payload = serialization.msgpack_serialize(_numpy_state_dict(params))
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION}
+    meta.update({key: value for key, value in to_jsonable(metadata).items() if key not in meta})
+    staging = _make_staging_folder(path)
     try:
         atomic_write_bytes(staging / PARAMS_FILE, payload)
         atomic_write_json(staging / META_FILE, meta)
         _swap_in(staging, path)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise ImitaxError(f"cannot write checkpoint {path}: {error.strerror or error}") from None
         raise
     return path
 
 
+def _numpy_state_dict(params: Any) -> dict[str, Any]:
+    """`params` as a nested dict of NumPy arrays (scalars become 0-d arrays)."""
+    state = serialization.to_state_dict(jax.device_get(params))
+    return jax.tree.map(np.asarray, state)
+
+
+def _check_replaceable(path: Path) -> None:
+    """Refuse to overwrite anything but an imitax checkpoint or an empty folder."""
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())) or _is_checkpoint_folder(path):
+        return
+    what = "folder" if path.is_dir() else "file"
+    raise CheckpointError(f"refusing to save a checkpoint over {path}: it is a {what} that is not an imitax "
+                          "checkpoint; expected a new path or an existing checkpoint folder")
+
+
+def _is_checkpoint_folder(path: Path) -> bool:
+    """Whether `path` holds a meta.json that names the imitax format (any version)."""
+    try:
+        meta = json.loads((path / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == FORMAT
+
+
+def _make_staging_folder(path: Path) -> Path:
+    """An empty hidden folder beside `path` (same filesystem, so the final rename is atomic)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        staging.chmod(0o755)
+    except OSError as error:
+        raise ImitaxError(f"cannot write checkpoint {path}: {error.strerror or error}; "
+                          "expected a writable folder") from None
+    return staging
+
+
 def _swap_in(staging: Path, path: Path) -> None:
     """Replace `path` with `staging`; the old folder is removed only after the swap."""
-    if not path.exists():
-        staging.rename(path)
-        return
-    old = path.with_name(f".{path.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    path.rename(old)
+    backup = _backup_path(path)
+    if backup.is_dir() and not path.exists():
+        backup.rename(path)  # finish undoing a swap that a crash interrupted
+    shutil.rmtree(backup, ignore_errors=True)
+    if path.exists():
+        path.rename(backup)
     try:
         staging.rename(path)
     except BaseException:
-        old.rename(path)
+        if backup.exists():
+            backup.rename(path)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(backup, ignore_errors=True)
+    fsync_folder(path.parent)
+
+
+def _backup_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.old")
+
+
+# ---------------------------------------------------------------------------- loading
 
 
 def load_checkpoint(path: str | Path, template: Any | None = None) -> tuple[Any, dict[str, Any]]:
-    """(params, metadata). With a `template` pytree the params are checked leaf by leaf
-    (structure, shape, dtype) and returned in its structure as jnp arrays; without one,
-    as a nested dict of NumPy arrays."""
-    path = Path(path)
+    """Load `(params, metadata)` from the checkpoint folder `path`.
+
+    With a `template` pytree, the params must match it exactly (keys, and each leaf's
+    shape and dtype) and come back in its structure as jnp arrays; without one, they
+    come back as a nested dict of NumPy arrays.
+
+    Raises:
+        CheckpointError: the path is missing, is not an imitax checkpoint (another
+            library's files, a pickle), has a newer format version, unreadable params,
+            or params of another architecture than `template`.
+    """
+    path = _resolve(Path(path))
     meta = read_metadata(path)
-    raw = (path / PARAMS_FILE).read_bytes() if (path / PARAMS_FILE).is_file() else None
-    if raw is None:
-        raise CheckpointError(f"{path}: {PARAMS_FILE} is missing; expected it beside {META_FILE}")
-    _refuse_code_formats(path / PARAMS_FILE, raw)
-    try:
-        state = serialization.msgpack_restore(raw)
-    except Exception as error:  # msgpack raises several unrelated types on bad bytes
-        raise CheckpointError(f"{path / PARAMS_FILE}: not a readable msgpack file ({type(error).__name__}); "
-                              "expected params written by imitax") from None
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path / PARAMS_FILE}: holds a {type(state).__name__}; expected a dict of arrays")
+    state = _read_params(path / PARAMS_FILE)
     if template is None:
         return state, meta
     return _restore_into(path, template, state), meta
 
 
-def read_metadata(path: Path) -> dict[str, Any]:
+def _resolve(path: Path) -> Path:
+    """`path`, or the previous checkpoint a crashed save left in `.<name>.old`."""
+    backup = _backup_path(path)
+    if not path.exists() and backup.is_dir():
+        return backup
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The checked meta.json of the checkpoint folder `path` (params are not read)."""
+    path = Path(path)
     if not path.exists():
-        raise CheckpointError(f"checkpoint {path} does not exist; expected a folder with {PARAMS_FILE} and {META_FILE}")
-    if path.is_file():
-        _refuse_code_formats(path, path.read_bytes()[:8])
-        raise CheckpointError(f"{path} is a file; expected an imitax checkpoint folder with {PARAMS_FILE} and {META_FILE}")
+        raise CheckpointError(f"checkpoint {path} does not exist; {_EXPECTED}")
+    if not path.is_dir():
+        _refuse_code_formats(path, f"{path} is not an imitax checkpoint")
+        raise CheckpointError(f"{path} is a file, not an imitax checkpoint; {_EXPECTED}")
     meta_file = path / META_FILE
     if not meta_file.is_file():
-        found = ", ".join(sorted(p.name for p in path.iterdir())[:5]) or "nothing"
-        for child in path.iterdir():
-            if child.is_file():
-                _refuse_code_formats(child, child.read_bytes()[:8])
-        raise CheckpointError(f"{path} is not an imitax checkpoint (found {found}); expected {PARAMS_FILE} and {META_FILE}")
-    try:
-        meta = json.loads(meta_file.read_text())
-    except (ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{meta_file}: not valid JSON; expected imitax checkpoint metadata") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{meta_file}: format is {meta.get('format') if isinstance(meta, dict) else None!r}; "
-                              f"expected {FORMAT!r} (is this another library's checkpoint?)")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION or version < 1:
-        raise CheckpointError(f"{meta_file}: format_version {version!r}; this imitax reads versions 1..{FORMAT_VERSION}")
+        _refuse_foreign_folder(path)
+    meta = _read_json(meta_file)
+    _check_format(meta_file, meta)
     return meta
 
 
-def _refuse_code_formats(path: Path, head: bytes) -> None:
-    """Pickles (and PyTorch's zipped pickles) can run code when loaded: refuse them unread."""
+def _refuse_foreign_folder(path: Path) -> None:
+    """A folder without meta.json: say what is in it, and whether any of it is a pickle."""
+    children = sorted(path.iterdir())
+    for child in children:
+        if child.is_file():
+            _refuse_code_formats(child, f"{path} is not an imitax checkpoint")
+    found = ", ".join(child.name for child in children[:5]) or "nothing"
+    raise CheckpointError(f"{path} is not an imitax checkpoint (it holds {found}); {_EXPECTED}")
+
+
+def _read_json(meta_file: Path) -> Any:
+    try:
+        return json.loads(meta_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{meta_file}: not valid JSON; expected imitax checkpoint metadata") from None
+    except OSError as error:
+        raise CheckpointError(f"{meta_file}: cannot be read ({error.strerror or error})") from None
+
+
+def _check_format(meta_file: Path, meta: Any) -> None:
+    """meta.json must name the imitax format and a version this code can read."""
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != FORMAT:
+        raise CheckpointError(f"{meta_file}: format is {found!r}, so this is not an imitax checkpoint "
+                              f"(another library's?); expected format {FORMAT!r}")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= FORMAT_VERSION:
+        raise CheckpointError(f"{meta_file}: format_version {version!r}; this imitax reads versions "
+                              f"1..{FORMAT_VERSION} (a newer checkpoint needs a newer imitax)")
+
+
+def _read_params(params_file: Path) -> dict[str, Any]:
+    """Sniff, then msgpack-decode params.msgpack into a nested dict of NumPy arrays."""
+    if not params_file.is_file():
+        raise CheckpointError(f"{params_file} is missing; expected it beside {META_FILE}")
+    try:
+        raw = params_file.read_bytes()
+    except OSError as error:
+        raise CheckpointError(f"{params_file}: cannot be read ({error.strerror or error})") from None
+    _refuse_code_formats(params_file, f"{params_file} is not imitax params", raw[:8])
+    try:
+        state = serialization.msgpack_restore(raw)
+    except Exception as error:  # msgpack raises several unrelated types on bad bytes
+        raise CheckpointError(f"{params_file}: not a readable msgpack file ({type(error).__name__}: {error}); "
+                              "expected params written by imitax") from None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{params_file}: holds a {type(state).__name__}; expected a dict of arrays")
+    return state
+
+
+def _refuse_code_formats(file: Path, context: str, head: bytes | None = None) -> None:
+    """Refuse, unread, a file whose first bytes say pickle or zip: loading those can run code."""
+    head = _head(file) if head is None else head
+    kind = _code_format(head)
+    if kind is not None:
+        raise CheckpointError(f"{context}: {file.name} is {kind}, which can run code when loaded, so imitax "
+                              f"never opens it (it uses no pickle); {_EXPECTED}")
+
+
+def _code_format(head: bytes) -> str | None:
+    """"a pickle", "a zip archive ..." or None, from a file's first bytes."""
     if len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS:
-        raise CheckpointError(f"{path} is a pickle, which can run code when loaded; refused. "
-                              "Expected an imitax checkpoint (msgpack + JSON)")
-    if head.startswith(b"PK\x03\x04"):
-        raise CheckpointError(f"{path} is a zip archive (a PyTorch or Stable-Baselines3 file holds pickles); refused. "
-                              "Expected an imitax checkpoint (msgpack + JSON)")
+        return f"a pickle (protocol {head[1]})"
+    if head.startswith(_ZIP_MAGICS):
+        return "a zip archive (as PyTorch and Stable-Baselines3 save: zipped pickles)"
+    return None
+
+
+def _head(file: Path, size: int = 8) -> bytes:
+    try:
+        with open(file, "rb") as handle:
+            return handle.read(size)
+    except OSError:
+        return b""
+
+
+# ---------------------------------------------------------------------------- templates
 
 
 def _restore_into(path: Path, template: Any, state: dict[str, Any]) -> Any:
-    expected = serialization.to_state_dict(template)
-    _check_tree(path, expected, state, "")
+    """`state` checked against `template` and returned in its structure as jnp arrays."""
+    _check_tree(path, serialization.to_state_dict(template), state, "")
     restored = serialization.from_state_dict(template, state)
     return jax.tree.map(jnp.asarray, restored)
 
 
 def _check_tree(path: Path, expected: Any, found: Any, where: str) -> None:
+    """Raise at the first key, shape or dtype in `found` that differs from `expected`."""
     if isinstance(expected, dict):
-        if not isinstance(found, dict):
-            raise CheckpointError(f"{path}: checkpoint of another architecture: {where or '/'} is a leaf; expected a group")
-        missing, extra = set(expected) - set(found), set(found) - set(expected)
-        if missing or extra:
-            detail = f"missing {sorted(missing)}" if missing else f"unexpected {sorted(extra)}"
-            raise CheckpointError(f"{path}: checkpoint of another architecture: {where or '/'} has {detail}")
-        for key in expected:
-            _check_tree(path, expected[key], found[key], f"{where}/{key}")
-        return
-    want = np.asarray(expected)
-    got = np.asarray(found) if not isinstance(found, dict) else None
-    if got is None or got.shape != want.shape:
-        shape = "a group" if got is None else f"shape {got.shape}"
-        raise CheckpointError(f"{path}: checkpoint of another architecture: {where} has {shape}, expected shape {want.shape}")
+        _check_group(path, expected, found, where)
+    else:
+        _check_leaf(path, expected, found, where)
+
+
+def _check_group(path: Path, expected: dict[str, Any], found: Any, where: str) -> None:
+    if not isinstance(found, dict):
+        _mismatch(path, f"{where or '/'} is an array, expected a group of {sorted(expected)}")
+    for key, value in expected.items():
+        if key not in found:
+            _mismatch(path, f"{where}/{key} is missing, expected {_describe(value)}")
+        _check_tree(path, value, found[key], f"{where}/{key}")
+    extra = [key for key in found if key not in expected]
+    if extra:
+        _mismatch(path, f"{where}/{extra[0]} is not in the template (unexpected keys {sorted(extra)})")
+
+
+def _check_leaf(path: Path, expected: Any, found: Any, where: str) -> None:
+    if isinstance(found, dict):
+        _mismatch(path, f"{where} is a group of {sorted(found)}, expected {_describe(expected)}")
+    want, got = np.asarray(expected), np.asarray(found)
+    if got.shape != want.shape:
+        _mismatch(path, f"{where} has shape {got.shape}, expected shape {want.shape}")
     if got.dtype != want.dtype:
-        raise CheckpointError(f"{path}: {where} has dtype {got.dtype}, expected {want.dtype}")
+        _mismatch(path, f"{where} has dtype {got.dtype}, expected dtype {want.dtype}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"a group of {sorted(value)}"
+    array = np.asarray(value)
+    return f"an array of shape {array.shape} and dtype {array.dtype}"
+
+
+def _mismatch(path: Path, detail: str) -> NoReturn:
+    raise CheckpointError(f"{path}: checkpoint of another architecture: {detail}")

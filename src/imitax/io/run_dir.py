@@ -1,10 +1,16 @@
-"""Run folders: runs/<name>/ with config.json, metrics (CSV + JSONL) and summary.md."""
+"""Run folders: runs/<name>/ with config.json, metrics (CSV + JSONL) and summary.md.
+
+    run_dir = make_run_dir("runs", prefix="gail-CartPole-v1")   # runs/gail-CartPole-v1-20261124-153000
+    write_config(run_dir, config)                               # config.json from the dataclass
+    with MetricsWriter(run_dir) as metrics:
+        metrics.write({"env_steps": 4096, "episode_return": 21.5})
+    write_summary(run_dir, "GAIL on CartPole-v1", {"Result": {"score": 0.98}})
+"""
 
 from __future__ import annotations
 
 import csv
-import dataclasses
-import enum
+import io
 import json
 import math
 import time
@@ -13,75 +19,93 @@ from types import TracebackType
 from typing import Any
 
 from imitax.errors import ImitaxError
-from imitax.io.atomic import atomic_write_json, atomic_write_text
+from imitax.io.atomic import atomic_write_json, atomic_write_text, to_jsonable
+
+__all__ = ["MetricsWriter", "make_run_dir", "read_metrics", "to_jsonable", "write_config", "write_summary"]
+
+CONFIG_FILE = "config.json"
+METRICS_CSV = "metrics.csv"
+METRICS_JSONL = "metrics.jsonl"
+SUMMARY_FILE = "summary.md"
+_MAX_SUFFIX = 1000
+
+
+# ---------------------------------------------------------------------------- folders and config
 
 
 def make_run_dir(root: str | Path = "runs", name: str | None = None, prefix: str = "run") -> Path:
-    """Create and return a fresh run folder; a taken name gets a numeric suffix."""
+    """Create and return a new, empty run folder under `root`.
+
+    The name is `name`, or `<prefix>-<YYYYmmdd-HHMMSS>`; a name already taken gets a
+    suffix `-1`, `-2`, ... so an earlier run is never overwritten.
+
+    Raises:
+        ImitaxError: `root` cannot be created or written (the message names it).
+    """
     root = Path(root)
     base = name or f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
     try:
         root.mkdir(parents=True, exist_ok=True)
-        for attempt in range(1000):
+        for attempt in range(_MAX_SUFFIX):
             candidate = root / (base if attempt == 0 else f"{base}-{attempt}")
             try:
                 candidate.mkdir()
-                return candidate
             except FileExistsError:
                 continue
+            return candidate
     except OSError as error:
-        raise ImitaxError(f"cannot create a run folder under {root}: {error.strerror or error}; expected a writable folder") from None
-    raise ImitaxError(f"cannot create a run folder {root / base}: 1000 names taken")
-
-
-def to_jsonable(value: Any) -> Any:
-    """Dataclasses (nested), enums, paths, tuples and numpy/jax scalars as plain JSON values."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()
-    if type(value).__name__ == "_MISSING_TYPE" or repr(value).startswith("<tyro"):
-        return None
-    return value
+        raise ImitaxError(f"cannot create a run folder under {root}: {error.strerror or error}; "
+                          "expected a writable folder") from None
+    raise ImitaxError(f"cannot create a run folder {root / base}: {_MAX_SUFFIX} names taken")
 
 
 def write_config(run_dir: str | Path, config: Any) -> None:
-    atomic_write_json(Path(run_dir) / "config.json", to_jsonable(config))
+    """Write `config` (a dataclass, nested ones, tuples, enums, paths...) to config.json, atomically."""
+    atomic_write_json(Path(run_dir) / CONFIG_FILE, to_jsonable(config))
+
+
+# ---------------------------------------------------------------------------- metrics
 
 
 class MetricsWriter:
-    """Appends metric rows to metrics.csv and metrics.jsonl; columns are fixed by the first row."""
+    """Appends metric rows to metrics.csv and metrics.jsonl in `run_dir`.
+
+    The first row fixes the columns: a later row with a new key raises ValueError, a
+    missing key is left empty (CSV) or null (JSONL). NumPy/JAX scalars become Python
+    numbers; non-finite floats are `nan`/`inf` in the CSV and null in the JSONL. Both
+    files are flushed after every row, so a crash loses at most the row being written.
+    Appending to a folder that already has metrics keeps its CSV columns.
+    """
 
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
-        self.columns: list[str] | None = None
-        self._csv = open(self.run_dir / "metrics.csv", "a", newline="")
-        self._jsonl = open(self.run_dir / "metrics.jsonl", "a")
-        self._writer: Any = None
+        self.columns: list[str] | None = _csv_header(self.run_dir / METRICS_CSV)
+        try:
+            self._csv = open(self.run_dir / METRICS_CSV, "a", newline="", encoding="utf-8")
+            self._jsonl = open(self.run_dir / METRICS_JSONL, "a", encoding="utf-8")
+        except OSError as error:
+            if hasattr(self, "_csv"):
+                self._csv.close()
+            raise ImitaxError(f"cannot write metrics in {self.run_dir}: {error.strerror or error}; "
+                              "expected a writable run folder") from None
 
     def write(self, row: dict[str, Any]) -> None:
-        row = {k: _scalar(v) for k, v in row.items()}
+        """Append one row (metric name -> number) to both files."""
+        row = {str(key): _scalar(key, value) for key, value in row.items()}
         if self.columns is None:
             self.columns = list(row)
-            self._writer = csv.DictWriter(self._csv, fieldnames=self.columns)
-            self._writer.writeheader()
-        unknown = set(row) - set(self.columns)
+            self._csv.write(_csv_line(self.columns))
+        unknown = [key for key in row if key not in self.columns]
         if unknown:
-            raise ValueError(f"metric columns {sorted(unknown)} were not in the first row {self.columns}")
-        self._writer.writerow({k: row.get(k, "") for k in self.columns})
-        self._jsonl.write(json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}) + "\n")
+            raise ValueError(f"metric columns {unknown} were not in the first row {self.columns}")
+        complete = {key: row.get(key) for key in self.columns}
+        self._csv.write(_csv_line(["" if value is None else value for value in complete.values()]))
+        self._jsonl.write(json.dumps({key: _json_number(value) for key, value in complete.items()}) + "\n")
         self._csv.flush()
         self._jsonl.flush()
 
     def close(self) -> None:
+        """Close both files (safe to call twice)."""
         self._csv.close()
         self._jsonl.close()
 
@@ -92,37 +116,98 @@ class MetricsWriter:
         self.close()
 
 
-def _scalar(value: Any) -> Any:
-    if hasattr(value, "item"):
-        value = value.item()
-    return value
-
-
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    path = Path(run_dir) / "metrics.jsonl"
+    """The rows of `run_dir`/metrics.jsonl in order ([] if there is none)."""
+    path = Path(run_dir) / METRICS_JSONL
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            raise ImitaxError(f"{path}, line {number}: not valid JSON; expected one metrics row per line") from None
+        if not isinstance(row, dict):
+            raise ImitaxError(f"{path}, line {number}: a {type(row).__name__}; expected a JSON object")
+        rows.append(row)
+    return rows
 
 
-def write_summary(run_dir: str | Path, title: str, sections: dict[str, Any]) -> None:
-    """summary.md: a title, then per section text, a key/value table or a table of rows."""
+def _csv_header(path: Path) -> list[str] | None:
+    """The columns of an existing, non-empty metrics.csv, else None."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle), None)
+    except OSError:
+        return None
+
+
+def _csv_line(values: list[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerow(values)
+    return buffer.getvalue()
+
+
+def _scalar(key: Any, value: Any) -> Any:
+    """A Python number (or str/bool/None) from a metric value; arrays of one element too."""
+    if hasattr(value, "item") and hasattr(value, "shape"):
+        if getattr(value, "size", 1) != 1:
+            raise ValueError(f"metric {key!r} has shape {value.shape}; expected a scalar")
+        value = value.item()
+    if value is None or isinstance(value, (int, float, str)):
+        return value
+    raise TypeError(f"metric {key!r} is a {type(value).__name__}; expected a number")
+
+
+def _json_number(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+def write_summary(run_dir: str | Path, title: str, sections: dict[str, str | dict[str, Any] | list[dict[str, Any]]]) -> None:
+    """Write summary.md: `# title`, then per section a `## heading` and its body.
+
+    A body is text (written as it is), a dict (a two-column key/value table) or a list
+    of dicts (a table with one column per key, in first-seen order).
+    """
     lines = [f"# {title}", ""]
     for heading, body in sections.items():
-        lines += [f"## {heading}", ""]
-        if isinstance(body, dict):
-            lines += ["| | |", "|---|---|"] + [f"| {k} | {_fmt(v)} |" for k, v in body.items()]
-        elif isinstance(body, list) and body and isinstance(body[0], dict):
-            keys = list(body[0])
-            lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-            lines += ["| " + " | ".join(_fmt(row.get(k, "")) for k in keys) + " |" for row in body]
-        else:
-            lines.append(str(body))
-        lines.append("")
-    atomic_write_text(Path(run_dir) / "summary.md", "\n".join(lines))
+        lines += [f"## {heading}", "", *_section_lines(body), ""]
+    atomic_write_text(Path(run_dir) / SUMMARY_FILE, "\n".join(lines))
 
 
-def _fmt(value: Any) -> str:
+def _section_lines(body: Any) -> list[str]:
+    if isinstance(body, dict):
+        return _key_value_table(body)
+    if isinstance(body, list) and body and all(isinstance(row, dict) for row in body):
+        return _rows_table(body)
+    if isinstance(body, list):
+        return [f"- {_cell(item)}" for item in body] or ["(none)"]
+    return [str(body)]
+
+
+def _key_value_table(body: dict[str, Any]) -> list[str]:
+    return ["| | |", "|---|---|", *(f"| {_cell(key)} | {_cell(value)} |" for key, value in body.items())]
+
+
+def _rows_table(rows: list[dict[str, Any]]) -> list[str]:
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    header = "| " + " | ".join(_cell(key) for key in keys) + " |"
+    rule = "|" + "---|" * len(keys)
+    return [header, rule, *("| " + " | ".join(_cell(row.get(key, "")) for key in keys) + " |" for row in rows)]
+
+
+def _cell(value: Any) -> str:
+    """A table cell: numbers to 4 significant digits (large ones with separators), one line, `|` escaped."""
+    if hasattr(value, "item") and getattr(value, "size", 0) == 1:
+        value = value.item()
     if isinstance(value, float):
-        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-    return str(value)
+        text = f"{value:.4g}" if not math.isfinite(value) or abs(value) < 1e4 else f"{value:,.0f}"
+    else:
+        text = str(value)
+    return text.replace("|", "\\|").replace("\n", " ")

@@ -262,34 +262,36 @@ def _head(file: Path, size: int = 8) -> bytes:
 
 def _restore_into(path: Path, template: Any, state: dict[str, Any]) -> Any:
     """`state` checked against `template` and returned in its structure as jnp arrays."""
-    _check_tree(path, serialization.to_state_dict(template), state, "")
+    expected = serialization.to_state_dict(template)
+    _check_keys(path, expected, state, "")
+    _check_leaves(path, expected, state, "")
     restored = serialization.from_state_dict(template, state)
     return jax.tree.map(jnp.asarray, restored)
 
 
-def _check_tree(path: Path, expected: Any, found: Any, where: str) -> None:
-    """Raise at the first key, shape or dtype in `found` that differs from `expected`."""
-    if isinstance(expected, dict):
-        _check_group(path, expected, found, where)
-    else:
-        _check_leaf(path, expected, found, where)
-
-
-def _check_group(path: Path, expected: dict[str, Any], found: Any, where: str) -> None:
+def _check_keys(path: Path, expected: Any, found: Any, where: str) -> None:
+    """Raise at the first group or key of `found` that `expected` lacks, or vice versa."""
+    if not isinstance(expected, dict):
+        if isinstance(found, dict):
+            _mismatch(path, f"{where} is a group of {sorted(found)}, expected {_describe(expected)}")
+        return
     if not isinstance(found, dict):
         _mismatch(path, f"{where or '/'} is an array, expected a group of {sorted(expected)}")
     for key, value in expected.items():
         if key not in found:
             _mismatch(path, f"{where}/{key} is missing, expected {_describe(value)}")
-        _check_tree(path, value, found[key], f"{where}/{key}")
+        _check_keys(path, value, found[key], f"{where}/{key}")
     extra = [key for key in found if key not in expected]
     if extra:
         _mismatch(path, f"{where}/{extra[0]} is not in the template (unexpected keys {sorted(extra)})")
 
 
-def _check_leaf(path: Path, expected: Any, found: Any, where: str) -> None:
-    if isinstance(found, dict):
-        _mismatch(path, f"{where} is a group of {sorted(found)}, expected {_describe(expected)}")
+def _check_leaves(path: Path, expected: Any, found: Any, where: str) -> None:
+    """Raise at the first leaf of `found` whose shape or dtype differs (keys already match)."""
+    if isinstance(expected, dict):
+        for key, value in expected.items():
+            _check_leaves(path, value, found[key], f"{where}/{key}")
+        return
     want, got = np.asarray(expected), np.asarray(found)
     if got.shape != want.shape:
         _mismatch(path, f"{where} has shape {got.shape}, expected shape {want.shape}")

@@ -58,6 +58,9 @@ def run_compiled(
 
     start = time.perf_counter()
     if carry is None:
+        # Not jitted on purpose: with jax 0.10.2 on CPU, a jitted init whose outputs come from
+        # closed-over constants (GAIL's expert data) made the first chunk hang about half the
+        # time with num_seeds=2. Eager init costs a second and avoids it.
         carry = jax.vmap(init_fn)(jax.random.split(key, num_seeds))
     compiled = jax.jit(jax.vmap(chunk)).lower(carry).compile()
     compile_s = time.perf_counter() - start

@@ -31,7 +31,7 @@ import numpy as np
 from flax import serialization
 
 from imitax.errors import CheckpointError, ImitaxError
-from imitax.io.atomic import atomic_write_bytes, atomic_write_json, fsync_folder, to_jsonable
+from imitax.io.atomic import atomic_write_bytes, atomic_write_json, fsync_folder, os_reason, to_jsonable
 
 FORMAT = "imitax-checkpoint"
 FORMAT_VERSION = 1
@@ -71,7 +71,7 @@ def save_checkpoint(path: str | Path, params: Any, metadata: dict[str, Any]) -> 
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, OSError):
-            raise ImitaxError(f"cannot write checkpoint {path}: {error.strerror or error}") from None
+            raise ImitaxError(f"cannot write checkpoint {path}: {os_reason(error)}") from None
         raise
     return path
 
@@ -107,7 +107,7 @@ def _make_staging_folder(path: Path) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         staging.chmod(0o755)
     except OSError as error:
-        raise ImitaxError(f"cannot write checkpoint {path}: {error.strerror or error}; "
+        raise ImitaxError(f"cannot write checkpoint {path}: {os_reason(error)}; "
                           "expected a writable folder") from None
     return staging
 
@@ -197,7 +197,7 @@ def _read_json(meta_file: Path) -> Any:
     except (ValueError, UnicodeDecodeError):
         raise CheckpointError(f"{meta_file}: not valid JSON; expected imitax checkpoint metadata") from None
     except OSError as error:
-        raise CheckpointError(f"{meta_file}: cannot be read ({error.strerror or error})") from None
+        raise CheckpointError(f"{meta_file}: cannot be read ({os_reason(error)})") from None
 
 
 def _check_format(meta_file: Path, meta: Any) -> None:
@@ -219,7 +219,7 @@ def _read_params(params_file: Path) -> dict[str, Any]:
     try:
         raw = params_file.read_bytes()
     except OSError as error:
-        raise CheckpointError(f"{params_file}: cannot be read ({error.strerror or error})") from None
+        raise CheckpointError(f"{params_file}: cannot be read ({os_reason(error)})") from None
     _refuse_code_formats(params_file, f"{params_file} is not imitax params", raw[:8])
     try:
         state = serialization.msgpack_restore(raw)

@@ -71,7 +71,8 @@ def _draw_hlines(axis: Any, hlines: dict[str, float]) -> None:
     for label, value in hlines.items():
         level = _number(value)
         if level is not None:
-            axis.axhline(level, linestyle="--", linewidth=1, color=_HLINE_COLORS.get(label), label=f"{label} ({level:g})")
+            axis.axhline(level, linestyle="--", linewidth=1, color=_HLINE_COLORS.get(label),
+                         label=f"{label} ({level:g})")
     if axis.get_legend_handles_labels()[0]:
         axis.legend(loc="best", fontsize=8)
 

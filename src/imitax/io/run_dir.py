@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from imitax.errors import ImitaxError
-from imitax.io.atomic import atomic_write_json, atomic_write_text, to_jsonable
+from imitax.io.atomic import atomic_write_json, atomic_write_text, os_reason, to_jsonable
 
 __all__ = ["MetricsWriter", "make_run_dir", "read_metrics", "to_jsonable", "write_config", "write_summary"]
 
@@ -54,7 +54,7 @@ def make_run_dir(root: str | Path = "runs", name: str | None = None, prefix: str
                 continue
             return candidate
     except OSError as error:
-        raise ImitaxError(f"cannot create a run folder under {root}: {error.strerror or error}; "
+        raise ImitaxError(f"cannot create a run folder under {root}: {os_reason(error)}; "
                           "expected a writable folder") from None
     raise ImitaxError(f"cannot create a run folder {root / base}: {_MAX_SUFFIX} names taken")
 
@@ -86,7 +86,7 @@ class MetricsWriter:
         except OSError as error:
             if hasattr(self, "_csv"):
                 self._csv.close()
-            raise ImitaxError(f"cannot write metrics in {self.run_dir}: {error.strerror or error}; "
+            raise ImitaxError(f"cannot write metrics in {self.run_dir}: {os_reason(error)}; "
                               "expected a writable run folder") from None
 
     def write(self, row: dict[str, Any]) -> None:
@@ -169,7 +169,10 @@ def _json_number(value: Any) -> Any:
 # ---------------------------------------------------------------------------- summary
 
 
-def write_summary(run_dir: str | Path, title: str, sections: dict[str, str | dict[str, Any] | list[dict[str, Any]]]) -> None:
+SummarySection = str | dict[str, Any] | list[dict[str, Any]]
+
+
+def write_summary(run_dir: str | Path, title: str, sections: dict[str, SummarySection]) -> None:
     """Write summary.md: `# title`, then per section a `## heading` and its body.
 
     A body is text (written as it is), a dict (a two-column key/value table) or a list

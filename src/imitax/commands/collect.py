@@ -22,7 +22,7 @@ from imitax.io.policy_checkpoint import load_policy
 class CollectArgs:
     """Collect expert demonstrations into a local Minari dataset."""
 
-    env_id: Annotated[str, tyro.conf.Positional]
+    env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
     episodes: int = 10
     """episodes to record"""
     expert: Path | None = None

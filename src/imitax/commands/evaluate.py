@@ -21,7 +21,7 @@ from imitax.io.policy_checkpoint import load_policy
 class EvalArgs:
     """Evaluate a run's (or a checkpoint's) policy."""
 
-    run: Annotated[Path, tyro.conf.Positional]
+    run: Annotated[Path, tyro.conf.Positional, tyro.conf.arg(metavar="RUN")]
     """run folder (runs/<name>) or checkpoint folder"""
     episodes: int = 100
     stochastic: bool = False

@@ -20,7 +20,7 @@ from imitax.rl.train import train_ppo
 class ExpertArgs:
     """Train an expert with PPO on the environment's reward."""
 
-    env_id: Annotated[str, tyro.conf.Positional]
+    env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
     """environment id, e.g. CartPole-v1"""
     ppo: PPOConfig = PPOConfig()
     options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()

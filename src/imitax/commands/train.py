@@ -16,6 +16,7 @@ from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run,
 from imitax.commands.progress import monitor
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
+from imitax.errors import ConfigError
 from imitax.io.checkpoint import save_checkpoint
 from imitax.io.policy_checkpoint import save_policy
 from imitax.io.run_dir import MetricsWriter
@@ -23,16 +24,22 @@ from imitax.rl.loop import seed_slice
 
 
 @dataclasses.dataclass
-class TrainBCArgs:
-    """Behavioral cloning from demonstrations."""
+class ImitationArgs:
+    """What every `imitax train` command takes; subclasses add their algorithm's config."""
 
-    env_id: Annotated[str, tyro.conf.Positional]
+    env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
     demos: str
     """Minari dataset id or folder"""
-    bc: BCConfig = BCConfig()
     num_seeds: int = 1
-    """independent seeds trained at once (vmapped)"""
+    """independent seeds trained at once (vmapped on JAX envs)"""
     options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()
+
+
+@dataclasses.dataclass
+class TrainBCArgs(ImitationArgs):
+    """Behavioral cloning from demonstrations."""
+
+    bc: BCConfig = BCConfig()
 
     @classmethod
     def defaults(cls, env_id: str) -> TrainBCArgs:
@@ -40,16 +47,10 @@ class TrainBCArgs:
 
 
 @dataclasses.dataclass
-class TrainGAILArgs:
+class TrainGAILArgs(ImitationArgs):
     """GAIL: adversarial imitation with a PPO generator."""
 
-    env_id: Annotated[str, tyro.conf.Positional]
-    demos: str
-    """Minari dataset id or folder"""
     gail: GAILConfig = GAILConfig()
-    num_seeds: int = 1
-    """independent seeds trained at once (vmapped on JAX envs)"""
-    options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()
 
     @classmethod
     def defaults(cls, env_id: str) -> TrainGAILArgs:
@@ -57,27 +58,19 @@ class TrainGAILArgs:
 
 
 @dataclasses.dataclass
-class TrainAIRLArgs:
+class TrainAIRLArgs(ImitationArgs):
     """AIRL: adversarial inverse RL (a transferable reward) with a PPO generator."""
 
-    env_id: Annotated[str, tyro.conf.Positional]
-    demos: str
-    """Minari dataset id or folder"""
     airl: AIRLConfig = AIRLConfig()
-    num_seeds: int = 1
-    """independent seeds trained at once (vmapped on JAX envs)"""
-    options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()
 
     @classmethod
     def defaults(cls, env_id: str) -> TrainAIRLArgs:
         return cls(env_id, demos=tyro.MISSING, airl=AIRLConfig.for_env(env_id))  # type: ignore[arg-type]
 
 
-def load_for(args: TrainBCArgs | TrainGAILArgs | TrainAIRLArgs) -> tuple[Any, Demonstrations, float, float]:
+def load_for(args: ImitationArgs) -> tuple[Any, Demonstrations, float, float]:
     """The environment, the validated demonstrations and the reference scores (random, expert)."""
     if args.num_seeds <= 0:
-        from imitax.errors import ConfigError
-
         raise ConfigError(f"--num-seeds must be > 0, got {args.num_seeds}")
     env = make_env(args.env_id, args.options.backend)
     demos = load_demonstrations(args.demos, spec=env.spec)
@@ -114,7 +107,7 @@ def run_airl(args: TrainAIRLArgs) -> dict[str, Any]:
     return _run_adversarial(args, args.airl, "AIRL", partial(train_airl, config=args.airl))
 
 
-def _run_adversarial(args: TrainGAILArgs | TrainAIRLArgs, config: GAILConfig | AIRLConfig, algo_name: str,
+def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig, algo_name: str,
                      trainer: Any) -> dict[str, Any]:
     opts = args.options
     config.validate()

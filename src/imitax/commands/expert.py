@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
+import jax
 import tyro
 
 from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run
@@ -62,6 +63,4 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
 
 def jax_stack(params: Any) -> Any:
     """Add a leading seed axis of 1."""
-    import jax
-
     return jax.tree.map(lambda x: x[None], params)

@@ -40,6 +40,8 @@ def flow(tmp_path_factory):
                          "--num-seeds", "2", "--eval-episodes", "5", *common])
     results["gail"] = run(["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0",
                            "--gail.ppo.total-steps", "20480", "--eval-episodes", "5", *common])
+    results["rl"] = run(["train", "rl", "CartPole-v1", "--reward", results["gail"]["run_dir"],
+                         "--ppo.total-steps", "20480", "--eval-episodes", "5", *common])
     results["root"] = root
     yield results
     mp.undo()
@@ -56,6 +58,22 @@ def test_flow_writes_run_folders(flow):
     assert Path(flow["gail"]["run_dir"], "reward", "params.msgpack").exists()
     config = json.loads(Path(flow["gail"]["run_dir"], "config.json").read_text())
     assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 1e-3
+
+
+def test_train_rl_on_learned_reward(flow):
+    rl = flow["rl"]
+    assert rl["reward_algorithm"] == "gail" and rl["reference"] == flow["gail"]["reference"]
+    assert Path(rl["run_dir"], "checkpoint", "meta.json").exists() and rl["env_steps"] == 20480
+
+
+def test_reward_checkpoint_errors(flow):
+    from imitax.errors import CheckpointError
+    from imitax.io.reward_checkpoint import load_reward
+
+    with pytest.raises(CheckpointError, match="expected a 'reward' checkpoint"):
+        load_reward(Path(flow["bc"]["run_dir"], "checkpoint"))
+    reward_fn, spec, meta = load_reward(flow["gail"]["run_dir"])
+    assert spec.env_id == "CartPole-v1" and meta["algorithm"] == "gail"
 
 
 def test_eval_json(flow, capsys, monkeypatch):
@@ -76,6 +94,7 @@ def test_eval_json(flow, capsys, monkeypatch):
     (["eval", "/no/such/run"], "does not exist"),
     (["collect", "Acrobot-v1", "--runs-dir", "/no/such/runs"], "no expert for Acrobot-v1"),
     (["train", "dagger", "CartPole-v1"], "unknown command 'train dagger'"),
+    (["train", "rl", "CartPole-v1", "--reward", "/no/such/run"], "does not exist"),
     (["fly"], "unknown command 'fly'"),
 ])
 def test_user_mistakes_exit_2_with_one_line(flow, capsys, monkeypatch, args, message):

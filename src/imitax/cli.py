@@ -26,6 +26,7 @@ commands:
   collect ENV --episodes N      roll out the expert into a Minari dataset
   train bc|gail|airl ENV --demos ID
                                 imitate the demonstrations in a Minari dataset
+  train rl ENV --reward RUN     PPO from scratch on a gail/airl run's learned reward
   eval RUN                      returns and normalised score of a run's policy
   bench                         speed benchmark (compile, steps/s, rollout ceiling)
 """
@@ -36,7 +37,8 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     from imitax.commands.collect import CollectArgs, run_collect
     from imitax.commands.evaluate import EvalArgs, run_eval
     from imitax.commands.expert import ExpertArgs, run_expert
-    from imitax.commands.train import TrainAIRLArgs, TrainBCArgs, TrainGAILArgs, run_airl, run_bc, run_gail
+    from imitax.commands.train import (TrainAIRLArgs, TrainBCArgs, TrainGAILArgs, TrainRLArgs, run_airl, run_bc, run_gail,
+                                       run_rl)
 
     return {
         "expert": (ExpertArgs, run_expert),
@@ -44,6 +46,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
         "train bc": (TrainBCArgs, run_bc),
         "train gail": (TrainGAILArgs, run_gail),
         "train airl": (TrainAIRLArgs, run_airl),
+        "train rl": (TrainRLArgs, run_rl),
         "eval": (EvalArgs, run_eval),
         "bench": (BenchArgs, run_bench),
     }
@@ -58,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name == "train":
         if not args or args[0].startswith("-"):
             print(USAGE, file=sys.stderr)
-            print("imitax: error: `imitax train` needs an algorithm: bc, gail or airl", file=sys.stderr)
+            print("imitax: error: `imitax train` needs an algorithm: bc, gail, airl or rl", file=sys.stderr)
             return 2
         name = f"train {args.pop(0)}"
     commands = _commands()

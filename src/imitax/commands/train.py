@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from functools import partial
+from pathlib import Path
 from typing import Annotated, Any
 
 import jax
@@ -19,8 +21,11 @@ from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError
 from imitax.io.checkpoint import save_checkpoint
 from imitax.io.policy_checkpoint import save_policy
+from imitax.io.reward_checkpoint import load_reward
 from imitax.io.run_dir import MetricsWriter
 from imitax.rl.loop import seed_slice
+from imitax.rl.ppo import PPOConfig
+from imitax.rl.train import train_ppo
 
 
 @dataclasses.dataclass
@@ -66,6 +71,58 @@ class TrainAIRLArgs(ImitationArgs):
     @classmethod
     def defaults(cls, env_id: str) -> TrainAIRLArgs:
         return cls(env_id, demos=tyro.MISSING, airl=AIRLConfig.for_env(env_id))  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class TrainRLArgs:
+    """PPO from scratch on a learned reward alone (a gail or airl run's reward/)."""
+
+    env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
+    reward: Path
+    """run folder (or its reward/ checkpoint) whose learned reward replaces the environment's"""
+    ppo: PPOConfig = PPOConfig()
+    options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()
+
+    @classmethod
+    def defaults(cls, env_id: str) -> TrainRLArgs:
+        return cls(env_id, reward=tyro.MISSING, ppo=PPOConfig.for_env(env_id))  # type: ignore[arg-type]
+
+
+def run_rl(args: TrainRLArgs) -> dict[str, Any]:
+    """Train PPO on the learned reward; report the environment's true return."""
+    opts = args.options
+    args.ppo.validate()
+    env = make_env(args.env_id, opts.backend)
+    reward_fn, reward_spec, meta = load_reward(args.reward)
+    if (reward_spec.obs_dim, reward_spec.action_space) != (env.spec.obs_dim, env.spec.action_space):
+        raise ConfigError(f"{args.reward}: the reward was learned on {reward_spec.env_id} (obs {reward_spec.obs_dim}, "
+                          f"{reward_spec.action_space}); expected one for {env.spec.env_id}")
+    reference = _reward_run_reference(Path(args.reward)) or {"random": random_return(env, opts.eval_episodes, opts.seed),
+                                                             "expert": float("nan")}
+    run_dir = start_run(opts, "rl", args.env_id, args)
+    with MetricsWriter(run_dir) as writer, monitor(f"PPO on learned reward {args.env_id}", args.ppo.num_updates * args.ppo.batch_size,
+                                                   args.ppo.batch_size, "env_steps", writer, opts.progress) as mon:
+        result = train_ppo(env, args.ppo, seed=opts.seed, reward_fn=reward_fn, on_chunk=mon)
+    policy = result.ppo.policy
+    params = seed_slice(result.state, 0).policy_params
+    evaluations = evaluate_seeds(env, policy, jax.tree.map(lambda x: x[None], params), 1, opts.eval_episodes, opts.seed)
+    save_policy(run_dir / "checkpoint", policy, params, algorithm=f"ppo-on-{meta['algorithm']}-reward", reward=str(args.reward))
+    out = {"command": "train rl", "env_id": args.env_id, "backend": opts.backend, "reward": str(args.reward),
+           "reward_algorithm": meta["algorithm"], **score_table(evaluations, reference["random"], reference["expert"]),
+           "env_steps": result.env_steps, "compile_s": result.compile_s, "train_s": result.run_s}
+    return _finish(run_dir, f"PPO on {meta['algorithm'].upper()} reward", args.env_id, mon.rows, "env_steps", out, opts.json)
+
+
+def _reward_run_reference(reward_path: Path) -> dict[str, float] | None:
+    """The reference scores recorded by the gail/airl run that learned the reward."""
+    for folder in (reward_path, reward_path.parent):
+        result_file = folder / "result.json"
+        if result_file.is_file():
+            try:
+                return {k: float(v) for k, v in json.loads(result_file.read_text())["reference"].items()}
+            except (ValueError, KeyError, TypeError):
+                return None
+    return None
 
 
 def load_for(args: ImitationArgs) -> tuple[Any, Demonstrations, float, float]:

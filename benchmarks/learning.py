@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import jax
-import numpy as np
 
 import imitax
 from imitax.algos.airl import AIRLConfig, train_airl

@@ -45,13 +45,13 @@ def test_unknown_id_lists_known_ones():
 
 def test_jax_cartpole_terminates_and_resets():
     env = imitax.make("CartPole-v1")
-    obs, state = env.reset_batch(jax.random.PRNGKey(0), 1)
+    _, state = env.reset_batch(jax.random.PRNGKey(0), 1)
     step = jax.jit(env.step_batch)
     for t in range(200):
         out = step(jax.random.PRNGKey(t), state, jnp.ones(1, jnp.int32))
         if out.terminated.any():
             break
-        obs, state = out.obs, out.state
+        state = out.state
     assert out.terminated.all() and not out.truncated.any()
     # the true final observation is out of bounds; the next one is a fresh reset
     assert float(jnp.abs(out.next_obs[0, 2])) > 0.2 or float(jnp.abs(out.next_obs[0, 0])) > 2.4

@@ -7,6 +7,7 @@ and the expert 1 (the dataset's reference scores define both).
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Discrete, EnvSpec
 from imitax.errors import ConfigError
+from imitax.nets.policy import Policy
 
 # policy_fn(key, obs: f32[n, obs_dim]) -> actions [n, ...]; pure and jittable
 PolicyFn = Callable[[jax.Array, jnp.ndarray], jnp.ndarray]
@@ -56,6 +58,22 @@ def evaluate(env: JaxEnv | GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, nu
     else:
         returns, lengths = _evaluate_host(env, jax.jit(policy_fn), key, num_episodes)
     return EvalResult(np.asarray(returns), np.asarray(lengths))
+
+
+def evaluate_policy(env: JaxEnv | GymnasiumEnv, policy: Policy, params: Any, key: jax.Array, num_episodes: int = 100,
+                    deterministic: bool = True) -> EvalResult:
+    """`evaluate` for a `Policy` and its params; on JAX envs the program is compiled once per
+    (env, policy, num_episodes), not once per params (e.g. per seed)."""
+    if isinstance(env, JaxEnv):
+        returns, lengths = _policy_returns_jax(env, policy, params, key, num_episodes, deterministic)
+        return EvalResult(np.asarray(returns), np.asarray(lengths))
+    return evaluate(env, lambda k, o: policy.act(params, k, o, deterministic), key, num_episodes)
+
+
+@partial(jax.jit, static_argnums=(0, 1, 4, 5))
+def _policy_returns_jax(env: JaxEnv, policy: Policy, params: Any, key: jax.Array, num_episodes: int,
+                        deterministic: bool) -> tuple[jnp.ndarray, jnp.ndarray]:
+    return episode_returns_jax(env, lambda k, o: policy.act(params, k, o, deterministic), key, num_episodes)
 
 
 def _evaluate_jax(env: JaxEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int) -> tuple[Any, Any]:

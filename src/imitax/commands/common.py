@@ -13,7 +13,7 @@ import numpy as np
 from imitax.envs import make
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.eval import EvalResult, evaluate, normalized_score, random_policy
+from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
 from imitax.io.atomic import atomic_write_json
 from imitax.io.plots import plot_learning_curve
 from imitax.io.run_dir import make_run_dir, write_config, write_summary
@@ -56,12 +56,13 @@ def start_run(options: RunOptions, prefix: str, env_id: str, config: Any) -> Pat
 def evaluate_seeds(env: JaxEnv | GymnasiumEnv, policy: Policy, stacked_params: Any, num_seeds: int,
                    episodes: int, seed: int) -> list[EvalResult]:
     """Deterministic evaluation of each seed's policy (params with a leading [num_seeds] axis)."""
-    results = []
-    for index in range(num_seeds):
-        params = seed_slice(stacked_params, index)
-        results.append(evaluate(env, lambda k, o, p=params: policy.act(p, k, o, deterministic=True),
-                                jax.random.PRNGKey(seed + 10_000 + index), episodes))
-    return results
+    return [evaluate_policy(env, policy, seed_slice(stacked_params, index), jax.random.PRNGKey(seed + 10_000 + index), episodes)
+            for index in range(num_seeds)]
+
+
+def with_seed_axis(params: Any) -> Any:
+    """One run's params with a leading [num_seeds = 1] axis, as `evaluate_seeds` takes them."""
+    return jax.tree.map(lambda x: x[None], params)
 
 
 def random_return(env: JaxEnv | GymnasiumEnv, episodes: int, seed: int) -> float:

@@ -13,7 +13,7 @@ import tyro
 from imitax.commands.common import Backend, emit, make_env, random_return
 from imitax.data.minari_io import load_demonstrations
 from imitax.errors import ConfigError
-from imitax.eval import evaluate, normalized_score
+from imitax.eval import evaluate_policy, normalized_score
 from imitax.io.policy_checkpoint import load_policy
 
 
@@ -38,8 +38,8 @@ def run_eval(args: EvalArgs) -> dict[str, Any]:
         raise ConfigError(f"--episodes must be > 0, got {args.episodes}")
     policy, params, meta = load_policy(args.run)
     env = make_env(policy.spec.env_id, args.backend)
-    result = evaluate(env, lambda k, o: policy.act(params, k, o, deterministic=not args.stochastic),
-                      jax.random.PRNGKey(args.seed), args.episodes)
+    result = evaluate_policy(env, policy, params, jax.random.PRNGKey(args.seed), args.episodes,
+                             deterministic=not args.stochastic)
     reference = _reference(args, meta, env)
     out: dict[str, Any] = {"command": "eval", "run": str(args.run), "env_id": policy.spec.env_id,
                            "algorithm": meta.get("algorithm"), **result.to_dict()}

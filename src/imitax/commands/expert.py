@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any
 
-import jax
 import tyro
 
-from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run
+from imitax.commands.common import RunOptions, emit, evaluate_seeds, with_seed_axis, finish_run, make_env, random_return, score_table, start_run
 from imitax.commands.progress import monitor
 from imitax.io.policy_checkpoint import save_policy
 from imitax.io.run_dir import MetricsWriter
@@ -41,7 +40,7 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
         result = train_ppo(env, args.ppo, seed=opts.seed, on_chunk=mon)
     policy = result.ppo.policy
     params = seed_slice(result.state, 0).policy_params
-    evaluation = evaluate_seeds(env, policy, jax_stack(params), 1, opts.eval_episodes, opts.seed)[0]
+    evaluation = evaluate_seeds(env, policy, with_seed_axis(params), 1, opts.eval_episodes, opts.seed)[0]
     random_score = random_return(env, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, params, algorithm="ppo", expert_return=evaluation.mean,
                 random_return=random_score)
@@ -60,7 +59,3 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
     ])
     return {**out, "run_dir": str(run_dir)}
 
-
-def jax_stack(params: Any) -> Any:
-    """Add a leading seed axis of 1."""
-    return jax.tree.map(lambda x: x[None], params)

@@ -14,7 +14,7 @@ import tyro
 from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.gail import GAILConfig, train_gail
-from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run
+from imitax.commands.common import RunOptions, emit, evaluate_seeds, with_seed_axis, finish_run, make_env, random_return, score_table, start_run
 from imitax.commands.progress import monitor
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
@@ -105,7 +105,7 @@ def run_rl(args: TrainRLArgs) -> dict[str, Any]:
         result = train_ppo(env, args.ppo, seed=opts.seed, reward_fn=reward_fn, on_chunk=mon)
     policy = result.ppo.policy
     params = seed_slice(result.state, 0).policy_params
-    evaluations = evaluate_seeds(env, policy, jax.tree.map(lambda x: x[None], params), 1, opts.eval_episodes, opts.seed)
+    evaluations = evaluate_seeds(env, policy, with_seed_axis(params), 1, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, params, algorithm=f"ppo-on-{meta['algorithm']}-reward", reward=str(args.reward))
     out = {"command": "train rl", "env_id": args.env_id, "backend": opts.backend, "reward": str(args.reward),
            "reward_algorithm": meta["algorithm"], **score_table(evaluations, reference["random"], reference["expert"]),

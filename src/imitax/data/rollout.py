@@ -17,6 +17,7 @@ from flax import struct
 from imitax.data.types import Trajectory, Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import EnvState, JaxEnv
+from imitax.envs.spec import executed_actions
 
 # act_fn(key, obs: f32[n, obs_dim]) -> (actions, extras: dict of f32[n] arrays)
 ActFn = Callable[[jax.Array, jnp.ndarray], tuple[jnp.ndarray, dict[str, jnp.ndarray]]]
@@ -164,7 +165,7 @@ def collect_episodes(
     steps = env.spec.max_episode_steps
 
     def act(step_key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
-        return _clip_to_space(env.spec, policy_fn(step_key, obs)), {}
+        return executed_actions(env.spec.action_space, policy_fn(step_key, obs)), {}
 
     reset_key, run_key = jax.random.split(key)
     if isinstance(env, JaxEnv):
@@ -177,15 +178,6 @@ def collect_episodes(
         vec = env.with_num_envs(num_episodes)
         rollout = HostRollout(vec, int(jax.random.randint(reset_key, (), 0, 2**30))).collect(jax.jit(act), run_key, steps)
     return _first_episode_per_env(rollout)
-
-
-def _clip_to_space(spec: Any, actions: jnp.ndarray) -> jnp.ndarray:
-    from imitax.envs.spec import Box
-
-    space = spec.action_space
-    if isinstance(space, Box):
-        return jnp.clip(actions, jnp.asarray(space.low), jnp.asarray(space.high))
-    return actions.astype(jnp.int32)
 
 
 def _first_episode_per_env(rollout: Rollout) -> list[Trajectory]:

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from imitax.envs.spec import Box, Discrete, EnvSpec, box_bounds, flat_dim
+from imitax.envs.spec import Box, Discrete, EnvSpec, box_bounds, executed_actions, flat_dim
 
 
 @struct.dataclass
@@ -102,11 +102,8 @@ class JaxEnv:
         return jax.vmap(self.step)(jax.random.split(key, num_envs), state, actions)
 
     def _to_env_action(self, action: jnp.ndarray) -> jnp.ndarray:
-        space = self.spec.action_space
-        if isinstance(space, Discrete):
-            return jnp.asarray(action, jnp.int32)
-        clipped = jnp.clip(action, jnp.asarray(space.low), jnp.asarray(space.high))
-        return clipped.reshape(self._native_action_shape)
+        executed = executed_actions(self.spec.action_space, action)
+        return executed if isinstance(self.spec.action_space, Discrete) else executed.reshape(self._native_action_shape)
 
     @property
     def _native_action_shape(self) -> tuple[int, ...]:

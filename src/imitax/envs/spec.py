@@ -10,6 +10,7 @@ import dataclasses
 import math
 from typing import Any
 
+import jax.numpy as jnp
 import numpy as np
 
 from imitax.errors import SpaceError
@@ -115,6 +116,13 @@ class EnvSpec:
             action_space=space_from_dict(data["action_space"]),
             max_episode_steps=int(data["max_episode_steps"]),
         )
+
+
+def executed_actions(space: ActionSpace, actions: jnp.ndarray) -> jnp.ndarray:
+    """The actions an environment executes: Box actions clipped to the bounds, Discrete as int32."""
+    if isinstance(space, Box):
+        return jnp.clip(actions, jnp.asarray(space.low), jnp.asarray(space.high))
+    return jnp.asarray(actions, jnp.int32)
 
 
 def box_bounds(low: Any, high: Any, shape: tuple[int, ...]) -> Box:

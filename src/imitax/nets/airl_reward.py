@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from imitax.data.types import Transitions
-from imitax.envs.spec import Box, EnvSpec
+from imitax.envs.spec import Box, EnvSpec, executed_actions
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -67,7 +67,7 @@ class AIRLRewardNet:
             return obs
         space = self.spec.action_space
         if isinstance(space, Box):
-            actions = jnp.clip(transitions.actions, jnp.asarray(space.low), jnp.asarray(space.high))
+            actions = executed_actions(space, transitions.actions)
         else:
             actions = jax.nn.one_hot(transitions.actions, space.n)
         return jnp.concatenate([obs, actions], axis=-1)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from imitax.data.types import Transitions
-from imitax.envs.spec import Box, EnvSpec
+from imitax.envs.spec import Box, EnvSpec, executed_actions
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -54,7 +54,7 @@ class Discriminator:
         """f32[..., input_dim] from transitions with leading shape `[...]`."""
         space = self.spec.action_space
         if isinstance(space, Box):
-            actions = jnp.clip(transitions.actions, jnp.asarray(space.low), jnp.asarray(space.high))
+            actions = executed_actions(space, transitions.actions)
             actions = actions / jnp.maximum(jnp.asarray(space.high) - jnp.asarray(space.low), 1e-6) * 2.0
         else:
             actions = jax.nn.one_hot(transitions.actions, space.n)

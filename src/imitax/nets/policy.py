@@ -16,7 +16,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from imitax.envs.spec import Discrete, EnvSpec
+from imitax.envs.spec import Discrete, EnvSpec, executed_actions
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -71,10 +71,7 @@ class Policy:
 
     def clip(self, actions: jnp.ndarray) -> jnp.ndarray:
         """The action an environment executes: Box actions clipped to the bounds."""
-        space = self.spec.action_space
-        if isinstance(space, Discrete):
-            return actions
-        return jnp.clip(actions, jnp.asarray(space.low), jnp.asarray(space.high))
+        return executed_actions(self.spec.action_space, actions)
 
     def config(self) -> dict[str, Any]:
         return {"hidden_sizes": list(self.hidden_sizes), "activation": self.activation, "init_log_std": self.init_log_std}

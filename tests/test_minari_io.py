@@ -21,7 +21,7 @@ from imitax.data.minari_io import (
 from imitax.data.types import Trajectory
 from imitax.data.validate import validate_trajectories
 from imitax.envs.spec import Box, Discrete, EnvSpec
-from imitax.errors import DatasetError
+from imitax.errors import DatasetError, OutputError
 
 CARTPOLE = EnvSpec("CartPole-v1", 4, Discrete(2), 500)
 PENDULUM = EnvSpec("Pendulum-v1", 3, Box((-2.0,), (2.0,)), 200)
@@ -141,7 +141,7 @@ def test_failed_overwrite_keeps_the_old_dataset(datasets_root, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(minari_io, "_episode_buffer", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError, match="disk full; expected a writable folder"):
         save("imitax-test/expert-v0", make_episodes(CARTPOLE, seed=3), CARTPOLE, overwrite=True)
     assert_same_episodes(load_demonstrations("imitax-test/expert-v0").trajectories, original)
     assert [p.name for p in datasets_root.iterdir()] == ["imitax-test"]

@@ -69,11 +69,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imitax: error: unknown command {name!r}; expected one of: {', '.join(commands)}", file=sys.stderr)
         return 2
     config_type, run = commands[name]
+    from imitax.commands.common import validate_all
+    from imitax.io.run_dir import discard_failed_runs
+
     try:
         config = tyro.cli(config_type, args=args, prog=f"imitax {name}", default=_defaults(config_type, args))
-        run(config)
+        validate_all(config)  # every config value is checked before anything is loaded or written
+        with discard_failed_runs():  # a refused run leaves no half-written run folder
+            run(config)
     except ImitaxError as error:
-        print(f"imitax {name}: error: {error}", file=sys.stderr)
+        message = " ".join(str(error).splitlines())
+        print(f"imitax {name}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"imitax {name}: interrupted", file=sys.stderr)

@@ -31,6 +31,22 @@ class ConfigError(ImitaxError, ValueError):
     """A configuration value outside its valid range."""
 
 
+class OutputError(ImitaxError):
+    """A file or folder imitax cannot write (a read-only folder, a file in the way, a full disk)."""
+
+
+def os_reason(error: OSError) -> str:
+    """The OS's reason for `error` and the path it concerns, e.g. "Permission denied: '/a/b'".
+
+    `mkdir(exist_ok=True)` fails with "File exists" when a file is in the way of a
+    folder: that case is spelled out.
+    """
+    if isinstance(error, FileExistsError) and error.filename:
+        return f"{str(error.filename)!r} is a file, not a folder"
+    reason = error.strerror or str(error)
+    return f"{reason}: {str(error.filename)!r}" if error.filename else reason
+
+
 def require_positive(config: object, prefix: str, *names: str) -> None:
     """Raise ConfigError naming the first field of `config` that is not > 0."""
     for name in names:

@@ -23,6 +23,7 @@ from imitax.data.types import Transitions
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
+from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
 from imitax.rl.loop import ChunkCallback, run_compiled
@@ -51,6 +52,7 @@ class BCConfig:
     def validate(self) -> BCConfig:
         require_positive(self, "bc", "num_epochs", "batch_size", "learning_rate", "log_every", "max_grad_norm")
         require_non_negative(self, "bc", "ent_coef", "l2_coef", "eval_episodes")
+        check_network(self.hidden_sizes, self.activation, hidden_name="bc.hidden_sizes", activation_name="bc.activation")
         if self.num_epochs % self.log_every:
             raise ConfigError(f"bc.num_epochs ({self.num_epochs}) must be a multiple of bc.log_every ({self.log_every})")
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -13,6 +14,7 @@ import numpy as np
 from imitax.envs import make
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
+from imitax.errors import ConfigError
 from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
 from imitax.io.atomic import atomic_write_json
 from imitax.io.plots import plot_learning_curve
@@ -42,12 +44,44 @@ class RunOptions:
     progress: bool = True
     """show a progress bar on stderr"""
 
+    def validate(self) -> RunOptions:
+        """Raise ConfigError on a value no run can use (checked before any run folder exists)."""
+        if self.eval_episodes <= 0:
+            raise ConfigError(f"--eval-episodes must be > 0, got {self.eval_episodes}")
+        if self.name is not None and (self.name in ("", ".", "..") or Path(self.name).name != self.name):
+            raise ConfigError(f"--name {self.name!r} is not a folder name; expected one name without '/', "
+                              f"created under --runs-dir {self.runs_dir}")
+        return self
+
+
+def validate_all(config: Any) -> None:
+    """Call `validate()` on `config` and on every dataclass nested in it, innermost first
+    (a `validate` that needs arguments is left to its command)."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return
+    for field in dataclasses.fields(config):
+        validate_all(getattr(config, field.name))
+    validate = getattr(config, "validate", None)
+    if callable(validate) and _takes_no_arguments(validate):
+        validate()
+
+
+def _takes_no_arguments(function: Any) -> bool:
+    try:
+        inspect.signature(function).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
+
 
 def make_env(env_id: str, backend: Backend) -> JaxEnv | GymnasiumEnv:
     return make(env_id, backend=backend)
 
 
 def start_run(options: RunOptions, prefix: str, env_id: str, config: Any) -> Path:
+    """A new run folder holding config.json. Under `discard_failed_runs` (the CLI), an
+    ImitaxError later in the command removes it again unless it holds saved state."""
+    validate_all(config)
     run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{env_id}")
     write_config(run_dir, config)
     return run_dir

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gymnasium
+import h5py
 import minari
 import numpy as np
 from minari.data_collector.episode_buffer import EpisodeBuffer
@@ -35,10 +36,13 @@ from minari.namespace import create_namespace, list_local_namespaces
 from imitax.data.types import Trajectory, Transitions, flatten_trajectories
 from imitax.data.validate import episode_terminated, validate_env_id, validate_trajectories
 from imitax.envs.spec import Box, Discrete, EnvSpec, box_bounds, flat_dim
-from imitax.errors import DatasetError, ImitaxError
+from imitax.errors import DatasetError, ImitaxError, OutputError, os_reason
+from imitax.sniff import code_format, is_hdf5, read_head
 
 IMITAX_SPEC_KEY = "imitax_spec"
 METADATA_FILE = "metadata.json"
+DATA_FILE = "main_data.hdf5"
+EPISODE_FIELDS = ("observations", "actions", "rewards", "terminations", "truncations")
 STAGING_PREFIX = ".imitax-tmp-"  # hidden, so neither minari nor `list_local_datasets` lists it
 SUPPORTED_SPACES = "supported: a Box observation space (multi-dimensional ones are flattened) with a Discrete or Box action space"
 
@@ -132,6 +136,7 @@ def save_demonstrations(
     Raises:
         DatasetError: malformed id, invalid trajectories or scores, or an existing dataset
             without `overwrite`.
+        OutputError: the dataset root cannot be written (nothing is left behind).
     """
     namespace, _, _ = _parse_id(dataset_id)
     validate_trajectories(trajectories, spec, source=dataset_id)
@@ -151,15 +156,20 @@ def save_demonstrations(
         "ref_min_score": float(random_score),
         IMITAX_SPEC_KEY: spec.to_dict(),
     }
-    root.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
+    staging = None
     try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = pathlib.Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
         _write_storage(staging / "data", trajectories, spec, metadata)
         if namespace is not None and namespace not in list_local_namespaces():
             create_namespace(namespace)
         _move_into_place(staging, target)
+    except OSError as error:
+        raise OutputError(f"cannot write dataset {dataset_id!r} under {root}: {os_reason(error)}; "
+                          "expected a writable folder with free space (MINARI_DATASETS_PATH)") from None
     finally:
-        shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful move
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful move
     return target
 
 
@@ -213,7 +223,8 @@ def _move_into_place(staging: pathlib.Path, target: pathlib.Path) -> None:
     except OSError as error:
         if previous is not None:
             os.rename(previous, target)
-        raise DatasetError(f"could not move the new dataset into place at {target}: {error}") from error
+        raise OutputError(f"could not move the new dataset into place at {target}: {os_reason(error)}; "
+                          "expected a writable folder") from None
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
 
@@ -263,7 +274,9 @@ def load_demonstrations(dataset_id: str, spec: EnvSpec | None = None) -> Demonst
     data_path = _resolve_data_path(dataset_id)
     source = dataset_id
     metadata = _read_metadata(data_path, source)
+    _check_data_file(data_path, metadata, source)
     storage = _open_storage(data_path, source)
+    _check_episode_fields(storage, source)
     _check_supported_spaces(storage.observation_space, storage.action_space, source)
     recorded_spec = _recorded_spec(metadata, source)
     recorded_env_id = recorded_spec.env_id if recorded_spec is not None else _gymnasium_env_id(metadata)
@@ -301,14 +314,67 @@ def _resolve_data_path(dataset_id: str) -> pathlib.Path:
 def _read_metadata(data_path: pathlib.Path, source: str) -> dict[str, Any]:
     metadata_file = data_path / METADATA_FILE
     if not metadata_file.is_file():
-        raise DatasetError(f"{source}: missing metadata file {metadata_file}; not a complete Minari dataset")
+        raise DatasetError(f"{source}: missing metadata file {metadata_file}; not a complete Minari dataset "
+                           f"(expected {METADATA_FILE} beside {DATA_FILE})")
+    _refuse_code_format(metadata_file, source, "minari's JSON metadata")
     try:
         metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise DatasetError(f"{source}: corrupted metadata file {metadata_file}: {error}") from None
     if not isinstance(metadata, dict):
         raise DatasetError(f"{source}: corrupted metadata file {metadata_file}: expected a JSON object")
+    missing = [key for key in ("observation_space", "action_space") if not isinstance(metadata.get(key), str)]
+    if missing:
+        # Without them minari builds the recorded environment, running the entry point named in the file.
+        raise DatasetError(f"{source}: {metadata_file} lacks {' and '.join(missing)}; expected the serialised "
+                           "spaces minari writes (imitax never builds the recorded environment to learn them: "
+                           "that would run code the file names)")
     return metadata
+
+
+def _check_data_file(data_path: pathlib.Path, metadata: dict[str, Any], source: str) -> None:
+    """The HDF5 file is there and is HDF5 (a pickle or anything else is refused unread)."""
+    if metadata.get("data_format", "hdf5") != "hdf5":
+        return  # minari's other formats (arrow) carry no code either; minari checks them
+    data_file = data_path / DATA_FILE
+    if not data_file.is_file():
+        raise DatasetError(f"{source}: cannot open the Minari dataset at {data_path}: {DATA_FILE} is missing; "
+                           f"expected it beside {METADATA_FILE}")
+    _refuse_code_format(data_file, source, "minari's HDF5 data file")
+    if not is_hdf5(data_file):
+        raise DatasetError(f"{source}: {data_file} is not an HDF5 file (no HDF5 signature: a truncated or "
+                           "corrupted file?); expected minari's HDF5 data file")
+
+
+def _refuse_code_format(file: pathlib.Path, source: str, expected: str) -> None:
+    kind = code_format(read_head(file))
+    if kind is not None:
+        raise DatasetError(f"{source}: {file} is {kind}, which can run code when loaded, so imitax never "
+                           f"opens it (it uses no pickle); expected {expected}")
+
+
+def _check_episode_fields(storage: MinariStorage, source: str) -> None:
+    """Every episode group of the HDF5 file holds the five fields minari writes."""
+    data_file = storage.data_path / DATA_FILE
+    if not data_file.is_file():
+        return
+    try:
+        with h5py.File(data_file, "r") as file:
+            for index in range(storage.total_episodes):
+                group = file.get(f"episode_{index}")
+                if group is None:
+                    raise DatasetError(
+                        f"{source}: episode {index} is missing from {data_file} ({METADATA_FILE} says "
+                        f"{storage.total_episodes} episodes); expected groups episode_0 .. episode_{storage.total_episodes - 1}")
+                missing = [field for field in EPISODE_FIELDS if field not in group]
+                if missing:
+                    raise DatasetError(f"{source}: episode {index}, {missing[0]}: missing from {data_file}; "
+                                       f"expected the fields {', '.join(EPISODE_FIELDS)}")
+    except DatasetError:
+        raise
+    except Exception as error:  # h5py raises OSError/KeyError/RuntimeError/... on damaged files
+        raise DatasetError(f"{source}: cannot read {data_file}: {_describe(error)} (a truncated or corrupted "
+                           "HDF5 file?); expected a complete HDF5 file written by minari") from None
 
 
 def _open_storage(data_path: pathlib.Path, source: str) -> MinariStorage:
@@ -326,7 +392,7 @@ def _read_episodes(storage: MinariStorage, source: str) -> list[dict[str, Any]]:
         data_file = storage.data_path / "main_data.hdf5"
         raise DatasetError(
             f"{source}: cannot read the episodes of {data_file}: {_describe(error)} "
-            "(a truncated or corrupted HDF5 file?)"
+            "(a truncated or corrupted HDF5 file?); expected a complete HDF5 file written by minari"
         ) from None
 
 

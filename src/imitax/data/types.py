@@ -14,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from imitax.errors import DatasetError
+
 
 @dataclasses.dataclass(frozen=True)
 class Trajectory:
@@ -69,9 +71,13 @@ class Transitions:
 
 
 def flatten_trajectories(trajectories: Sequence[Trajectory]) -> Transitions:
-    """Concatenate episodes into one `Transitions` of NumPy arrays, `[total_steps]`."""
+    """Concatenate episodes into one `Transitions` of NumPy arrays, `[total_steps]`.
+
+    Raises:
+        DatasetError: no episodes.
+    """
     if not trajectories:
-        raise ValueError("no trajectories to flatten")
+        raise DatasetError("no trajectories to flatten; expected at least one episode")
     obs = np.concatenate([t.obs[:-1] for t in trajectories]).astype(np.float32)
     next_obs = np.concatenate([t.obs[1:] for t in trajectories]).astype(np.float32)
     actions = np.concatenate([t.actions for t in trajectories])

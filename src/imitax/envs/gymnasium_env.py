@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 
 from imitax.envs.spec import Box, Discrete, EnvSpec, box_bounds, flat_dim
-from imitax.errors import ConfigError, SpaceError
+from imitax.errors import ConfigError, SpaceError, UnknownEnvError
 
 DEFAULT_TIME_LIMIT = 1000
 
@@ -114,7 +114,11 @@ def _factory(env: str | gym.Env, make_kwargs: dict[str, Any]) -> tuple[Callable[
         def factory() -> gym.Env:
             made = gym.make(env, **make_kwargs)
             return made if made.spec is None or made.spec.max_episode_steps else gym.wrappers.TimeLimit(made, DEFAULT_TIME_LIMIT)
-        return factory, factory()
+        try:
+            return factory, factory()
+        except gym.error.Error as error:  # a missing dependency (MuJoCo, Box2D), a bad make argument
+            raise UnknownEnvError(f"cannot make Gymnasium environment {env!r}: {error}; expected an id whose "
+                                  "dependencies are installed") from None
     if not isinstance(env, gym.Env):
         raise SpaceError(f"expected an environment id or a gymnasium.Env, got {type(env).__name__}")
     return (lambda: env), env

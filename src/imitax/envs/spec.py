@@ -67,9 +67,16 @@ ActionSpace = Discrete | Box
 def space_from_dict(data: dict[str, Any]) -> ActionSpace:
     kind = data.get("type")
     if kind == "Discrete":
-        return Discrete(int(data["n"]))
+        space = Discrete(int(data["n"]))
+        if space.n < 1:
+            raise SpaceError(f"Discrete({space.n}) has no actions; expected n >= 1")
+        return space
     if kind == "Box":
-        return Box(tuple(float(x) for x in data["low"]), tuple(float(x) for x in data["high"]))
+        low, high = tuple(float(x) for x in data["low"]), tuple(float(x) for x in data["high"])
+        if not low or len(low) != len(high) or not all(lo <= hi for lo, hi in zip(low, high)):
+            raise SpaceError(f"Box bounds low={list(low)}, high={list(high)}; expected equal, non-zero lengths "
+                             "and low <= high")
+        return Box(low, high)
     raise SpaceError(f"unknown action space type {kind!r}; expected 'Discrete' or 'Box'")
 
 
@@ -110,12 +117,17 @@ class EnvSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> EnvSpec:
-        return cls(
+        """The spec `to_dict` wrote. Raises SpaceError (or KeyError/TypeError/ValueError) when malformed."""
+        spec = cls(
             env_id=str(data["env_id"]),
             obs_dim=int(data["obs_dim"]),
             action_space=space_from_dict(data["action_space"]),
             max_episode_steps=int(data["max_episode_steps"]),
         )
+        if spec.obs_dim < 1 or spec.max_episode_steps < 1:
+            raise SpaceError(f"{spec.env_id}: obs_dim {spec.obs_dim} and max_episode_steps {spec.max_episode_steps}; "
+                             "expected both >= 1")
+        return spec
 
 
 def executed_actions(space: ActionSpace, actions: jnp.ndarray) -> jnp.ndarray:

@@ -2,7 +2,7 @@
 
 A reader sees the old file or the new one, never half of one; a failure leaves the
 old file as it was and removes the temporary. OS errors (an unwritable folder, a
-full disk) become an `ImitaxError` that names the path and the reason.
+full disk) become an `OutputError` that names the path and the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from imitax.errors import ImitaxError
+from imitax.errors import OutputError, os_reason
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -32,7 +32,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(error, OSError):
-            raise ImitaxError(f"cannot write {path}: {os_reason(error)}") from None
+            raise OutputError(f"cannot write {path}: {os_reason(error)}; expected a writable folder with free space") from None
         raise
     fsync_folder(path.parent)
     return path
@@ -95,7 +95,7 @@ def _open_temporary(path: Path) -> tuple[int, str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
-        raise ImitaxError(f"cannot write {path}: {os_reason(error)}; expected a writable folder") from None
+        raise OutputError(f"cannot write {path}: {os_reason(error)}; expected a writable folder") from None
 
 
 def _file_mode(path: Path) -> int:
@@ -104,18 +104,6 @@ def _file_mode(path: Path) -> int:
         return path.stat().st_mode & 0o777
     except OSError:
         return 0o644
-
-
-def os_reason(error: OSError) -> str:
-    """The OS's reason for `error` and the path it concerns, e.g. "Permission denied: '/a/b'".
-
-    `mkdir(exist_ok=True)` fails with "File exists" when a file is in the way of a
-    folder: that case is spelled out.
-    """
-    if isinstance(error, FileExistsError) and error.filename:
-        return f"{str(error.filename)!r} is a file, not a folder"
-    reason = error.strerror or str(error)
-    return f"{reason}: {str(error.filename)!r}" if error.filename else reason
 
 
 def _json_default(value: Any) -> Any:

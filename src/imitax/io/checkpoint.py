@@ -30,15 +30,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from imitax.errors import CheckpointError, ImitaxError
+from imitax.errors import CheckpointError, OutputError
 from imitax.io.atomic import atomic_write_bytes, atomic_write_json, fsync_folder, os_reason, to_jsonable
+from imitax.sniff import code_format, read_head
 
 FORMAT = "imitax-checkpoint"
 FORMAT_VERSION = 1
 PARAMS_FILE = "params.msgpack"
 META_FILE = "meta.json"
-_PICKLE_PROTOCOLS = (2, 3, 4, 5)
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _EXPECTED = f"expected an imitax checkpoint folder with {PARAMS_FILE} and {META_FILE}"
 
 
@@ -71,7 +70,7 @@ def save_checkpoint(path: str | Path, params: Any, metadata: dict[str, Any]) -> 
     except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, OSError):
-            raise ImitaxError(f"cannot write checkpoint {path}: {os_reason(error)}") from None
+            raise OutputError(f"cannot write checkpoint {path}: {os_reason(error)}; expected a writable folder with free space") from None
         raise
     return path
 
@@ -107,7 +106,7 @@ def _make_staging_folder(path: Path) -> Path:
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
         staging.chmod(0o755)
     except OSError as error:
-        raise ImitaxError(f"cannot write checkpoint {path}: {os_reason(error)}; "
+        raise OutputError(f"cannot write checkpoint {path}: {os_reason(error)}; "
                           "expected a writable folder") from None
     return staging
 
@@ -176,6 +175,7 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     meta_file = path / META_FILE
     if not meta_file.is_file():
         _refuse_foreign_folder(path)
+    _refuse_code_formats(meta_file, f"{meta_file} is not imitax checkpoint metadata")
     meta = _read_json(meta_file)
     _check_format(meta_file, meta)
     return meta
@@ -220,7 +220,7 @@ def _read_params(params_file: Path) -> dict[str, Any]:
         raw = params_file.read_bytes()
     except OSError as error:
         raise CheckpointError(f"{params_file}: cannot be read ({os_reason(error)})") from None
-    _refuse_code_formats(params_file, f"{params_file} is not imitax params", raw[:8])
+    _refuse_code_formats(params_file, f"{params_file} is not imitax params", raw[:16])
     try:
         state = serialization.msgpack_restore(raw)
     except Exception as error:  # msgpack raises several unrelated types on bad bytes
@@ -233,28 +233,10 @@ def _read_params(params_file: Path) -> dict[str, Any]:
 
 def _refuse_code_formats(file: Path, context: str, head: bytes | None = None) -> None:
     """Refuse, unread, a file whose first bytes say pickle or zip: loading those can run code."""
-    head = _head(file) if head is None else head
-    kind = _code_format(head)
+    kind = code_format(read_head(file) if head is None else head)
     if kind is not None:
         raise CheckpointError(f"{context}: {file.name} is {kind}, which can run code when loaded, so imitax "
                               f"never opens it (it uses no pickle); {_EXPECTED}")
-
-
-def _code_format(head: bytes) -> str | None:
-    """"a pickle", "a zip archive ..." or None, from a file's first bytes."""
-    if len(head) >= 2 and head[0] == 0x80 and head[1] in _PICKLE_PROTOCOLS:
-        return f"a pickle (protocol {head[1]})"
-    if head.startswith(_ZIP_MAGICS):
-        return "a zip archive (as PyTorch and Stable-Baselines3 save: zipped pickles)"
-    return None
-
-
-def _head(file: Path, size: int = 8) -> bytes:
-    try:
-        with open(file, "rb") as handle:
-            return handle.read(size)
-    except OSError:
-        return b""
 
 
 # ---------------------------------------------------------------------------- templates
@@ -297,6 +279,16 @@ def _check_leaves(path: Path, expected: Any, found: Any, where: str) -> None:
         _mismatch(path, f"{where} has shape {got.shape}, expected shape {want.shape}")
     if got.dtype != want.dtype:
         _mismatch(path, f"{where} has dtype {got.dtype}, expected dtype {want.dtype}")
+
+
+def require_finite(path: str | Path, params: Any) -> None:
+    """Raise CheckpointError at the first float leaf of `params` holding NaN or inf."""
+    for key_path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        values = np.asarray(leaf)
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            kind = "NaN" if np.isnan(values).any() else "inf"
+            raise CheckpointError(f"{path}: {jax.tree_util.keystr(key_path)} contains {kind} (a diverged run?); "
+                                  "expected finite parameters")
 
 
 def _describe(value: Any) -> str:

@@ -13,8 +13,9 @@ from typing import Any
 import jax
 
 from imitax.envs.spec import EnvSpec
-from imitax.errors import CheckpointError
-from imitax.io.checkpoint import load_checkpoint, save_checkpoint
+from imitax.errors import CheckpointError, ImitaxError
+from imitax.io.checkpoint import load_checkpoint, require_finite, save_checkpoint
+from imitax.nets.mlp import check_network
 from imitax.nets.policy import Policy
 
 
@@ -33,8 +34,11 @@ def load_policy(path: str | Path) -> tuple[Policy, dict[str, Any], dict[str, Any
         raise CheckpointError(f"{path}: checkpoint kind is {meta.get('kind')!r}; expected a 'policy' checkpoint")
     try:
         policy = Policy.from_config(EnvSpec.from_dict(meta["env_spec"]), meta["policy"])
-    except (KeyError, TypeError, ValueError) as error:
+        check_network(policy.hidden_sizes, policy.activation, hidden_name="policy.hidden_sizes",
+                      activation_name="policy.activation")
+    except (ImitaxError, KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: meta.json has no valid env_spec/policy entry ({error}); expected the fields save_policy writes") from None
     template = policy.init(jax.random.PRNGKey(0))
     params, meta = load_checkpoint(path, template=template)
+    require_finite(path, params)
     return policy, params, meta

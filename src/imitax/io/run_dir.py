@@ -9,25 +9,32 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import io
 import json
 import math
+import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from imitax.errors import ImitaxError
+from imitax.errors import ImitaxError, OutputError
 from imitax.io.atomic import atomic_write_json, atomic_write_text, os_reason, to_jsonable
 
-__all__ = ["MetricsWriter", "make_run_dir", "read_metrics", "to_jsonable", "write_config", "write_summary"]
+__all__ = ["MetricsWriter", "discard_failed_runs", "make_run_dir", "read_metrics", "to_jsonable", "write_config", "write_summary"]
 
 CONFIG_FILE = "config.json"
 METRICS_CSV = "metrics.csv"
 METRICS_JSONL = "metrics.jsonl"
 SUMMARY_FILE = "summary.md"
 _MAX_SUFFIX = 1000
+SAVED_STATE_FOLDERS = ("checkpoint", "resume")  # a run folder holding one of these is kept after a failure
+# Run folders made inside the innermost `discard_failed_runs` block (None outside any).
+_runs_made_in_block: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("imitax_runs_made", default=None)
 
 
 # ---------------------------------------------------------------------------- folders and config
@@ -40,7 +47,7 @@ def make_run_dir(root: str | Path = "runs", name: str | None = None, prefix: str
     suffix `-1`, `-2`, ... so an earlier run is never overwritten.
 
     Raises:
-        ImitaxError: `root` cannot be created or written (the message names it).
+        OutputError: `root` cannot be created or written (the message names it).
     """
     root = Path(root)
     base = name or f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -52,11 +59,33 @@ def make_run_dir(root: str | Path = "runs", name: str | None = None, prefix: str
                 candidate.mkdir()
             except FileExistsError:
                 continue
+            made = _runs_made_in_block.get()
+            if made is not None:
+                made.append(candidate)
             return candidate
     except OSError as error:
-        raise ImitaxError(f"cannot create a run folder under {root}: {os_reason(error)}; "
+        raise OutputError(f"cannot create a run folder under {root}: {os_reason(error)}; "
                           "expected a writable folder") from None
-    raise ImitaxError(f"cannot create a run folder {root / base}: {_MAX_SUFFIX} names taken")
+    raise OutputError(f"cannot create a run folder {root / base}: {_MAX_SUFFIX} names taken; expected a free name")
+
+
+@contextlib.contextmanager
+def discard_failed_runs() -> Iterator[None]:
+    """Remove the run folders `make_run_dir` creates in this block when it fails with an
+    `ImitaxError`, so a refused command leaves no half-written run behind. A folder that
+    already holds saved state (`checkpoint/` or `resume/`) is kept: it can be resumed or used.
+    """
+    made: list[Path] = []
+    token = _runs_made_in_block.set(made)
+    try:
+        yield
+    except ImitaxError:
+        for run_dir in made:
+            if not any((run_dir / name).exists() for name in SAVED_STATE_FOLDERS):
+                shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    finally:
+        _runs_made_in_block.reset(token)
 
 
 def write_config(run_dir: str | Path, config: Any) -> None:
@@ -86,7 +115,7 @@ class MetricsWriter:
         except OSError as error:
             if hasattr(self, "_csv"):
                 self._csv.close()
-            raise ImitaxError(f"cannot write metrics in {self.run_dir}: {os_reason(error)}; "
+            raise OutputError(f"cannot write metrics in {self.run_dir}: {os_reason(error)}; "
                               "expected a writable run folder") from None
 
     def write(self, row: dict[str, Any]) -> None:

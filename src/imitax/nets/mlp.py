@@ -8,7 +8,22 @@ import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
 
+from imitax.errors import ConfigError
+
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
+
+
+
+def check_network(hidden_sizes: Sequence[int], activation: str, *, hidden_name: str = "hidden_sizes",
+                  activation_name: str = "activation") -> None:
+    """Raise ConfigError (naming the field) unless every hidden width is a positive int and
+    `activation` is one of `ACTIVATIONS`."""
+    if activation not in ACTIVATIONS:
+        raise ConfigError(f"{activation_name} {activation!r} is unknown; expected one of {', '.join(ACTIVATIONS)}")
+    for width in hidden_sizes:
+        if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width <= 0:
+            raise ConfigError(f"{hidden_name} {list(hidden_sizes)}: {width!r} is not a layer width; "
+                              "expected positive integers")
 
 
 class MLP(nn.Module):
@@ -24,6 +39,7 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        check_network(self.hidden_sizes, self.activation)
         act = ACTIVATIONS[self.activation]
         for width in self.hidden_sizes:
             x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))

@@ -22,6 +22,7 @@ from flax import struct
 from imitax.data.rollout import Rollout
 from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
+from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
 from imitax.nets.value import ValueNet
@@ -69,6 +70,7 @@ class PPOConfig:
         require_positive(self, "ppo", "total_steps", "num_envs", "rollout_steps", "num_epochs", "num_minibatches",
                          "learning_rate", "max_grad_norm")
         require_non_negative(self, "ppo", "clip_eps", "ent_coef", "vf_coef")
+        check_network(self.hidden_sizes, self.activation, hidden_name="ppo.hidden_sizes", activation_name="ppo.activation")
         if self.batch_size % self.num_minibatches:
             raise ConfigError(
                 f"num_envs * rollout_steps = {self.batch_size} must be divisible by num_minibatches = {self.num_minibatches}"

@@ -139,15 +139,11 @@ def save_demonstrations(
         OutputError: the dataset root cannot be written (nothing is left behind).
     """
     namespace, _, _ = _parse_id(dataset_id)
+    check_new_dataset_id(dataset_id, overwrite=overwrite)
     validate_trajectories(trajectories, spec, source=dataset_id)
     _check_scores(dataset_id, expert_score=expert_score, random_score=random_score)
     root = dataset_root()
     target = root / dataset_id
-    if target.exists() and not overwrite:
-        raise DatasetError(
-            f"dataset {dataset_id!r} already exists at {target}; pass overwrite=True (--overwrite) "
-            f"to replace it, or choose another id (e.g. {_next_version(dataset_id)})"
-        )
     metadata = {
         "dataset_id": dataset_id,
         "algorithm_name": algorithm_name,
@@ -171,6 +167,18 @@ def save_demonstrations(
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful move
     return target
+
+
+def check_new_dataset_id(dataset_id: str, *, overwrite: bool = False) -> None:
+    """Raise DatasetError unless `save_demonstrations(dataset_id, ..., overwrite=overwrite)` may
+    write there: a well-formed id, not taken (or `overwrite`). Commands call it before collecting."""
+    _parse_id(dataset_id)
+    target = dataset_root() / dataset_id
+    if target.exists() and not overwrite:
+        raise DatasetError(
+            f"dataset {dataset_id!r} already exists at {target}; pass overwrite=True (--overwrite) "
+            f"to replace it, or choose another id (e.g. {_next_version(dataset_id)})"
+        )
 
 
 def _write_storage(data_path: pathlib.Path, trajectories: Sequence[Trajectory], spec: EnvSpec,
@@ -320,7 +328,7 @@ def _read_metadata(data_path: pathlib.Path, source: str) -> dict[str, Any]:
     try:
         metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DatasetError(f"{source}: corrupted metadata file {metadata_file}: {error}") from None
+        raise DatasetError(f"{source}: corrupted metadata file {metadata_file}: {error}; expected minari's JSON metadata") from None
     if not isinstance(metadata, dict):
         raise DatasetError(f"{source}: corrupted metadata file {metadata_file}: expected a JSON object")
     missing = [key for key in ("observation_space", "action_space") if not isinstance(metadata.get(key), str)]
@@ -423,7 +431,8 @@ def _recorded_spec(metadata: dict[str, Any], source: str) -> EnvSpec | None:
     try:
         return EnvSpec.from_dict(recorded)
     except (ImitaxError, KeyError, TypeError, ValueError, AttributeError) as error:
-        raise DatasetError(f"{source}: malformed {IMITAX_SPEC_KEY!r} in {METADATA_FILE}: {_describe(error)}") from None
+        raise DatasetError(f"{source}: malformed {IMITAX_SPEC_KEY!r} in {METADATA_FILE}: {_describe(error)}; expected the "
+                           "EnvSpec imitax writes (env_id, obs_dim, action_space, max_episode_steps)") from None
 
 
 def _gymnasium_env_id(metadata: dict[str, Any]) -> str | None:

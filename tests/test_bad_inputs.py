@@ -1,0 +1,611 @@
+"""Bad input, tried: one table of user mistakes across datasets, checkpoints, configs and the CLI.
+
+Each case builds its bad input in a fresh copy of a small world (two Minari datasets of
+random episodes, a freshly initialised policy checkpoint, a runs folder; no training),
+then asserts:
+
+- the error TYPE (for CLI cases: the type raised inside `imitax.cli.main`),
+- substrings of the message that name what is wrong AND what was expected,
+- CLI: exit status 2, exactly one non-empty stderr line, no traceback,
+- nothing left behind: every file and folder of the world is byte-for-byte as before
+  (no run folder, no dataset or hidden staging folder, existing data untouched).
+
+This is the single list of bad-input cases; test_minari_io.py and test_cli.py test the
+happy paths.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import shutil
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import h5py
+import jax
+import numpy as np
+import pytest
+
+import imitax
+import imitax.cli as cli
+import imitax.commands.common as common
+from imitax.algos.bc import BCConfig
+from imitax.data.minari_io import load_demonstrations, save_demonstrations
+from imitax.data.types import Trajectory
+from imitax.envs.spec import Box, Discrete, EnvSpec
+from imitax.errors import (CheckpointError, ConfigError, DatasetError, ImitaxError, OutputError, SpaceError,
+                           UnknownEnvError)
+from imitax.io.checkpoint import load_checkpoint, save_checkpoint
+from imitax.io.policy_checkpoint import load_policy, save_policy
+from imitax.nets.policy import Policy
+from imitax.rl.ppo import PPOConfig
+
+CARTPOLE = EnvSpec("CartPole-v1", 4, Discrete(2), 500)
+PENDULUM = EnvSpec("Pendulum-v1", 3, Box((-2.0,), (2.0,)), 200)
+ACROBOT = EnvSpec("Acrobot-v1", 6, Discrete(3), 500)
+CARTPOLE_DEMOS = "cartpole/demos-v0"
+PENDULUM_DEMOS = "pendulum/demos-v0"
+
+
+# ---------------------------------------------------------------------------- the world
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    """Paths of one test's copy: `root/minari` (datasets), `root/runs`, `root/policy` (checkpoint)."""
+
+    root: Path
+
+    @property
+    def minari(self) -> Path:
+        return self.root / "minari"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def policy(self) -> Path:
+        return self.root / "policy"
+
+    def data_file(self, dataset_id: str) -> Path:
+        return self.minari / dataset_id / "data" / "main_data.hdf5"
+
+    def metadata_file(self, dataset_id: str) -> Path:
+        return self.minari / dataset_id / "data" / "metadata.json"
+
+    def file(self, name: str, content: bytes = b"not a folder\n") -> Path:
+        path = self.root / name
+        path.write_bytes(content)
+        return path
+
+
+def episodes(spec: EnvSpec, lengths=(5, 8, 3), seed: int = 0) -> list[Trajectory]:
+    """Random but valid episodes of `spec`; the last one truncated, the others terminated."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for index, length in enumerate(lengths):
+        obs = rng.normal(size=(length + 1, spec.obs_dim)).astype(np.float32)
+        if isinstance(spec.action_space, Discrete):
+            actions = rng.integers(0, spec.action_space.n, size=length).astype(np.int32)
+        else:
+            space = spec.action_space
+            actions = rng.uniform(space.low_array, space.high_array, size=(length, space.shape[0])).astype(np.float32)
+        out.append(Trajectory(obs, actions, rng.normal(size=length).astype(np.float32), index < len(lengths) - 1))
+    return out
+
+
+def save(dataset_id: str, trajectories: list[Trajectory], spec: EnvSpec, **kwargs: Any) -> Path:
+    return save_demonstrations(dataset_id, trajectories, spec, expert_score=100.0, random_score=10.0, **kwargs)
+
+
+def replace(trajectory: Trajectory, **changes: Any) -> Trajectory:
+    return dataclasses.replace(trajectory, **changes)
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    """The world every case copies: two datasets and a policy checkpoint (built once)."""
+    root = tmp_path_factory.mktemp("pristine")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MINARI_DATASETS_PATH", str(root / "minari"))
+    try:
+        save(CARTPOLE_DEMOS, episodes(CARTPOLE), CARTPOLE)
+        save(PENDULUM_DEMOS, episodes(PENDULUM), PENDULUM)
+    finally:
+        mp.undo()
+    policy = Policy(CARTPOLE, (16,), "tanh")
+    save_policy(root / "policy", policy, policy.init(jax.random.PRNGKey(0)), algorithm="bc")
+    (root / "runs").mkdir()
+    return root
+
+
+@pytest.fixture
+def world(pristine, tmp_path, monkeypatch) -> World:
+    root = tmp_path / "world"
+    shutil.copytree(pristine, root)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root / "minari"))
+    return World(root)
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """Every path under `root` (hidden ones too) -> a hash of its bytes, or "dir"."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        key = path.relative_to(root).as_posix()
+        out[key] = "dir" if path.is_dir() else hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+# ---------------------------------------------------------------------------- bad-input builders
+
+
+def edit_hdf5(world: World, dataset_id: str, edit: Callable[[h5py.File], None]) -> None:
+    with h5py.File(world.data_file(dataset_id), "a") as file:
+        edit(file)
+
+
+def set_value(field: str, index: tuple, value: Any) -> Callable[[h5py.File], None]:
+    def edit(file: h5py.File) -> None:
+        data = file[field][()]
+        data[index] = value
+        file[field][...] = data
+    return edit
+
+
+def make_zero_length_episode(file: h5py.File) -> None:
+    group = file["episode_1"]
+    for field, dtype in (("actions", np.int64), ("rewards", np.float32), ("terminations", bool), ("truncations", bool)):
+        del group[field]
+        group.create_dataset(field, data=np.zeros(0, dtype))
+    del group["observations"]
+    group.create_dataset("observations", data=np.zeros((1, 4), np.float32))
+    group.attrs["total_steps"] = 0
+
+
+def make_empty_dataset(world: World) -> str:
+    def edit(file: h5py.File) -> None:
+        for name in list(file):
+            del file[name]
+    edit_hdf5(world, CARTPOLE_DEMOS, edit)
+    metadata = json.loads(world.metadata_file(CARTPOLE_DEMOS).read_text())
+    metadata.update(total_episodes=0, total_steps=0)
+    world.metadata_file(CARTPOLE_DEMOS).write_text(json.dumps(metadata))
+    return CARTPOLE_DEMOS
+
+
+def edit_metadata(world: World, dataset_id: str, edit: Callable[[dict], None]) -> str:
+    metadata = json.loads(world.metadata_file(dataset_id).read_text())
+    edit(metadata)
+    world.metadata_file(dataset_id).write_text(json.dumps(metadata))
+    return dataset_id
+
+
+def truncate(path: Path, keep: float) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def flip_bytes(path: Path, start: int, stop: int) -> None:
+    data = bytearray(path.read_bytes())
+    for index in range(start, min(stop, len(data))):
+        data[index] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def dataset_with_spec(world: World, dataset_id: str, trajectories: list[Trajectory], recorded: EnvSpec) -> str:
+    """A dataset that claims `recorded` (valid for it), to be loaded against another spec."""
+    save(dataset_id, trajectories, recorded)
+    return dataset_id
+
+
+def edit_meta_json(world: World, edit: Callable[[dict], None]) -> Path:
+    meta = json.loads((world.policy / "meta.json").read_text())
+    edit(meta)
+    (world.policy / "meta.json").write_text(json.dumps(meta))
+    return world.policy
+
+
+def nan_params(world: World) -> Path:
+    from flax import serialization
+
+    file = world.policy / "params.msgpack"
+    state = serialization.msgpack_restore(file.read_bytes())
+    state = jax.tree.map(lambda x: np.full_like(x, np.nan) if x.dtype.kind == "f" else x, state)
+    file.write_bytes(serialization.msgpack_serialize(state))
+    return world.policy
+
+
+def torch_zip(path: Path) -> Path:
+    """The layout torch.save writes: a zip holding archive/data.pkl (a pickle) and tensor storages."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        archive.writestr("archive/version", "3\n")
+        archive.writestr("archive/data/0", np.zeros(4, np.float32).tobytes())
+    return path
+
+
+def sb3_zip(path: Path) -> Path:
+    """The layout Stable-Baselines3 saves: data (JSON with pickled fields) plus torch files."""
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("data", json.dumps({"policy_class": {":serialized:": "gAWVMAAAAAAAAACMHg=="}}))
+        archive.writestr("policy.pth", b"PK\x03\x04")
+        archive.writestr("pytorch_variables.pth", b"PK\x03\x04")
+        archive.writestr("_stable_baselines3_version", "2.3.0")
+    return path
+
+
+def safetensors_folder(path: Path) -> Path:
+    header = json.dumps({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}).encode()
+    path.mkdir()
+    (path / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header + bytes(16))
+    return path
+
+
+def unwritable_folder(world: World) -> Path:
+    """A folder nothing can be created in: read-only, or (as root, where chmod does not stop
+    writes) a path below a regular file."""
+    folder = world.root / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):  # root
+        folder.chmod(0o755)
+        return world.file("plain-file") / "runs"
+    return folder / "runs"
+
+
+def reward_checkpoint(world: World) -> Path:
+    params = {"net": {"w": np.zeros((4, 2), np.float32)}}
+    return save_checkpoint(world.root / "reward", params, {"kind": "reward", "algorithm": "gail",
+                                                           "env_spec": CARTPOLE.to_dict()})
+
+
+# ---------------------------------------------------------------------------- the table
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One bad input. `act(world)` damages the world as the case needs, then returns the bad
+    call (api: a thunk that must raise `error`) or the argv that feeds it to `imitax` (cli)."""
+
+    id: str
+    error: type[ImitaxError]
+    wrong: tuple[str, ...]  # substrings naming what is wrong
+    expected: tuple[str, ...]  # substrings naming what was expected
+    act: Callable[[World], Any]
+    cli: bool = False
+
+
+def call(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    """The bad call, made later (after the world is snapshotted)."""
+    return lambda: function(*args, **kwargs)
+
+
+def api(id, error, wrong, expected, act):
+    return Case(id, error, tuple(wrong), tuple(expected), act)
+
+
+def cmd(id, error, wrong, expected, argv):
+    return Case(id, error, tuple(wrong), tuple(expected), argv, cli=True)
+
+
+def train(algo: str, env_id: str, demos: str, *extra: str) -> Callable[[World], list[str]]:
+    return lambda w: ["train", algo, env_id, "--demos", demos, "--runs-dir", str(w.runs), "--no-progress", *extra]
+
+
+def bc_cartpole(*extra: str) -> Callable[[World], list[str]]:
+    return train("bc", "CartPole-v1", CARTPOLE_DEMOS, *extra)
+
+
+def first(spec: EnvSpec, **changes: Any) -> list[Trajectory]:
+    """Valid episodes of `spec` with episode 1 changed."""
+    trajectories = episodes(spec)
+    trajectories[1] = replace(trajectories[1], **changes)
+    return trajectories
+
+
+def _obs_with(value: float, row: int) -> np.ndarray:
+    obs = episodes(CARTPOLE)[1].obs.copy()
+    obs[row, 2] = value
+    return obs
+
+
+CASES = [
+    # ---- datasets: saving (validated before anything is written)
+    api("save/wrong-observation-size", DatasetError, ["episode 1, observations", "[9, 5]", "wrong observation size: 5"],
+        ["expected shape", "obs_dim=4"], lambda w: call(save, "cartpole/bad-v0", first(CARTPOLE, obs=np.zeros((9, 5), np.float32)), CARTPOLE)),
+    api("save/discrete-data-for-box-env", DatasetError, ["actions", "int32"], ["expected float actions", "Box(1)"],
+        lambda w: call(save, "pendulum/bad-v0", [replace(b, actions=d.actions) for b, d in zip(episodes(PENDULUM), episodes(CARTPOLE))], PENDULUM)),
+    api("save/box-data-for-discrete-env", DatasetError, ["actions", "float32"], ["expected integer actions for Discrete(2)"],
+        lambda w: call(save, "cartpole/bad-v0", [replace(d, actions=b.actions[:, 0]) for d, b in zip(episodes(CARTPOLE), episodes(PENDULUM))], CARTPOLE)),
+    api("save/discrete-action-out-of-bounds", DatasetError, ["action 2 at step 0", "out of bounds"], ["expected values in [0, 2)"],
+        lambda w: call(save, "cartpole/bad-v0", first(CARTPOLE, actions=np.full(8, 2, np.int32)), CARTPOLE)),
+    api("save/negative-discrete-action", DatasetError, ["action -1", "out of bounds"], ["expected values in [0, 2)"],
+        lambda w: call(save, "cartpole/bad-v0", first(CARTPOLE, actions=np.full(8, -1, np.int32)), CARTPOLE)),
+    api("save/box-action-out-of-bounds", DatasetError, ["action 2.5", "out of bounds"], ["expected values in [-2.0, 2.0]"],
+        lambda w: call(save, "pendulum/bad-v0", first(PENDULUM, actions=np.full((8, 1), 2.5, np.float32)), PENDULUM)),
+    api("save/nan-observation", DatasetError, ["observations", "NaN at step 4"], ["expected finite values"],
+        lambda w: call(save, "cartpole/bad-v0", first(CARTPOLE, obs=_obs_with(np.nan, 4)), CARTPOLE)),
+    api("save/inf-reward", DatasetError, ["rewards", "inf at step 0"], ["expected finite values"],
+        lambda w: call(save, "cartpole/bad-v0", first(CARTPOLE, rewards=np.full(8, np.inf, np.float32)), CARTPOLE)),
+    api("save/rewards-length-mismatch", DatasetError, ["rewards", "found [7]"], ["expected shape [n] = [8]"],
+        lambda w: call(save, "cartpole/bad-v0", first(CARTPOLE, rewards=np.zeros(7, np.float32)), CARTPOLE)),
+    api("save/empty-dataset", DatasetError, ["no episodes"], ["expected at least one episode"],
+        lambda w: call(save, "cartpole/bad-v0", [], CARTPOLE)),
+    api("save/zero-length-episode", DatasetError, ["episode 1", "zero-length episode"], ["expected every episode to have at least one step"],
+        lambda w: call(save, "cartpole/bad-v0", first(CARTPOLE, obs=np.zeros((1, 4), np.float32), actions=np.zeros(0, np.int32),
+                                                rewards=np.zeros(0, np.float32)), CARTPOLE)),
+    api("save/malformed-dataset-id", DatasetError, ["malformed dataset id 'my demos'"], ["expected namespace/name-vN"],
+        lambda w: call(save, "my demos", episodes(CARTPOLE), CARTPOLE)),
+    api("save/existing-dataset-without-overwrite", DatasetError, ["'cartpole/demos-v0' already exists"], ["overwrite", "cartpole/demos-v1"],
+        lambda w: call(save, CARTPOLE_DEMOS, episodes(CARTPOLE, seed=7), CARTPOLE)),
+    api("save/dataset-root-is-a-file", OutputError, ["cannot write dataset", "is a file, not a folder"], ["expected a writable folder"],
+        lambda w: (os.environ.__setitem__("MINARI_DATASETS_PATH", str(w.file("not-a-folder"))),
+                   call(save, "cartpole/new-v0", episodes(CARTPOLE), CARTPOLE))),
+    # ---- datasets: loading (the files on disk are damaged or do not match)
+    api("load/wrong-observation-size", DatasetError, ["observations", "found [6, 5]", "wrong observation size: 5"], ["obs_dim=4"],
+        lambda w: call(load_demonstrations, dataset_with_spec(w, "cartpole/wide-v0", episodes(replace(CARTPOLE, obs_dim=5)),
+                                                        replace(CARTPOLE, obs_dim=5)), spec=CARTPOLE)),
+    api("load/discrete-data-for-box-env", DatasetError, ["episode 0, actions", "int64"], ["expected float actions", "Box(1)"],
+        lambda w: call(load_demonstrations, dataset_with_spec(w, "pendulum/discrete-v0", episodes(replace(PENDULUM, action_space=Discrete(2))),
+                                                        replace(PENDULUM, action_space=Discrete(2))), spec=PENDULUM)),
+    api("load/action-out-of-bounds", DatasetError, ["episode 0, actions", "action 7 at step 1", "out of bounds"], ["expected values in [0, 2)"],
+        lambda w: (edit_hdf5(w, CARTPOLE_DEMOS, set_value("episode_0/actions", (1,), 7)), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/nan-observation", DatasetError, ["episode 2, observations", "NaN at step 1"], ["expected finite values"],
+        lambda w: (edit_hdf5(w, CARTPOLE_DEMOS, set_value("episode_2/observations", (1, 0), np.nan)), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/inf-action", DatasetError, ["episode 0, actions", "inf at step 3"], ["expected finite values"],
+        lambda w: (edit_hdf5(w, PENDULUM_DEMOS, set_value("episode_0/actions", (3, 0), -np.inf)), call(load_demonstrations, PENDULUM_DEMOS))),
+    api("load/empty-dataset", DatasetError, ["no episodes"], ["expected at least one episode"],
+        lambda w: call(load_demonstrations, make_empty_dataset(w))),
+    api("load/zero-length-episode", DatasetError, ["episode 1", "zero-length episode"], ["expected every episode to have at least one step"],
+        lambda w: (edit_hdf5(w, CARTPOLE_DEMOS, make_zero_length_episode), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/truncated-hdf5", DatasetError, ["main_data.hdf5", "truncated"], ["expected a complete HDF5 file"],
+        lambda w: (truncate(w.data_file(CARTPOLE_DEMOS), 0.5), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/hdf5-header-bytes-flipped", DatasetError, ["main_data.hdf5 is not an HDF5 file"], ["expected minari's HDF5 data file"],
+        lambda w: (flip_bytes(w.data_file(CARTPOLE_DEMOS), 0, 64), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/hdf5-inner-bytes-flipped", DatasetError, ["main_data.hdf5", "corrupted"], ["expected a complete HDF5 file"],
+        lambda w: (flip_bytes(w.data_file(CARTPOLE_DEMOS), 96, 4096), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/hdf5-field-deleted", DatasetError, ["episode 1, rewards: missing"], ["expected the fields observations, actions, rewards"],
+        lambda w: (edit_hdf5(w, CARTPOLE_DEMOS, lambda f: f["episode_1"].__delitem__("rewards")), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/hdf5-episode-deleted", DatasetError, ["episode 2 is missing", "says 3 episodes"], ["expected groups episode_0 .. episode_2"],
+        lambda w: (edit_hdf5(w, CARTPOLE_DEMOS, lambda f: f.__delitem__("episode_2")), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/hdf5-file-missing", DatasetError, ["main_data.hdf5 is missing"], ["expected it beside metadata.json"],
+        lambda w: (w.data_file(CARTPOLE_DEMOS).unlink(), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/metadata-missing", DatasetError, ["missing metadata file"], ["expected metadata.json beside main_data.hdf5"],
+        lambda w: (w.metadata_file(CARTPOLE_DEMOS).unlink(), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/metadata-not-json", DatasetError, ["corrupted metadata file"], ["expected minari's JSON metadata"],
+        lambda w: (w.metadata_file(CARTPOLE_DEMOS).write_text('{"total_episodes": 3,'), call(load_demonstrations, CARTPOLE_DEMOS))),
+    api("load/metadata-without-spaces", DatasetError, ["lacks action_space"], ["expected the serialised spaces minari writes"],
+        lambda w: call(load_demonstrations, edit_metadata(w, CARTPOLE_DEMOS, lambda m: m.pop("action_space")))),
+    api("load/malformed-imitax-spec", DatasetError, ["malformed 'imitax_spec'", "obs_dim"], ["expected the EnvSpec imitax writes"],
+        lambda w: call(load_demonstrations, edit_metadata(w, CARTPOLE_DEMOS, lambda m: m["imitax_spec"].pop("obs_dim")))),
+    api("load/data-from-another-env", DatasetError, ["another environment", "recorded on 'CartPole-v1'"], ["expected data for 'Acrobot-v1'"],
+        lambda w: call(load_demonstrations, CARTPOLE_DEMOS, spec=ACROBOT)),
+    api("load/missing-path", DatasetError, ["no Minari dataset", "/no/such/dataset"], ["local datasets available: cartpole/demos-v0"],
+        lambda w: call(load_demonstrations, "/no/such/dataset")),
+    cmd("cli/train-bc-box-data-for-discrete-env", DatasetError, ["actions", "float32"], ["expected integer actions for Discrete(2)"],
+        lambda w: bc_cartpole()(w)[:4] + [dataset_with_spec(w, "cartpole/box-v0", episodes(replace(CARTPOLE, action_space=Box((-1.0,), (1.0,)))),
+                                                            replace(CARTPOLE, action_space=Box((-1.0,), (1.0,))))] + bc_cartpole()(w)[5:]),
+    cmd("cli/train-bc-data-from-another-env", DatasetError, ["another environment", "'CartPole-v1'"], ["expected data for 'Pendulum-v1'"],
+        train("bc", "Pendulum-v1", CARTPOLE_DEMOS)),
+    cmd("cli/train-gail-corrupted-hdf5", DatasetError, ["main_data.hdf5", "truncated"], ["expected a complete HDF5 file"],
+        lambda w: (truncate(w.data_file(CARTPOLE_DEMOS), 0.7), train("gail", "CartPole-v1", CARTPOLE_DEMOS)(w))[1]),
+    cmd("cli/train-bc-missing-dataset", DatasetError, ["no Minari dataset 'nobody/nothing-v0'"], ["local datasets available"],
+        train("bc", "CartPole-v1", "nobody/nothing-v0")),
+    cmd("cli/collect-into-unwritable-dataset-root", OutputError, ["cannot write dataset", "is a file, not a folder"],
+        ["expected a writable folder"],
+        lambda w: (os.environ.__setitem__("MINARI_DATASETS_PATH", str(w.file("not-a-folder"))),
+                   ["collect", "CartPole-v1", "--expert", str(w.policy), "--episodes", "1", "--reference-episodes", "1"])[1]),
+    cmd("cli/collect-over-existing-dataset", DatasetError, ["'cartpole/demos-v0' already exists"], ["--overwrite"],
+        lambda w: ["collect", "CartPole-v1", "--expert", str(w.policy), "--dataset-id", CARTPOLE_DEMOS]),
+    # ---- environments
+    api("env/unknown-id", UnknownEnvError, ["unknown JAX environment id 'CartPoel-v1'"], ["known JAX ids: CartPole-v1"],
+        lambda w: call(imitax.make, "CartPoel-v1")),
+    api("env/unknown-backend", UnknownEnvError, ["unknown backend 'torch'"], ["expected one of jax, gymnasium"],
+        lambda w: call(imitax.make, "CartPole-v1", backend="torch")),
+    cmd("cli/expert-unknown-env-id", UnknownEnvError, ["'CartPoel-v1'"], ["known JAX ids: CartPole-v1"],
+        lambda w: ["expert", "CartPoel-v1", "--runs-dir", str(w.runs)]),
+    cmd("cli/train-gail-unknown-gymnasium-id", UnknownEnvError, ["unknown environment id 'NoSuchEnv-v9'"], ["known ids include CartPole-v1"],
+        lambda w: train("gail", "NoSuchEnv-v9", CARTPOLE_DEMOS, "--backend", "gymnasium")(w)),
+    api("env/discrete-observations", SpaceError, ["FrozenLake-v1: observation space Discrete(16) is not supported"],
+        ["expected a Box"], lambda w: call(imitax.make, "FrozenLake-v1", backend="gymnasium")),
+    cmd("cli/expert-tuple-observations", SpaceError, ["Blackjack-v1: observation space Tuple("], ["expected a Box"],
+        lambda w: ["expert", "Blackjack-v1", "--backend", "gymnasium", "--runs-dir", str(w.runs)]),
+    # ---- configs
+    api("config/nan-learning-rate", ConfigError, ["bc.learning_rate", "got nan"], ["must be > 0"],
+        lambda w: call(BCConfig(learning_rate=math.nan).validate)),
+    api("config/minibatches-do-not-divide-batch", ConfigError, ["num_envs * rollout_steps = 15"], ["divisible by num_minibatches = 4"],
+        lambda w: call(PPOConfig(num_envs=3, rollout_steps=5).validate)),
+    cmd("cli/zero-learning-rate", ConfigError, ["bc.learning_rate", "got 0.0"], ["must be > 0"], bc_cartpole("--bc.learning-rate", "0")),
+    cmd("cli/negative-learning-rate", ConfigError, ["ppo.learning_rate", "got -1.0"], ["must be > 0"],
+        train("gail", "CartPole-v1", CARTPOLE_DEMOS, "--gail.ppo.learning-rate", "-1")),
+    cmd("cli/zero-batch-size", ConfigError, ["bc.batch_size", "got 0"], ["must be > 0"], bc_cartpole("--bc.batch-size", "0")),
+    cmd("cli/negative-disc-batch-size", ConfigError, ["airl.disc_batch_size", "got -8"], ["must be > 0"],
+        train("airl", "CartPole-v1", CARTPOLE_DEMOS, "--airl.disc-batch-size", "-8")),
+    cmd("cli/zero-disc-steps", ConfigError, ["gail.disc_steps", "got 0"], ["must be > 0"],
+        train("gail", "CartPole-v1", CARTPOLE_DEMOS, "--gail.disc-steps", "0")),
+    cmd("cli/zero-total-steps", ConfigError, ["ppo.total_steps", "got 0"], ["must be > 0"],
+        lambda w: ["expert", "CartPole-v1", "--ppo.total-steps", "0", "--runs-dir", str(w.runs)]),
+    cmd("cli/negative-epochs", ConfigError, ["bc.num_epochs", "got -10"], ["must be > 0"], bc_cartpole("--bc.num-epochs", "-10")),
+    cmd("cli/gamma-above-one", ConfigError, ["ppo.gamma", "got 1.5"], ["must be in [0, 1]"],
+        lambda w: ["expert", "CartPole-v1", "--ppo.gamma", "1.5", "--runs-dir", str(w.runs)]),
+    cmd("cli/unknown-activation", ConfigError, ["bc.activation 'swish' is unknown"], ["expected one of tanh, relu"],
+        bc_cartpole("--bc.activation", "swish")),
+    cmd("cli/zero-hidden-size", ConfigError, ["ppo.hidden_sizes [64, 0]"], ["expected positive integers"],
+        lambda w: ["expert", "CartPole-v1", "--ppo.hidden-sizes", "64", "0", "--runs-dir", str(w.runs)]),
+    cmd("cli/zero-eval-episodes", ConfigError, ["--eval-episodes", "got 0"], ["must be > 0"], bc_cartpole("--eval-episodes", "0")),
+    cmd("cli/zero-num-seeds", ConfigError, ["--num-seeds", "got 0"], ["must be > 0"], bc_cartpole("--num-seeds", "0")),
+    cmd("cli/run-name-with-slash", ConfigError, ["--name '../escape' is not a folder name"], ["expected one name without '/'"],
+        bc_cartpole("--name", "../escape")),
+    cmd("cli/eval-zero-episodes", ConfigError, ["--episodes", "got 0"], ["must be > 0"],
+        lambda w: ["eval", str(w.policy), "--episodes", "0"]),
+    cmd("cli/collect-negative-episodes", ConfigError, ["--episodes", "got -1"], ["must be > 0"],
+        lambda w: ["collect", "CartPole-v1", "--expert", str(w.policy), "--episodes", "-1"]),
+    # ---- checkpoints
+    api("checkpoint/other-architecture", CheckpointError, ["checkpoint of another architecture", "has shape (4, 16)"], ["expected shape (4, 32)"],
+        lambda w: call(load_policy, edit_meta_json(w, lambda m: m["policy"].update(hidden_sizes=[32])))),
+    api("checkpoint/template-of-other-architecture", CheckpointError, ["another architecture", "Dense_2 is missing"], ["expected a group of"],
+        lambda w: call(load_checkpoint, w.policy, template=Policy(CARTPOLE, (16, 16), "tanh").init(jax.random.PRNGKey(0)))),
+    api("checkpoint/unknown-activation-in-meta", CheckpointError, ["policy.activation 'foo' is unknown"], ["expected one of tanh"],
+        lambda w: call(load_policy, edit_meta_json(w, lambda m: m["policy"].update(activation="foo")))),
+    api("checkpoint/bad-action-space-in-meta", CheckpointError, ["unknown action space type 'Tuple'"], ["expected 'Discrete' or 'Box'"],
+        lambda w: call(load_policy, edit_meta_json(w, lambda m: m["env_spec"].update(action_space={"type": "Tuple"})))),
+    api("checkpoint/missing-env-spec", CheckpointError, ["no valid env_spec/policy entry", "'env_spec'"], ["expected the fields save_policy writes"],
+        lambda w: call(load_policy, edit_meta_json(w, lambda m: m.pop("env_spec")))),
+    api("checkpoint/nan-params", CheckpointError, ["contains NaN"], ["expected finite parameters"], lambda w: call(load_policy, nan_params(w))),
+    api("checkpoint/torch-zip", CheckpointError, ["model.pt is a zip archive", "can run code"], ["expected an imitax checkpoint folder"],
+        lambda w: call(load_policy, torch_zip(w.root / "model.pt"))),
+    api("checkpoint/numpy-npz", CheckpointError, ["weights.npz is a zip archive"], ["expected an imitax checkpoint folder"],
+        lambda w: (np.savez(w.root / "weights.npz", w=np.zeros(3)), call(load_checkpoint, w.root / "weights.npz"))[1]),
+    api("checkpoint/safetensors-without-meta", CheckpointError, ["not an imitax checkpoint (it holds model.safetensors)"],
+        ["expected an imitax checkpoint folder with params.msgpack and meta.json"], lambda w: call(load_policy, safetensors_folder(w.root / "st"))),
+    api("checkpoint/json-of-another-format", CheckpointError, ["format is 'stable-baselines3'"], ["expected format 'imitax-checkpoint'"],
+        lambda w: call(load_policy, edit_meta_json(w, lambda m: m.update(format="stable-baselines3")))),
+    api("checkpoint/newer-format-version", CheckpointError, ["format_version 2"], ["reads versions 1..1"],
+        lambda w: call(load_policy, edit_meta_json(w, lambda m: m.update(format_version=2)))),
+    api("checkpoint/params-missing", CheckpointError, ["params.msgpack is missing"], ["expected it beside meta.json"],
+        lambda w: ((w.policy / "params.msgpack").unlink(), call(load_policy, w.policy))),
+    api("checkpoint/params-truncated", CheckpointError, ["params.msgpack: not a readable msgpack file"], ["expected params written by imitax"],
+        lambda w: (truncate(w.policy / "params.msgpack", 0.5), call(load_policy, w.policy))),
+    api("checkpoint/missing-path", CheckpointError, ["no-such-checkpoint does not exist"], ["expected an imitax checkpoint folder"],
+        lambda w: call(load_policy, w.root / "no-such-checkpoint")),
+    api("checkpoint/save-over-a-file", CheckpointError, ["refusing to save a checkpoint over", "not an imitax checkpoint"],
+        ["expected a new path or an existing checkpoint folder"],
+        lambda w: call(save_checkpoint, w.file("notes.txt", b"my notes\n"), {"w": np.zeros(2)}, {"kind": "policy"})),
+    cmd("cli/eval-sb3-zip", CheckpointError, ["ppo_cartpole.zip is a zip archive"], ["expected an imitax checkpoint folder"],
+        lambda w: ["eval", str(sb3_zip(w.root / "ppo_cartpole.zip"))]),
+    cmd("cli/eval-reward-checkpoint", CheckpointError, ["checkpoint kind is 'reward'"], ["expected a 'policy' checkpoint"],
+        lambda w: ["eval", str(reward_checkpoint(w))]),
+    cmd("cli/eval-missing-path", CheckpointError, ["does not exist"], ["expected an imitax checkpoint folder"],
+        lambda w: ["eval", str(w.root / "no" / "such" / "run")]),
+    cmd("cli/train-rl-missing-reward", CheckpointError, ["does not exist"], ["expected an imitax checkpoint folder"],
+        lambda w: ["train", "rl", "CartPole-v1", "--reward", str(w.root / "no-run"), "--runs-dir", str(w.runs)]),
+    cmd("cli/collect-without-expert", CheckpointError, ["no expert for Acrobot-v1"], ["expected a folder expert-Acrobot-v1-*"],
+        lambda w: ["collect", "Acrobot-v1", "--runs-dir", str(w.runs)]),
+    cmd("cli/collect-expert-of-another-env", CheckpointError, ["was trained on CartPole-v1"], ["expected one for Acrobot-v1"],
+        lambda w: ["collect", "Acrobot-v1", "--expert", str(w.policy), "--episodes", "1"]),
+    # ---- output folders
+    cmd("cli/runs-dir-is-a-file", OutputError, ["cannot create a run folder", "is a file, not a folder"], ["expected a writable folder"],
+        lambda w: bc_cartpole()(w)[:5] + ["--runs-dir", str(w.file("runs-file")), "--no-progress"]),
+    cmd("cli/runs-dir-read-only", OutputError, ["cannot create a run folder"], ["expected a writable folder"],
+        lambda w: ["expert", "CartPole-v1", "--ppo.total-steps", "2048", "--runs-dir", str(unwritable_folder(w)), "--no-progress"]),
+    api("output/checkpoint-in-unwritable-folder", OutputError, ["cannot write checkpoint"], ["expected a writable folder"],
+        lambda w: call(save_checkpoint, unwritable_folder(w) / "ckpt", {"w": np.zeros(2)}, {"kind": "policy"})),
+]
+
+
+@pytest.fixture
+def raised(monkeypatch) -> list[BaseException]:
+    """The exceptions raised inside `imitax.cli.main` (by config validation or a command)."""
+    errors: list[BaseException] = []
+
+    def recording(function):
+        def wrapper(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except BaseException as error:
+                errors.append(error)
+                raise
+        return wrapper
+
+    commands = cli._commands
+    monkeypatch.setattr(cli, "_commands", lambda: {name: (config_type, recording(run))
+                                                   for name, (config_type, run) in commands().items()})
+    monkeypatch.setattr(common, "validate_all", recording(common.validate_all))
+    return errors
+
+
+def test_the_table_covers_enough():
+    assert len(CASES) >= 30 and len({case.id for case in CASES}) == len(CASES)
+    assert all(case.wrong and case.expected for case in CASES)
+    assert sum(case.cli for case in CASES) >= 10
+    covered = {case.error for case in CASES}
+    assert {DatasetError, CheckpointError, ConfigError, UnknownEnvError, OutputError} <= covered
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input(case: Case, world: World, raised, capsys):
+    bad_call = case.act(world)
+    if isinstance(bad_call, tuple):  # (damage steps..., the bad call)
+        bad_call = bad_call[-1]
+    before = snapshot(world.root)
+    if case.cli:
+        code = cli.main(bad_call)
+        captured = capsys.readouterr()
+        lines = [line for line in captured.err.splitlines() if line.strip()]
+        assert code == 2, (bad_call, captured.err)
+        assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+        message = lines[0]
+        assert raised and type(raised[-1]) is case.error, (raised, message)
+    else:
+        with pytest.raises(ImitaxError) as caught:
+            bad_call()
+        assert type(caught.value) is case.error, repr(caught.value)
+        message = str(caught.value)
+    for word in (*case.wrong, *case.expected):
+        assert word in message, (word, message)
+    assert "\n" not in message
+    assert snapshot(world.root) == before, "the failed call left something behind or changed existing data"
+
+
+def test_unknown_commands_exit_2_with_one_line(capsys):
+    for argv, words in ((["fly"], "unknown command 'fly'; expected one of: expert"),
+                        (["train"], "`imitax train` needs an algorithm")):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------- refused after the run folder exists
+
+
+def test_a_run_refused_after_its_folder_exists_leaves_no_folder(world, monkeypatch, capsys):
+    import imitax.commands.train as train_command
+
+    def diverging_train_bc(*args, **kwargs):
+        raise ConfigError("bc loss became NaN at epoch 3; expected finite losses (lower --bc.learning-rate)")
+
+    monkeypatch.setattr(train_command, "train_bc", diverging_train_bc)
+    before = snapshot(world.root)
+    assert cli.main(bc_cartpole()(world)) == 2
+    assert "loss became NaN" in capsys.readouterr().err
+    assert snapshot(world.root) == before  # the run folder start_run made is gone
+
+
+def test_a_run_that_saved_state_is_kept_after_a_failure(world, monkeypatch, capsys):
+    import imitax.commands.train as train_command
+
+    def start_and_save_state(*args, **kwargs):
+        run_dir = real_start_run(*args, **kwargs)
+        (run_dir / "resume").mkdir()
+        return run_dir
+
+    def diverging_train_bc(*args, **kwargs):
+        raise ConfigError("bc loss became NaN at epoch 3; expected finite losses")
+
+    real_start_run = train_command.start_run
+    monkeypatch.setattr(train_command, "start_run", start_and_save_state)
+    monkeypatch.setattr(train_command, "train_bc", diverging_train_bc)
+    assert cli.main(bc_cartpole()(world)) == 2
+    runs = list(world.runs.iterdir())
+    assert len(runs) == 1 and (runs[0] / "resume").is_dir() and (runs[0] / "config.json").is_file()
+
+
+def test_discard_failed_runs_in_the_python_api(tmp_path):
+    from imitax.io.run_dir import discard_failed_runs, make_run_dir
+
+    with pytest.raises(DatasetError), discard_failed_runs():
+        make_run_dir(tmp_path, "refused")
+        raise DatasetError("demos: no episodes; expected at least one episode")
+    with pytest.raises(RuntimeError), discard_failed_runs():  # a bug, not a user mistake: kept for inspection
+        make_run_dir(tmp_path, "crashed")
+        raise RuntimeError("bug")
+    with discard_failed_runs():
+        make_run_dir(tmp_path, "fine")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["crashed", "fine"]

@@ -1,4 +1,4 @@
-"""Learning curves as PNG files.
+"""Learning curves, reward heatmaps and scaling curves as PNG files.
 
 Uses matplotlib's object-oriented API with the Agg canvas, never pyplot, so it works
 headless and leaves the caller's matplotlib backend and global figures alone.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,89 @@ def _number(value: Any) -> float | None:
 
 def _label(key: str) -> str:
     return key.replace("_", " ")
+
+
+def plot_reward_heatmaps(path: str | Path, grids: dict[str, Any], title: str,
+                         layout: Sequence[str] | None = None) -> Path:
+    """Rewards on a grid, one heatmap panel per entry of `grids`, side by side; save a PNG atomically.
+
+    Args:
+        path: the PNG file to write.
+        grids: panel title -> f[rows, cols] values, NaN on walls (drawn dark gray).
+            Every panel has its own colour scale (a learned reward is only defined up to
+            shift and scale).
+        title: the figure title.
+        layout: the ASCII rows of the grid; S, G and X cells get their letter drawn.
+
+    Returns:
+        `path`.
+    """
+    if not grids:
+        raise ValueError("plot_reward_heatmaps needs at least one grid")
+    import numpy as np
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    arrays = {name: np.asarray(grid, np.float64) for name, grid in grids.items()}
+    rows, cols = next(iter(arrays.values())).shape
+    panel_width = max(2.5, min(5.0, 0.45 * cols + 1.2))
+    figure = Figure(figsize=(panel_width * len(arrays), 0.45 * rows + 1.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    colormap = colormaps["viridis"].copy()
+    colormap.set_bad("0.25")
+    for axis, (name, grid) in zip(figure.subplots(1, len(arrays), squeeze=False)[0], arrays.items()):
+        image = axis.imshow(np.ma.masked_invalid(grid), cmap=colormap, interpolation="nearest")
+        figure.colorbar(image, ax=axis, shrink=0.8)
+        for row, line in enumerate(layout or ()):
+            for col, char in enumerate(line):
+                if char in "SGX":
+                    axis.text(col, row, char, ha="center", va="center", color="white", fontsize=9, fontweight="bold")
+        axis.set_title(name, fontsize=10)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.suptitle(title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_scaling(path: str | Path, xs: Sequence[float], series: dict[str, dict[str, Sequence[float]]], xlabel: str,
+                 ylabel: str, title: str, hlines: dict[str, float] | None = None, log_x: bool = True) -> Path:
+    """Mean curves with 95% intervals (e.g. a score against the number of demonstrations); save a PNG.
+
+    Args:
+        path: the PNG file to write.
+        xs: the horizontal positions, shared by every series.
+        series: name -> {"mean": [...], "low": [...], "high": [...]} (one value per x); the
+            interval between low and high is shaded.
+        xlabel, ylabel, title: axis labels and the figure title.
+        hlines: reference levels drawn dashed, e.g. `{"expert": 1.0}`.
+        log_x: a logarithmic horizontal axis.
+
+    Returns:
+        `path`.
+    """
+    if not series:
+        raise ValueError("plot_scaling needs at least one series")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(_WIDTH, 4.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axis = figure.subplots()
+    for name, curve in series.items():
+        line = axis.plot(xs, curve["mean"], marker="o", markersize=4, linewidth=1.5, label=name)[0]
+        axis.fill_between(xs, curve["low"], curve["high"], color=line.get_color(), alpha=0.2, linewidth=0)
+    for label, value in (hlines or {}).items():
+        axis.axhline(value, linestyle="--", linewidth=1, color=_HLINE_COLORS.get(label, "black"), label=label)
+    if log_x:
+        axis.set_xscale("log")
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3)
+    axis.legend(loc="best", fontsize=8)
+    axis.set_title(title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return atomic_write_bytes(path, buffer.getvalue())

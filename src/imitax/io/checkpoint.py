@@ -220,7 +220,7 @@ def _read_params(params_file: Path) -> dict[str, Any]:
         raw = params_file.read_bytes()
     except OSError as error:
         raise CheckpointError(f"{params_file}: cannot be read ({os_reason(error)})") from None
-    _refuse_code_formats(params_file, f"{params_file} is not imitax params", raw[:16])
+    _refuse_code_formats(params_file, f"{params_file} is not imitax params", raw[:64])
     try:
         state = serialization.msgpack_restore(raw)
     except Exception as error:  # msgpack raises several unrelated types on bad bytes

@@ -27,6 +27,7 @@ commands:
   train bc|gail|airl ENV --demos ID
                                 imitate the demonstrations in a Minari dataset
   train rl ENV --reward RUN     PPO from scratch on a gail/airl run's learned reward
+  train dagger ENV --expert RUN DAgger: an expert policy labels the states the learner visits
   train mce-irl [--mdp random]  MCE IRL on a tabular MDP (gridworld or random), exact or from sampled demos
   eval RUN                      returns and normalised score of a run's policy
   bench                         speed benchmark (compile, steps/s, rollout ceiling)
@@ -40,6 +41,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     from imitax.commands.expert import ExpertArgs, run_expert
     from imitax.commands.train import (TrainAIRLArgs, TrainBCArgs, TrainGAILArgs, TrainRLArgs, run_airl, run_bc, run_gail,
                                        run_rl)
+    from imitax.commands.train_dagger import TrainDAggerArgs, run_dagger
     from imitax.commands.train_mce_irl import TrainMCEIRLArgs, run_mce_irl
 
     return {
@@ -49,6 +51,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
         "train gail": (TrainGAILArgs, run_gail),
         "train airl": (TrainAIRLArgs, run_airl),
         "train rl": (TrainRLArgs, run_rl),
+        "train dagger": (TrainDAggerArgs, run_dagger),
         "train mce-irl": (TrainMCEIRLArgs, run_mce_irl),
         "eval": (EvalArgs, run_eval),
         "bench": (BenchArgs, run_bench),
@@ -64,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name == "train":
         if not args or args[0].startswith("-"):
             print(USAGE, file=sys.stderr)
-            print("imitax: error: `imitax train` needs an algorithm: bc, gail, airl, mce-irl or rl", file=sys.stderr)
+            print("imitax: error: `imitax train` needs an algorithm: bc, gail, airl, dagger, mce-irl or rl", file=sys.stderr)
             return 2
         name = f"train {args.pop(0)}"
     commands = _commands()

@@ -1,0 +1,175 @@
+"""DAgger: beta schedules, the label buffer, the mixture policy, label counting, learning, CLI."""
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from imitax.algos.bc import BCConfig
+from imitax.algos.dagger import DAgger, DAggerConfig, beta_for_round, train_dagger
+from imitax.cli import main
+from imitax.data.label_buffer import LabelBuffer
+from imitax.envs.spec import Discrete, EnvSpec
+from imitax.errors import ConfigError
+from imitax.eval import normalized_score
+
+SMALL_BC = BCConfig(num_epochs=30, batch_size=128, hidden_sizes=(64, 64), log_every=10, eval_episodes=0)
+CARTPOLE_SPEC = EnvSpec("CartPole-v1", 4, Discrete(2), 500)
+
+
+def _expert_fn(bundle):
+    def expert_fn(key, obs):
+        return bundle.policy.act(bundle.params, key, obs, deterministic=True)
+    return expert_fn
+
+
+def test_beta_schedules():
+    def values(**kw):
+        config = DAggerConfig(**kw)
+        return [round(float(beta_for_round(config, r)), 6) for r in range(6)]
+
+    assert values(beta_schedule="linear", beta_rampdown_rounds=4) == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    assert values(beta_schedule="linear", beta_rampdown_rounds=1) == [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert values(beta_schedule="exponential", beta_decay=0.5) == [1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125]
+    assert values(beta_schedule="constant", beta_constant=0.3) == [0.3] * 6
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"num_rounds": 0}, "dagger.num_rounds must be > 0"),
+    ({"beta_decay": 1.5}, r"dagger.beta_decay must be a probability in \[0, 1\]"),
+    ({"beta_schedule": "cosine"}, "expected one of linear, exponential, constant"),
+    ({"bc": BCConfig(num_epochs=15, log_every=10)}, "multiple of bc.log_every"),
+])
+def test_config_errors(changes, match):
+    with pytest.raises(ConfigError, match=match):
+        DAggerConfig(**changes).validate()
+
+
+def test_expert_of_the_wrong_shape_is_refused(cartpole_expert):
+    with pytest.raises(ConfigError, match=r"expert returned shape \(2,\).*expected one action of shape \(\)"):
+        train_dagger(cartpole_expert.env, lambda key, obs: jnp.zeros(2, jnp.int32), DAggerConfig(num_rounds=1))
+
+
+def test_label_buffer_appends_valid_rows_in_order():
+    buffer = LabelBuffer.allocate(CARTPOLE_SPEC, capacity=10)
+    obs = jnp.arange(24, dtype=jnp.float32).reshape(3, 2, 4)  # [T=3, N=2, obs_dim]
+    actions = jnp.arange(6, dtype=jnp.int32).reshape(3, 2)
+    valid = jnp.array([[True, True], [True, False], [False, False]])
+    buffer = buffer.add(obs, actions, valid)
+    assert int(buffer.count) == 3
+    np.testing.assert_array_equal(buffer.actions[:4], [0, 1, 2, 0])
+    np.testing.assert_array_equal(buffer.obs[2], obs[1, 0])
+    buffer = buffer.add(obs[:1], actions[:1], valid[:1])
+    assert int(buffer.count) == 5 and buffer.actions[3] == 0 and buffer.actions[4] == 1
+    rows = np.asarray(jnp.concatenate([obs[0], obs[1, :1], obs[0]]))
+    norm = buffer.obs_normalizer()
+    np.testing.assert_allclose(norm.mean, rows.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(norm.var, rows.var(0), rtol=1e-5)
+
+
+def test_mixture_executes_expert_with_probability_beta(cartpole_expert):
+    dagger = DAgger(DAggerConfig(bc=SMALL_BC), CARTPOLE_SPEC)
+    learner = dagger.policy.init(jax.random.PRNGKey(0))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (4000, 4))
+    learner_actions = dagger.policy.act(learner, None, obs, deterministic=True)
+
+    def opposite_expert(key, one_obs):  # always disagrees with the learner
+        return 1 - dagger.policy.act(learner, key, one_obs, deterministic=True)
+
+    for beta, expected in ((1.0, 1.0), (0.0, 0.0), (0.3, 0.3)):
+        executed, labels = dagger.mixture_actions(opposite_expert, learner, jnp.asarray(beta), jax.random.PRNGKey(2), obs)
+        np.testing.assert_array_equal(labels, 1 - learner_actions)  # every state is labelled by the expert
+        assert abs(float((executed == labels).mean()) - expected) < 0.03, beta
+
+
+def test_labels_are_counted_exactly(cartpole_expert):
+    """beta = 1 rolls out the expert alone; each round adds one label per visited state."""
+    env = cartpole_expert.env
+    config = DAggerConfig(num_rounds=2, episodes_per_round=2, beta_schedule="constant", beta_constant=1.0,
+                          eval_episodes=0, warm_start=True, sample_learner_actions=True,
+                          bc=BCConfig(num_epochs=2, log_every=1, hidden_sizes=(16,)))
+    demos = cartpole_expert.demos
+    result = train_dagger(env, _expert_fn(cartpole_expert), config, seed=0, num_seeds=2, initial_demos=demos)
+    labels, rollout_return = result.history["expert_labels"], result.history["rollout_return"]
+    assert labels.shape == (2, 3)
+    assert (labels[:, 0] == len(demos)).all()
+    # CartPole pays 1 per step, so a round's mean return x episodes = its visited states
+    np.testing.assert_array_equal(np.diff(labels, axis=1), rollout_return[:, 1:] * config.episodes_per_round)
+    assert (rollout_return[:, 1:] >= 0.99 * cartpole_expert.expert_score).all()  # only the expert acted
+    assert np.isnan(result.history["beta"][:, 0]).all() and (result.history["beta"][:, 1:] == 1.0).all()
+    assert result.env_steps == int((labels[:, -1] - labels[:, 0]).sum())
+
+
+@pytest.mark.slow
+def test_dagger_learns_cartpole(cartpole_expert):
+    env = cartpole_expert.env
+    config = DAggerConfig(num_rounds=4, episodes_per_round=2, beta_schedule="linear", beta_rampdown_rounds=2,
+                          eval_episodes=20, bc=SMALL_BC)
+    result = train_dagger(env, _expert_fn(cartpole_expert), config, seed=0, num_seeds=2)
+    scores = normalized_score(result.history["episode_return"], cartpole_expert.random_score, cartpole_expert.expert_score)
+    assert scores[:, -1].min() >= 0.9, scores
+    labels = result.history["expert_labels"]
+    assert (labels[:, 0] == 0).all() and (np.diff(labels, axis=1) > 0).all()
+    assert labels[:, -1].max() <= config.num_rounds * config.episodes_per_round * 500
+
+
+def test_gymnasium_backend_host_loop(cartpole_expert):
+    import imitax
+
+    env = imitax.make("CartPole-v1", backend="gymnasium")
+    config = DAggerConfig(num_rounds=2, episodes_per_round=2, beta_schedule="linear", beta_rampdown_rounds=1,
+                          eval_episodes=3, bc=BCConfig(num_epochs=4, log_every=2, hidden_sizes=(16,)))
+    result = train_dagger(env, _expert_fn(cartpole_expert), config, seed=0)
+    labels, rollout_return = result.history["expert_labels"][0], result.history["rollout_return"][0]
+    assert labels[0] == 0 and labels[1] == 2 * rollout_return[1] >= 2 * 0.99 * cartpole_expert.expert_score
+    assert labels[2] - labels[1] == 2 * rollout_return[2]
+    assert np.isfinite(result.history["episode_return"]).all()
+
+
+@pytest.fixture(scope="module")
+def saved_expert(cartpole_expert, tmp_path_factory):
+    from imitax.io.policy_checkpoint import save_policy
+
+    path = tmp_path_factory.mktemp("expert") / "checkpoint"
+    save_policy(path, cartpole_expert.policy, cartpole_expert.params, algorithm="ppo")
+    return path
+
+
+def test_cli_train_dagger_json(saved_expert, tmp_path):
+    runs = tmp_path / "runs"
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = main(["train", "dagger", "CartPole-v1", "--expert", str(saved_expert.parent), "--dagger.num-rounds", "2",
+                     "--dagger.episodes-per-round", "1", "--dagger.bc.num-epochs", "10", "--dagger.bc.hidden-sizes",
+                     "32", "--dagger.eval-episodes", "2", "--eval-episodes", "5", "--num-seeds", "2",
+                     "--runs-dir", str(runs), "--json", "--no-progress"])
+    assert code == 0, buffer.getvalue()
+    out = json.loads(buffer.getvalue().strip().splitlines()[-1])
+    assert out["command"] == "train dagger" and len(out["seed_normalized_scores"]) == 2
+    assert out["reference"]["expert"] >= 400 and [r["round"] for r in out["rounds"]] == [0, 1, 2]
+    assert out["rounds"][-1]["expert_labels"] == out["expert_labels"] > 0
+    run_dir = Path(out["run_dir"])
+    for file in ("config.json", "metrics.csv", "metrics.jsonl", "curve.png", "summary.md", "result.json",
+                 "checkpoint/params.msgpack", "checkpoint/meta.json"):
+        assert (run_dir / file).exists(), file
+    assert json.loads((run_dir / "config.json").read_text())["dagger"]["num_rounds"] == 2
+    assert json.loads((run_dir / "checkpoint" / "meta.json").read_text())["algorithm"] == "dagger"
+    assert len((run_dir / "metrics.jsonl").read_text().strip().splitlines()) == 3
+
+
+@pytest.mark.parametrize("env_id, expert, match", [
+    ("CartPole-v1", "missing-run", "missing-run does not exist; expected a run folder"),
+    ("Pendulum-v1", "SAVED", "is a policy for CartPole-v1 .*expected one for Pendulum-v1"),
+])
+def test_cli_bad_expert_exits_2(saved_expert, tmp_path, capsys, env_id, expert, match):
+    path = str(saved_expert) if expert == "SAVED" else str(tmp_path / expert)
+    code = main(["train", "dagger", env_id, "--expert", path, "--runs-dir", str(tmp_path / "runs"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("imitax train dagger: error:")
+    assert __import__("re").search(match, err[0]), err[0]
+    assert not (tmp_path / "runs").exists()

@@ -116,6 +116,7 @@ class RewardModel:
 # ---------------------------------------------------------------------------- experts and demonstrations
 
 
+@partial(jax.jit, static_argnums=1)
 def expert_policy(mdp: TabularMDP, kind: ExpertKind = "optimal") -> jnp.ndarray:
     """f32[H, S, A]: the optimal (hard value iteration) or soft-optimal policy under the true reward."""
     if kind == "optimal":
@@ -133,6 +134,7 @@ class TabularDemos:
     actions: jnp.ndarray
 
 
+@partial(jax.jit, static_argnums=3)
 def sample_demonstrations(mdp: TabularMDP, policy: jnp.ndarray, key: jax.Array, num_episodes: int) -> TabularDemos:
     """Roll `policy: f32[H, S, A]` out for `num_episodes` full episodes of `mdp.horizon` steps."""
 
@@ -153,6 +155,7 @@ def sample_demonstrations(mdp: TabularMDP, policy: jnp.ndarray, key: jax.Array, 
     return TabularDemos(states.astype(jnp.int32), actions.astype(jnp.int32))
 
 
+@partial(jax.jit, static_argnums=1)
 def empirical_visitation(demos: TabularDemos, num_states: int, discount: float = 1.0) -> jnp.ndarray:
     """f32[S]: mean over episodes of sum_t discount^t [s_t = s] (sums to H when discount is 1)."""
     weights = discount ** jnp.arange(demos.states.shape[1])

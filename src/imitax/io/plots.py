@@ -120,8 +120,7 @@ def plot_reward_heatmaps(path: str | Path, grids: dict[str, Any], title: str,
     panel_width = max(2.5, min(5.0, 0.45 * cols + 1.2))
     figure = Figure(figsize=(panel_width * len(arrays), 0.45 * rows + 1.2), dpi=100, layout="constrained")
     FigureCanvasAgg(figure)
-    colormap = colormaps["viridis"].copy()
-    colormap.set_bad("0.25")
+    colormap = colormaps["viridis"].with_extremes(bad="0.25")
     for axis, (name, grid) in zip(figure.subplots(1, len(arrays), squeeze=False)[0], arrays.items()):
         image = axis.imshow(np.ma.masked_invalid(grid), cmap=colormap, interpolation="nearest")
         figure.colorbar(image, ax=axis, shrink=0.8)

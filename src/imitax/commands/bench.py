@@ -2,7 +2,8 @@
 
 For each environment it measures, in one process: the rollout-only ceiling (policy
 forward + sampling + env step, no learning, same batch shape as PPO), PPO, GAIL, AIRL and BC,
-each with compile time and run time reported separately, and PPO's update alone. GAIL's and BC's speed does not depend on
+each with compile time and run time reported separately, and PPO's update alone; then MCE IRL
+on a tabular gridworld (optimiser steps/s). GAIL's and BC's speed does not depend on
 the quality of the demonstrations, so the benchmark feeds them 5,000 transitions of a
 random policy and needs no expert. Ratios against the ceiling are the figures to compare across machines.
 """
@@ -98,6 +99,24 @@ def update_only(env_id: str, config: PPOConfig, repeats: int = 100) -> dict[str,
             "gradient_steps_per_s": repeats * config.num_epochs * config.num_minibatches / run_s}
 
 
+def bench_mce_irl(num_steps: int = 3000) -> dict[str, Any]:
+    """MCE IRL optimiser steps/s (soft value iteration + forward occupancy + Adam, one seed) on the
+    default 8x8 gridworld (50 states, 5 actions, horizon 32), linear and MLP reward, from exact visitation."""
+    from imitax.algos.mce_irl import MCEIRLConfig, expert_policy, train_mce_irl
+    from imitax.envs.tabular import gridworld
+    from imitax.rl.tabular import state_visitation
+
+    mdp = gridworld()
+    visits = state_visitation(mdp, expert_policy(mdp))
+    out: dict[str, Any] = {"mdp": {"num_states": mdp.num_states, "num_actions": mdp.num_actions, "horizon": mdp.horizon}}
+    for model, learning_rate in (("linear", 0.05), ("mlp", 0.01)):
+        result = train_mce_irl(mdp, visits, MCEIRLConfig(reward_model=model, learning_rate=learning_rate,
+                                                         num_steps=num_steps, log_every=num_steps // 10))
+        out[model] = {"compile_s": result.compile_s, "run_s": result.run_s, "steps": num_steps,
+                      "steps_per_s": result.steps_per_s}
+    return out
+
+
 def bench_env(env_id: str, args: BenchArgs) -> dict[str, Any]:
     env = make(env_id)
     ppo_config = PPOConfig.for_env(env_id, total_steps=args.ppo_steps)
@@ -151,6 +170,13 @@ def run_bench(args: BenchArgs) -> dict[str, Any]:
         results["envs"][env_id] = bench_env(env_id, args)
         if not args.json:
             print(format_env(env_id, results["envs"][env_id]), flush=True)
+    results["mce_irl"] = bench_mce_irl()
+    if not args.json:
+        print("MCE IRL, 8x8 gridworld (50 states, horizon 32)")
+        for model in ("linear", "mlp"):
+            r = results["mce_irl"][model]
+            print(f"  {model:16s} {r['steps_per_s']:>12,.0f} optimiser steps/s  compile {r['compile_s']:5.1f}s"
+                  f"   run {r['run_s']:6.2f}s", flush=True)
     atomic_write_json(args.output, results)
     if args.json:
         print(json.dumps(results, default=float))

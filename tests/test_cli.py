@@ -84,24 +84,7 @@ def test_eval_json(flow, capsys, monkeypatch):
     assert result["reference"] == flow["bc"]["reference"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["expert", "CartPoel-v1"], "known JAX ids: CartPole-v1"),
-    (["train", "bc", "CartPole-v1", "--demos", "nobody/nothing-v0"], "no Minari dataset 'nobody/nothing-v0'"),
-    (["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", "--gail.ppo.learning-rate", "-1"], "learning_rate must be > 0"),
-    (["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", "--gail.disc-steps", "0"], "disc_steps must be > 0"),
-    (["train", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--bc.batch-size", "0"], "batch_size must be > 0"),
-    (["train", "bc", "Pendulum-v1", "--demos", "cartpole/expert-v0"], "another environment"),
-    (["eval", "/no/such/run"], "does not exist"),
-    (["collect", "Acrobot-v1", "--runs-dir", "/no/such/runs"], "no expert for Acrobot-v1"),
-    (["train", "dagger", "CartPole-v1"], "unknown command 'train dagger'"),
-    (["train", "rl", "CartPole-v1", "--reward", "/no/such/run"], "does not exist"),
-    (["fly"], "unknown command 'fly'"),
-])
-def test_user_mistakes_exit_2_with_one_line(flow, capsys, monkeypatch, args, message):
-    monkeypatch.setenv("MINARI_DATASETS_PATH", str(flow["root"] / "minari"))
-    assert main(args) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0], err
+# User mistakes (exit 2, one stderr line, nothing left behind) are listed in tests/test_bad_inputs.py.
 
 
 def test_cli_process_prints_no_traceback(tmp_path):

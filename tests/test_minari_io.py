@@ -19,7 +19,6 @@ from imitax.data.minari_io import (
     save_demonstrations,
 )
 from imitax.data.types import Trajectory
-from imitax.data.validate import validate_trajectories
 from imitax.envs.spec import Box, Discrete, EnvSpec
 from imitax.errors import DatasetError, OutputError
 
@@ -196,48 +195,8 @@ def test_foreign_dict_observations_are_rejected(datasets_root):
 
 
 # ---------------------------------------------------------------- bad data
-
-
-def bad_cases():
-    discrete = make_episodes(CARTPOLE)
-    box = make_episodes(PENDULUM)
-    wrong_obs = with_field(discrete[0], obs=np.zeros((6, 5), np.float32))
-    out_of_bounds_discrete = with_field(discrete[2], actions=np.array([0, 1, 2, 0, 1, 0, 1, 0, 1], np.int32))
-    out_of_bounds_box = with_field(box[0], actions=np.full((5, 1), 2.5, np.float32))
-    nan_reward = with_field(box[0], rewards=np.array([0, 1, np.nan, 0, 0], np.float32))
-    inf_obs = with_field(discrete[0], obs=np.where(np.arange(6)[:, None] == 3, np.inf, discrete[0].obs))
-    inf_action = with_field(box[2], actions=np.full((9, 1), -np.inf, np.float32))
-    empty_episode = Trajectory(np.zeros((1, 4), np.float32), np.zeros(0, np.int32), np.zeros(0, np.float32), False)
-    return {
-        "wrong obs size": (CARTPOLE, [discrete[1], wrong_obs], ["episode 1", "observations", "obs_dim=4", "[6, 5]"]),
-        "discrete data for box spec": (PENDULUM, [with_field(b, actions=d.actions) for d, b in zip(discrete, box)], ["actions", "expected float actions", "int32", "Discrete"]),
-        "box data for discrete spec": (CARTPOLE, [with_field(d, actions=b.actions[:, 0]) for d, b in zip(discrete, box)],
-                                       ["actions", "expected integer actions for Discrete(2)", "float32", "Box"]),
-        "discrete action out of bounds": (CARTPOLE, [out_of_bounds_discrete], ["episode 0", "actions", "out of bounds", "[0, 2)"]),
-        "box action out of bounds": (PENDULUM, [out_of_bounds_box], ["actions", "out of bounds", "2.5", "[-2.0, 2.0]"]),
-        "nan reward": (PENDULUM, [nan_reward], ["rewards", "NaN", "step 2"]),
-        "inf obs": (CARTPOLE, [inf_obs], ["observations", "inf", "step 3"]),
-        "inf action": (PENDULUM, box[:2] + [inf_action], ["episode 2", "actions", "inf"]),
-        "empty trajectory list": (CARTPOLE, [], ["no episodes"]),
-        "zero-length episode": (CARTPOLE, [discrete[0], empty_episode], ["episode 1", "zero-length episode"]),
-    }
-
-
-BAD_CASES = bad_cases()
-
-
-@pytest.mark.parametrize("case", list(BAD_CASES))
-def test_bad_trajectories_are_refused(datasets_root, case):
-    spec, trajectories, keywords = BAD_CASES[case]
-    with pytest.raises(DatasetError) as caught:
-        validate_trajectories(trajectories, spec, source="my-demos.hdf5")
-    for keyword in ["my-demos.hdf5", *keywords]:
-        assert keyword in str(caught.value), (keyword, str(caught.value))
-    with pytest.raises(DatasetError) as caught:  # the same through save, which writes nothing
-        save("imitax-test/bad-v0", trajectories, spec)
-    for keyword in ["imitax-test/bad-v0", *keywords]:
-        assert keyword in str(caught.value)
-    assert list_local_datasets() == []
+# Bad episodes, damaged files and mismatched data are listed in tests/test_bad_inputs.py
+# (one table for every bad input); tests/test_properties.py tries random ones.
 
 
 def test_save_refuses_malformed_id_and_scores(datasets_root):
@@ -267,41 +226,6 @@ def test_missing_dataset_lists_available(saved_cartpole, datasets_root):
 def test_missing_dataset_in_empty_root(datasets_root):
     with pytest.raises(DatasetError, match="nope/demos-v0.*available: none"):
         load_demonstrations("nope/demos-v0")
-
-
-def test_truncated_hdf5(saved_cartpole):
-    data_file = saved_cartpole / "data" / "main_data.hdf5"
-    data_file.write_bytes(data_file.read_bytes()[: data_file.stat().st_size // 2])
-    with pytest.raises(DatasetError, match="imitax-test/expert-v0.*main_data.hdf5.*truncated or corrupted"):
-        load_demonstrations("imitax-test/expert-v0")
-
-
-def test_corrupted_hdf5(saved_cartpole):
-    (saved_cartpole / "data" / "main_data.hdf5").write_bytes(b"this is not an HDF5 file" * 100)
-    with pytest.raises(DatasetError, match="truncated or corrupted"):
-        load_demonstrations("imitax-test/expert-v0")
-
-
-def test_missing_hdf5(saved_cartpole):
-    (saved_cartpole / "data" / "main_data.hdf5").unlink()
-    with pytest.raises(DatasetError, match="cannot open"):
-        load_demonstrations("imitax-test/expert-v0")
-
-
-def test_missing_and_corrupted_metadata(saved_cartpole):
-    metadata_file = saved_cartpole / "data" / "metadata.json"
-    metadata_file.write_text("{not json")
-    with pytest.raises(DatasetError, match="corrupted metadata"):
-        load_demonstrations("imitax-test/expert-v0")
-    metadata_file.unlink()
-    with pytest.raises(DatasetError, match="missing metadata"):
-        load_demonstrations("imitax-test/expert-v0")
-
-
-def test_data_from_another_env(saved_cartpole):
-    acrobot = EnvSpec("Acrobot-v1", 6, Discrete(3), 500)
-    with pytest.raises(DatasetError, match="another environment.*'CartPole-v1'.*'Acrobot-v1'"):
-        load_demonstrations("imitax-test/expert-v0", spec=acrobot)
 
 
 def test_spec_mismatch_on_load(datasets_root):

@@ -211,10 +211,10 @@ def malformed(draw) -> tuple[EnvSpec, list[Trajectory], str]:
 @given(malformed())
 def test_malformed_episodes_raise_dataset_errors_and_write_nothing(case):
     spec, trajectories, mutation = case
-    with pytest.raises(DatasetError):
+    with pytest.raises(DatasetError, match="^random.hdf5: "):
         validate_trajectories(trajectories, spec, source="random.hdf5")
     with dataset_root() as root:
-        with pytest.raises(DatasetError):
+        with pytest.raises(DatasetError, match=f"^{DATASET_ID}: "):
             save_demonstrations(DATASET_ID, trajectories, spec, expert_score=1.0, random_score=0.0)
         assert list_local_datasets() == [] and list(root.iterdir()) == []
 

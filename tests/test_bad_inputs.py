@@ -456,6 +456,14 @@ CASES = [
         lambda w: ["eval", str(w.policy), "--episodes", "0"]),
     cmd("cli/collect-negative-episodes", ConfigError, ["--episodes", "got -1"], ["must be > 0"],
         lambda w: ["collect", "CartPole-v1", "--expert", str(w.policy), "--episodes", "-1"]),
+    cmd("cli/invalid-choice", ConfigError, ["invalid choice 'torch' for argument '--backend'"], ["Expected one of ('jax', 'gymnasium')"],
+        lambda w: ["eval", str(w.policy), "--backend", "torch"]),
+    cmd("cli/not-a-number", ConfigError, ["Error parsing --ppo.total-steps", "'many'"], ["--ppo.total-steps INT"],
+        lambda w: ["expert", "CartPole-v1", "--ppo.total-steps", "many", "--runs-dir", str(w.runs)]),
+    cmd("cli/missing-required-option", ConfigError, ["Missing from imitax train bc", "--demos"], ["(required)"],
+        lambda w: ["train", "bc", "CartPole-v1", "--runs-dir", str(w.runs)]),
+    cmd("cli/unknown-option", ConfigError, ["Unrecognized options: --learning-rate"], ["imitax expert --help"],
+        lambda w: ["expert", "CartPole-v1", "--learning-rate", "3e-4", "--runs-dir", str(w.runs)]),
     # ---- checkpoints
     api("checkpoint/other-architecture", CheckpointError, ["checkpoint of another architecture", "has shape (4, 16)"], ["expected shape (4, 32)"],
         lambda w: call(load_policy, edit_meta_json(w, lambda m: m["policy"].update(hidden_sizes=[32])))),
@@ -511,7 +519,7 @@ CASES = [
 
 @pytest.fixture
 def raised(monkeypatch) -> list[BaseException]:
-    """The exceptions raised inside `imitax.cli.main` (by config validation or a command)."""
+    """The exceptions raised inside `imitax.cli.main` (parsing, config validation or the command)."""
     errors: list[BaseException] = []
 
     def recording(function):
@@ -527,6 +535,7 @@ def raised(monkeypatch) -> list[BaseException]:
     monkeypatch.setattr(cli, "_commands", lambda: {name: (config_type, recording(run))
                                                    for name, (config_type, run) in commands().items()})
     monkeypatch.setattr(common, "validate_all", recording(common.validate_all))
+    monkeypatch.setattr(cli, "_parse", recording(cli._parse))
     return errors
 
 

@@ -11,13 +11,16 @@ line on stderr and exit with status 2.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import tyro
 
-from imitax.errors import ImitaxError
+from imitax.errors import ConfigError, ImitaxError
 
 USAGE = """usage: imitax COMMAND [options]   (imitax COMMAND --help for a command's options)
 
@@ -79,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from imitax.io.run_dir import discard_failed_runs
 
     try:
-        config = tyro.cli(config_type, args=args, prog=f"imitax {name}", default=_defaults(config_type, args))
+        config = _parse(config_type, args, name)
         validate_all(config)  # every config value is checked before anything is loaded or written
         with discard_failed_runs():  # a refused run leaves no half-written run folder
             run(config)
@@ -91,6 +94,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imitax {name}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _parse(config_type: type, args: list[str], name: str) -> Any:
+    """The command's config from `args`. tyro's usage errors (a framed box on stderr) become a
+    ConfigError, so they print as one line like every other mistake."""
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(captured):
+            config = tyro.cli(config_type, args=args, prog=f"imitax {name}", default=_defaults(config_type, args))
+    except SystemExit as exit:
+        if exit.code in (0, None):  # --help
+            sys.stderr.write(captured.getvalue())
+            raise
+        text = " ".join(re.sub(r"[\u2500-\u257f]+", " ", captured.getvalue()).split())  # drop the frame
+        raise ConfigError(text or f"invalid arguments {args}; see imitax {name} --help") from None
+    sys.stderr.write(captured.getvalue())  # tyro's warnings, if any
+    return config
 
 
 def _defaults(config_type: type, args: list[str]) -> Any:

@@ -446,6 +446,9 @@ CASES = [
         lambda w: ["expert", "CartPole-v1", "--ppo.gamma", "1.5", "--runs-dir", str(w.runs)]),
     cmd("cli/unknown-activation", ConfigError, ["bc.activation 'swish' is unknown"], ["expected one of tanh, relu"],
         bc_cartpole("--bc.activation", "swish")),
+    # the discriminator's network is checked when it is built, after the run folder exists: the folder goes again
+    cmd("cli/unknown-discriminator-activation", ConfigError, ["activation 'swish' is unknown"], ["expected one of tanh, relu"],
+        train("gail", "CartPole-v1", CARTPOLE_DEMOS, "--gail.disc-activation", "swish")),
     cmd("cli/zero-hidden-size", ConfigError, ["ppo.hidden_sizes [64, 0]"], ["expected positive integers"],
         lambda w: ["expert", "CartPole-v1", "--ppo.hidden-sizes", "64", "0", "--runs-dir", str(w.runs)]),
     cmd("cli/zero-eval-episodes", ConfigError, ["--eval-episodes", "got 0"], ["must be > 0"], bc_cartpole("--eval-episodes", "0")),

@@ -77,7 +77,26 @@ def test_airl_shaping_is_masked_after_termination():
     obs, next_obs = jnp.ones((2, 4)), 2 * jnp.ones((2, 4))
     tr = Transitions(obs, jnp.zeros(2, jnp.int32), jnp.zeros(2), next_obs, jnp.array([False, True]), jnp.zeros(2, bool))
     f = net.shaped_reward(params, tr)
-    g = net.reward(params, tr)
+    g = net.step_reward(params, tr)
     h = lambda x: net.net.apply(params["net"], x, method="h")  # noqa: E731
-    np.testing.assert_allclose(np.asarray(f[0]), np.asarray(g[0] + 0.9 * h(next_obs[:1])[0] - h(obs[:1])[0]), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(f[0]), np.asarray(g[0] + 0.9 * h(next_obs[:1])[0] - h(obs[:1])[0]), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.asarray(f[1]), np.asarray(g[1] - h(obs[1:])[0]), rtol=1e-5)
+
+
+def test_airl_absorbing_state_value_is_folded_into_terminal_rewards():
+    from imitax.nets.airl_reward import AIRLRewardNet
+
+    net = AIRLRewardNet(CARTPOLE, (8,), gamma=0.9)
+    params = net.init(jax.random.PRNGKey(0), ObsNormalizer.identity(4))
+    g_abs = net.absorbing_reward(params)
+    tr = Transitions(jnp.ones((2, 4)), jnp.zeros(2, jnp.int32), jnp.zeros(2), 2 * jnp.ones((2, 4)),
+                     jnp.array([False, True]), jnp.zeros(2, bool))
+    g = net.step_reward(params, tr)
+    reward = net.reward(params, tr)
+    assert g_abs.shape == () and abs(float(g_abs)) > 1e-4
+    # after the terminal transition the absorbing state pays g_abs per step forever: 0.9 / 0.1 * g_abs
+    np.testing.assert_allclose(np.asarray(reward), np.asarray(g + jnp.array([0.0, 9.0]) * g_abs), rtol=1e-5)
+    plain = AIRLRewardNet(CARTPOLE, (8,), gamma=0.9, absorbing=False)
+    plain_params = plain.init(jax.random.PRNGKey(0), ObsNormalizer.identity(4))
+    assert plain_params["net"]["params"]["reward"]["Dense_0"]["kernel"].shape == (4, 8)
+    np.testing.assert_allclose(np.asarray(plain.reward(plain_params, tr)), np.asarray(plain.step_reward(plain_params, tr)))

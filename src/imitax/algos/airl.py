@@ -6,11 +6,15 @@ f(s, a, s') - log pi(a|s) with f = g(s[, a]) + gamma * h(s') - h(s) (see
 log D - log(1 - D) = f - log pi (`"logit"`, the entropy-regularised objective of the
 paper), or on -log(1 - D) = softplus(f - log pi) (`"positive"`). Measured here: with
 `"logit"` or `"positive"` on Pendulum the -log pi term drives the Gaussian policy's
-entropy up until it acts at random; `"shaped"` reaches the expert. Rewards that can be
-negative make CartPole's agent end episodes early, so CartPole defaults to `"positive"`
-(proper absorbing-state rewards would remove the need for that choice).
-The disentangled reward g is the learned reward to keep: it is saved with the run and,
-with a state-only g, transfers to changed dynamics.
+entropy up until it acts at random; `"shaped"` reaches the expert.
+
+Episodes that end (CartPole's fall, MountainCar's goal) lead to a learned absorbing
+state (`absorbing=True`, DAC-style): the discriminator learns whether ending an episode
+is expert-like, and the rewards fold the absorbing state's value into the terminal
+transition. Without it, a reward that is negative on the agent's states teaches the
+agent (and any fresh agent trained on the saved reward) to end episodes early.
+The disentangled reward g (with g_abs) is the learned reward to keep: it is saved with
+the run and, with a state-only g, transfers to changed dynamics.
 
 Everything else (the compiled loop, discriminator steps, PPO update, seeds) is GAIL's.
 """
@@ -22,6 +26,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from imitax.algos.gail import GAIL, AdversarialResult, GAILState, train_adversarial
 from imitax.data.types import Transitions
@@ -53,6 +58,8 @@ class AIRLConfig:
     """discriminator gradient steps per iteration"""
     disc_batch_size: int = 256
     """agent samples (and as many expert samples) per discriminator step"""
+    absorbing: bool = True
+    """terminal transitions lead to a learned absorbing state (removes the termination bias)"""
     disc_grad_penalty: float = 0.0  # read by GAIL's loss; AIRL keeps it at 0
 
     def validate(self) -> AIRLConfig:
@@ -72,9 +79,7 @@ class AIRLConfig:
 
 
 AIRL_PPO: dict[str, dict[str, Any]] = {}
-# CartPole ends when the pole falls: a reward that can be negative teaches the agent to
-# end episodes early (the termination bias), so it takes the positive form there.
-AIRL_TUNED: dict[str, dict[str, Any]] = {"CartPole-v1": {"reward": "positive"}}
+AIRL_TUNED: dict[str, dict[str, Any]] = {}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +89,8 @@ class AIRL(GAIL):
     @property
     def discriminator(self) -> AIRLRewardNet:  # type: ignore[override]
         c = self.config
-        return AIRLRewardNet(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.state_only, c.ppo.gamma)
+        return AIRLRewardNet(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.state_only, c.ppo.gamma,
+                             c.absorbing)
 
     def log_policy(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         """log pi(a|s) under the current policy, held fixed for the discriminator."""
@@ -95,14 +101,36 @@ class AIRL(GAIL):
         params = {"net": net_params, "obs_norm": state.disc_params["obs_norm"]}
         return self.discriminator.shaped_reward(params, transitions) - self.log_policy(state, transitions)
 
+    def absorbing_loss(self, net_params: Any, expert: Transitions, agent: Transitions) -> jnp.ndarray:
+        """Cross-entropy of the absorbing state's logit g_abs (absorbing actions are
+        arbitrary, so no log pi term). Each terminal transition is followed by the
+        absorbing state's whole discounted occupancy, gamma / (1 - gamma) visits, the
+        same weight its reward gets in the return."""
+        if not self.config.absorbing:
+            return jnp.zeros(())
+        net = self.discriminator
+        g_abs = net.absorbing_reward({"net": net_params, "obs_norm": None})
+        return net.absorbing_value(expert.terminated.mean(), 1.0) * optax.sigmoid_binary_cross_entropy(g_abs, 1.0) + \
+            net.absorbing_value(agent.terminated.mean(), 1.0) * optax.sigmoid_binary_cross_entropy(g_abs, 0.0)
+
     def reward(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
+        net = self.discriminator
+        absorbing_logit = net.absorbing_reward(state.disc_params)
         if self.config.reward == "shaped":
-            return self.discriminator.shaped_reward(state.disc_params, transitions)
-        logits = self.logits(state.disc_params["net"], state, transitions)
-        return jax.nn.softplus(logits) if self.config.reward == "positive" else logits
+            step, absorbing = net.shaped_reward(state.disc_params, transitions), absorbing_logit
+        else:
+            step = self.logits(state.disc_params["net"], state, transitions)
+            absorbing = absorbing_logit
+            if self.config.reward == "positive":
+                step, absorbing = jax.nn.softplus(step), jax.nn.softplus(absorbing)
+        return step + net.absorbing_value(absorbing, transitions.terminated)
+
+    def update_discriminator(self, state: GAILState, agent: Transitions) -> tuple[GAILState, dict[str, jnp.ndarray]]:
+        state, metrics = super().update_discriminator(state, agent)
+        return state, {**metrics, "disc_absorbing_reward": self.discriminator.absorbing_reward(state.disc_params)}
 
     def learned_reward(self, disc_params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
-        """g(s[, a]), the disentangled reward to reuse: f32[...]."""
+        """g(s[, a]) plus the absorbing value after terminal transitions: the reward to reuse, f32[...]."""
         return self.discriminator.reward(disc_params, transitions)
 
 

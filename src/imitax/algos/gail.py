@@ -141,7 +141,8 @@ class GAIL:
         expert_logits = self.logits(net_params, state, expert)
         agent_logits = self.logits(net_params, state, agent)
         loss = optax.sigmoid_binary_cross_entropy(expert_logits, 1.0).mean() + \
-            optax.sigmoid_binary_cross_entropy(agent_logits, 0.0).mean()
+            optax.sigmoid_binary_cross_entropy(agent_logits, 0.0).mean() + \
+            self.absorbing_loss(net_params, expert, agent)
         if self.config.disc_grad_penalty > 0:
             obs_norm = state.disc_params["obs_norm"]
             loss = loss + self.config.disc_grad_penalty * self._grad_penalty(net_params, obs_norm, expert, agent, key)
@@ -150,6 +151,10 @@ class GAIL:
             "disc_expert_accuracy": (expert_logits > 0).mean(),
             "disc_agent_accuracy": (agent_logits < 0).mean(),
         }
+
+    def absorbing_loss(self, net_params: Any, expert: Transitions, agent: Transitions) -> jnp.ndarray:
+        """Loss on absorbing-state samples (one per terminal transition); GAIL has none."""
+        return jnp.zeros(())
 
     def _grad_penalty(self, net_params: Any, obs_norm: ObsNormalizer, expert: Transitions, agent: Transitions, key: jax.Array) -> jnp.ndarray:
         disc = self.discriminator

@@ -43,7 +43,7 @@ def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
     norm = ObsNormalizer.identity(spec.obs_dim)
     if algorithm == "airl":
         net = AIRLRewardNet(spec, tuple(network["hidden_sizes"]), network["activation"], network["state_only"],
-                            float(network["gamma"]))
+                            float(network["gamma"]), bool(network.get("absorbing", False)))
         params, _ = load_checkpoint(path, template=net.init(jax.random.PRNGKey(0), norm))
         return (lambda transitions: net.reward(params, transitions)), spec, meta
     if algorithm == "gail":

@@ -1,8 +1,22 @@
 """AIRL's discriminator body: a reward g(s[, a]) and a shaping potential h(s).
 
-f(s, a, s') = g(s[, a]) + gamma * (1 - terminated) * h(s') - h(s). The disentangled
-reward g is what transfers to new dynamics; h absorbs the shaping. After a terminal
-state the potential is zero (an absorbing state of value 0).
+f(s, a, s') = g(s[, a]) + gamma * (1 - terminated) * h(s') - h(s).
+
+The disentangled reward g is what transfers to new dynamics; h absorbs the shaping.
+
+Termination (DAC-style absorbing state, Kostrikov et al. 2019): a terminal transition
+leads to an absorbing state that loops on itself forever. g's input carries an
+absorbing flag (0 for real states); the absorbing state is the input with the flag set
+and zeros elsewhere, its reward is g_abs = g(absorbing input), its potential is fixed
+at 0. The discriminator sees one absorbing sample per terminal transition, so g_abs
+learns whether ending an episode is expert-like. (A lone learned scalar moved too
+slowly under Adam at the discriminator's learning rate; through the network it does not.)
+Without it, any reward that is negative on the agent's states teaches a fresh agent to
+end episodes early (CartPole's termination bias).
+
+RL code bootstraps nothing after a terminal state, so the absorbing state's discounted
+value, gamma / (1 - gamma) * g_abs, is folded into the terminal transition's reward
+(`absorbing_value`). Returns are exactly those of the infinite absorbing loop.
 """
 
 from __future__ import annotations
@@ -48,6 +62,7 @@ class AIRLRewardNet:
     activation: str = "tanh"
     state_only: bool = True
     gamma: float = 0.99
+    absorbing: bool = True
 
     @property
     def net(self) -> _RewardAndPotential:
@@ -55,29 +70,50 @@ class AIRLRewardNet:
 
     @property
     def reward_input_dim(self) -> int:
-        return self.spec.obs_dim + (0 if self.state_only else self.spec.action_dim)
+        return self.spec.obs_dim + (0 if self.state_only else self.spec.action_dim) + int(self.absorbing)
 
     def init(self, key: jax.Array, obs_norm: ObsNormalizer) -> dict[str, Any]:
         net = self.net.init(key, jnp.zeros((1, self.reward_input_dim)), jnp.zeros((1, self.spec.obs_dim)))
         return {"net": net, "obs_norm": obs_norm}
 
     def _reward_inputs(self, obs_norm: ObsNormalizer, transitions: Transitions) -> jnp.ndarray:
-        obs = obs_norm(transitions.obs)
-        if self.state_only:
-            return obs
-        space = self.spec.action_space
-        if isinstance(space, Box):
-            actions = executed_actions(space, transitions.actions)
-        else:
-            actions = jax.nn.one_hot(transitions.actions, space.n)
-        return jnp.concatenate([obs, actions], axis=-1)
+        parts = [obs_norm(transitions.obs)]
+        if not self.state_only:
+            space = self.spec.action_space
+            if isinstance(space, Box):
+                parts.append(executed_actions(space, transitions.actions))
+            else:
+                parts.append(jax.nn.one_hot(transitions.actions, space.n))
+        if self.absorbing:
+            parts.append(jnp.zeros((*transitions.obs.shape[:-1], 1)))
+        return jnp.concatenate(parts, axis=-1)
 
-    def reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
-        """g(s[, a]): f32[...], the disentangled reward."""
+    def absorbing_reward(self, params: dict[str, Any]) -> jnp.ndarray:
+        """g_abs, the learned per-step reward of the absorbing state: f32[] (0 without absorbing)."""
+        if not self.absorbing:
+            return jnp.zeros(())
+        absorbing_input = jnp.zeros(self.reward_input_dim).at[-1].set(1.0)
+        return self.net.apply(params["net"], absorbing_input, method="g")
+
+    def absorbing_value(self, per_step_reward: jnp.ndarray, terminated: jnp.ndarray) -> jnp.ndarray:
+        """Discounted value of the absorbing state reached after a terminal transition
+        (`terminated`: f32[...]), for an absorbing per-step reward f32[]: f32[...]."""
+        if not self.absorbing:
+            return jnp.zeros_like(terminated, dtype=jnp.float32)
+        return terminated * self.gamma / (1.0 - self.gamma) * per_step_reward
+
+    def step_reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
+        """g(s[, a]) of each transition alone: f32[...]."""
         return self.net.apply(params["net"], self._reward_inputs(params["obs_norm"], transitions), method="g")
 
+    def reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
+        """The disentangled reward to train on: g(s[, a]) plus, after a terminal
+        transition, the absorbing state's value: f32[...]."""
+        return self.step_reward(params, transitions) + \
+            self.absorbing_value(self.absorbing_reward(params), transitions.terminated)
+
     def shaped_reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
-        """f(s, a, s'): f32[...]."""
+        """f(s, a, s') of each transition alone (the discriminator's term): f32[...]."""
         obs_norm = params["obs_norm"]
         g, h = self.net.apply(params["net"], self._reward_inputs(obs_norm, transitions), obs_norm(transitions.obs))
         h_next = self.net.apply(params["net"], obs_norm(transitions.next_obs), method="h")
@@ -85,4 +121,4 @@ class AIRLRewardNet:
 
     def config(self) -> dict[str, Any]:
         return {"hidden_sizes": list(self.hidden_sizes), "activation": self.activation,
-                "state_only": self.state_only, "gamma": self.gamma}
+                "state_only": self.state_only, "gamma": self.gamma, "absorbing": self.absorbing}

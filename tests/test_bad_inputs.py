@@ -43,6 +43,7 @@ from imitax.errors import (CheckpointError, ConfigError, DatasetError, ImitaxErr
                            UnknownEnvError)
 from imitax.io.checkpoint import load_checkpoint, save_checkpoint
 from imitax.io.policy_checkpoint import load_policy, save_policy
+from imitax.io.reward_checkpoint import load_reward
 from imitax.nets.policy import Policy
 from imitax.rl.ppo import PPOConfig
 
@@ -258,6 +259,19 @@ def unwritable_folder(world: World) -> Path:
         folder.chmod(0o755)
         return world.file("plain-file") / "runs"
     return folder / "runs"
+
+
+def gail_reward_checkpoint(world: World, nan: bool = False) -> Path:
+    """A reward/ folder as `imitax train gail` writes it (NaN parameters when `nan`)."""
+    from imitax.algos.gail import GAIL, GAILConfig
+    from imitax.nets.normalizer import ObsNormalizer
+
+    discriminator = GAIL(GAILConfig(), CARTPOLE).discriminator
+    params = discriminator.init(jax.random.PRNGKey(0), ObsNormalizer.identity(CARTPOLE.obs_dim))
+    if nan:
+        params = jax.tree.map(lambda x: np.full_like(x, np.nan) if np.asarray(x).dtype.kind == "f" else x, params)
+    return save_checkpoint(world.root / "gail-reward", params, {"kind": "reward", "algorithm": "gail", "env_spec": CARTPOLE.to_dict(),
+                                                                "network": discriminator.config(), "reward": "positive"})
 
 
 def reward_checkpoint(world: World) -> Path:
@@ -502,6 +516,11 @@ CASES = [
         lambda w: ["eval", str(sb3_zip(w.root / "ppo_cartpole.zip"))]),
     cmd("cli/eval-reward-checkpoint", CheckpointError, ["checkpoint kind is 'reward'"], ["expected a 'policy' checkpoint"],
         lambda w: ["eval", str(reward_checkpoint(w))]),
+    cmd("cli/train-rl-reward-without-network", CheckpointError, ["meta.json has no valid env_spec/network/algorithm", "'network'"],
+        ["expected the fields a gail or airl run writes"],
+        lambda w: ["train", "rl", "CartPole-v1", "--reward", str(reward_checkpoint(w)), "--runs-dir", str(w.runs)]),
+    api("checkpoint/reward-with-nan-params", CheckpointError, ["contains NaN"], ["expected finite parameters"],
+        lambda w: call(load_reward, gail_reward_checkpoint(w, nan=True))),
     cmd("cli/eval-missing-path", CheckpointError, ["does not exist"], ["expected an imitax checkpoint folder"],
         lambda w: ["eval", str(w.root / "no" / "such" / "run")]),
     cmd("cli/train-rl-missing-reward", CheckpointError, ["does not exist"], ["expected an imitax checkpoint folder"],

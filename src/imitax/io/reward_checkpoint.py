@@ -13,13 +13,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from imitax.algos.gail import reward_from_logits
+from imitax.algos.gail import REWARD_KINDS, reward_from_logits
 from imitax.data.types import Transitions
 from imitax.envs.spec import EnvSpec
-from imitax.errors import CheckpointError
-from imitax.io.checkpoint import load_checkpoint, read_metadata
+from imitax.errors import CheckpointError, ImitaxError
+from imitax.io.checkpoint import load_checkpoint, read_metadata, require_finite
 from imitax.nets.airl_reward import AIRLRewardNet
 from imitax.nets.discriminator import Discriminator
+from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 
 RewardFn = Callable[[Transitions], jnp.ndarray]
@@ -38,17 +39,24 @@ def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
         spec = EnvSpec.from_dict(meta["env_spec"])
         network = meta["network"]
         algorithm = meta["algorithm"]
-    except (KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: meta.json lacks a valid env_spec/network/algorithm ({error})") from None
-    norm = ObsNormalizer.identity(spec.obs_dim)
-    if algorithm == "airl":
-        net = AIRLRewardNet(spec, tuple(network["hidden_sizes"]), network["activation"], network["state_only"],
-                            float(network["gamma"]), bool(network.get("absorbing", False)))
-        params, _ = load_checkpoint(path, template=net.init(jax.random.PRNGKey(0), norm))
+        check_network(network["hidden_sizes"], network["activation"], hidden_name="network.hidden_sizes",
+                      activation_name="network.activation")
+        if algorithm == "airl":
+            net: AIRLRewardNet | Discriminator = AIRLRewardNet(
+                spec, tuple(network["hidden_sizes"]), network["activation"], network["state_only"],
+                float(network["gamma"]), bool(network.get("absorbing", False)))
+        elif algorithm == "gail":
+            net = Discriminator(spec, tuple(network["hidden_sizes"]), network["activation"], network["use_next_obs"])
+            kind = meta.get("reward", "positive")
+            if kind not in REWARD_KINDS:
+                raise CheckpointError(f"reward form {kind!r}; expected one of {', '.join(REWARD_KINDS)}")
+        else:
+            raise CheckpointError(f"reward of algorithm {algorithm!r}; expected 'gail' or 'airl'")
+    except (ImitaxError, KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"{path}: meta.json has no valid env_spec/network/algorithm ({error}); expected the "
+                              "fields a gail or airl run writes") from None
+    params, _ = load_checkpoint(path, template=net.init(jax.random.PRNGKey(0), ObsNormalizer.identity(spec.obs_dim)))
+    require_finite(path, params)
+    if isinstance(net, AIRLRewardNet):
         return (lambda transitions: net.reward(params, transitions)), spec, meta
-    if algorithm == "gail":
-        disc = Discriminator(spec, tuple(network["hidden_sizes"]), network["activation"], network["use_next_obs"])
-        params, _ = load_checkpoint(path, template=disc.init(jax.random.PRNGKey(0), norm))
-        kind = meta.get("reward", "positive")
-        return (lambda transitions: reward_from_logits(disc.logits(params, transitions), kind)), spec, meta
-    raise CheckpointError(f"{path}: reward of algorithm {algorithm!r}; expected 'gail' or 'airl'")
+    return (lambda transitions: reward_from_logits(net.logits(params, transitions), kind)), spec, meta

@@ -18,7 +18,7 @@ from imitax.envs.spec import Discrete, EnvSpec
 from imitax.errors import ConfigError
 from imitax.eval import normalized_score
 
-SMALL_BC = BCConfig(num_epochs=30, batch_size=128, hidden_sizes=(64, 64), log_every=10, eval_episodes=0)
+SMALL_BC = BCConfig(num_epochs=20, batch_size=128, hidden_sizes=(64, 64), log_every=10, eval_episodes=0)
 CARTPOLE_SPEC = EnvSpec("CartPole-v1", 4, Discrete(2), 500)
 
 
@@ -50,29 +50,32 @@ def test_config_errors(changes, match):
         DAggerConfig(**changes).validate()
 
 
-def test_expert_of_the_wrong_shape_is_refused(cartpole_expert):
+def test_expert_of_the_wrong_shape_is_refused():
+    import imitax
+
     with pytest.raises(ConfigError, match=r"expert returned shape \(2,\).*expected one action of shape \(\)"):
-        train_dagger(cartpole_expert.env, lambda key, obs: jnp.zeros(2, jnp.int32), DAggerConfig(num_rounds=1))
+        train_dagger(imitax.make("CartPole-v1"), lambda key, obs: jnp.zeros(2, jnp.int32), DAggerConfig(num_rounds=1))
 
 
 def test_label_buffer_appends_valid_rows_in_order():
+    add = jax.jit(LabelBuffer.add)
     buffer = LabelBuffer.allocate(CARTPOLE_SPEC, capacity=10)
     obs = jnp.arange(24, dtype=jnp.float32).reshape(3, 2, 4)  # [T=3, N=2, obs_dim]
     actions = jnp.arange(6, dtype=jnp.int32).reshape(3, 2)
     valid = jnp.array([[True, True], [True, False], [False, False]])
-    buffer = buffer.add(obs, actions, valid)
+    buffer = add(buffer, obs, actions, valid)
     assert int(buffer.count) == 3
     np.testing.assert_array_equal(buffer.actions[:4], [0, 1, 2, 0])
     np.testing.assert_array_equal(buffer.obs[2], obs[1, 0])
-    buffer = buffer.add(obs[:1], actions[:1], valid[:1])
+    buffer = jax.jit(LabelBuffer.add)(buffer, obs[:1], actions[:1], valid[:1])
     assert int(buffer.count) == 5 and buffer.actions[3] == 0 and buffer.actions[4] == 1
     rows = np.asarray(jnp.concatenate([obs[0], obs[1, :1], obs[0]]))
-    norm = buffer.obs_normalizer()
+    norm = jax.jit(LabelBuffer.obs_normalizer)(buffer)
     np.testing.assert_allclose(norm.mean, rows.mean(0), rtol=1e-6)
     np.testing.assert_allclose(norm.var, rows.var(0), rtol=1e-5)
 
 
-def test_mixture_executes_expert_with_probability_beta(cartpole_expert):
+def test_mixture_executes_expert_with_probability_beta():
     dagger = DAgger(DAggerConfig(bc=SMALL_BC), CARTPOLE_SPEC)
     learner = dagger.policy.init(jax.random.PRNGKey(0))
     obs = jax.random.normal(jax.random.PRNGKey(1), (4000, 4))
@@ -81,54 +84,41 @@ def test_mixture_executes_expert_with_probability_beta(cartpole_expert):
     def opposite_expert(key, one_obs):  # always disagrees with the learner
         return 1 - dagger.policy.act(learner, key, one_obs, deterministic=True)
 
+    mixture = jax.jit(lambda beta: dagger.mixture_actions(opposite_expert, learner, beta, jax.random.PRNGKey(2), obs))
     for beta, expected in ((1.0, 1.0), (0.0, 0.0), (0.3, 0.3)):
-        executed, labels = dagger.mixture_actions(opposite_expert, learner, jnp.asarray(beta), jax.random.PRNGKey(2), obs)
+        executed, labels = mixture(jnp.asarray(beta))
         np.testing.assert_array_equal(labels, 1 - learner_actions)  # every state is labelled by the expert
         assert abs(float((executed == labels).mean()) - expected) < 0.03, beta
 
 
-def test_labels_are_counted_exactly(cartpole_expert):
-    """beta = 1 rolls out the expert alone; each round adds one label per visited state."""
-    env = cartpole_expert.env
-    config = DAggerConfig(num_rounds=2, episodes_per_round=2, beta_schedule="constant", beta_constant=1.0,
-                          eval_episodes=0, warm_start=True, sample_learner_actions=True,
-                          bc=BCConfig(num_epochs=2, log_every=1, hidden_sizes=(16,)))
-    demos = cartpole_expert.demos
-    result = train_dagger(env, _expert_fn(cartpole_expert), config, seed=0, num_seeds=2, initial_demos=demos)
-    labels, rollout_return = result.history["expert_labels"], result.history["rollout_return"]
-    assert labels.shape == (2, 3)
-    assert (labels[:, 0] == len(demos)).all()
-    # CartPole pays 1 per step, so a round's mean return x episodes = its visited states
-    np.testing.assert_array_equal(np.diff(labels, axis=1), rollout_return[:, 1:] * config.episodes_per_round)
-    assert (rollout_return[:, 1:] >= 0.99 * cartpole_expert.expert_score).all()  # only the expert acted
-    assert np.isnan(result.history["beta"][:, 0]).all() and (result.history["beta"][:, 1:] == 1.0).all()
-    assert result.env_steps == int((labels[:, -1] - labels[:, 0]).sum())
-
-
 @pytest.mark.slow
-def test_dagger_learns_cartpole(cartpole_expert):
+def test_dagger_learns_cartpole_and_counts_labels(cartpole_expert):
+    """From scratch with beta = 0: the untrained learner drives every episode and the expert only labels."""
     env = cartpole_expert.env
-    config = DAggerConfig(num_rounds=4, episodes_per_round=2, beta_schedule="linear", beta_rampdown_rounds=2,
+    config = DAggerConfig(num_rounds=8, episodes_per_round=2, beta_schedule="constant", beta_constant=0.0,
                           eval_episodes=20, bc=SMALL_BC)
     result = train_dagger(env, _expert_fn(cartpole_expert), config, seed=0, num_seeds=2)
     scores = normalized_score(result.history["episode_return"], cartpole_expert.random_score, cartpole_expert.expert_score)
-    assert scores[:, -1].min() >= 0.9, scores
-    labels = result.history["expert_labels"]
-    assert (labels[:, 0] == 0).all() and (np.diff(labels, axis=1) > 0).all()
-    assert labels[:, -1].max() <= config.num_rounds * config.episodes_per_round * 500
+    assert scores[:, 1].max() < 0.5 and scores[:, -1].min() >= 0.9, scores
+    labels, rollout_return = result.history["expert_labels"], result.history["rollout_return"]
+    assert (labels[:, 0] == 0).all() and (labels[:, 1] < 250 * config.episodes_per_round).all()  # untrained: falls early
+    # learner-driven episodes have any length; every visited state is one label (CartPole: return = length)
+    np.testing.assert_allclose(np.diff(labels, axis=1), rollout_return[:, 1:] * config.episodes_per_round, rtol=0, atol=1e-3)
+    assert (result.history["beta"][:, 1:] == 0.0).all()
 
 
-def test_gymnasium_backend_host_loop(cartpole_expert):
+def test_gymnasium_host_loop_counts_labels(cartpole_expert):
+    """Initial demos plus learner-driven rounds (warm-started, sampled actions); one label per visited state."""
     import imitax
 
     env = imitax.make("CartPole-v1", backend="gymnasium")
-    config = DAggerConfig(num_rounds=2, episodes_per_round=2, beta_schedule="linear", beta_rampdown_rounds=1,
-                          eval_episodes=3, bc=BCConfig(num_epochs=4, log_every=2, hidden_sizes=(16,)))
-    result = train_dagger(env, _expert_fn(cartpole_expert), config, seed=0)
+    config = DAggerConfig(num_rounds=2, episodes_per_round=3, beta_schedule="constant", beta_constant=0.0,
+                          eval_episodes=3, warm_start=True, sample_learner_actions=True, bc=BCConfig(num_epochs=4, log_every=2, hidden_sizes=(16,)))
+    result = train_dagger(env, _expert_fn(cartpole_expert), config, seed=0, initial_demos=cartpole_expert.demos)
     labels, rollout_return = result.history["expert_labels"][0], result.history["rollout_return"][0]
-    assert labels[0] == 0 and labels[1] == 2 * rollout_return[1] >= 2 * 0.99 * cartpole_expert.expert_score
-    assert labels[2] - labels[1] == 2 * rollout_return[2]
-    assert np.isfinite(result.history["episode_return"]).all()
+    assert labels[0] == len(cartpole_expert.demos)
+    np.testing.assert_allclose(np.diff(labels), 3 * rollout_return[1:], rtol=0, atol=1e-3)  # return = episode length
+    assert np.isfinite(result.history["episode_return"]).all() and result.env_steps == labels[-1] - labels[0]
 
 
 @pytest.fixture(scope="module")

@@ -141,8 +141,9 @@ class DAgger:
         return num_initial + self.config.num_rounds * self.config.episodes_per_round * self.spec.max_episode_steps
 
     def init(self, key: jax.Array, buffer: LabelBuffer) -> DAggerState:
-        nan = jnp.full((), jnp.nan, jnp.float32)
-        return DAggerState(self.bc.init(key, buffer.obs_normalizer()), buffer, jnp.zeros((), jnp.int32), nan, nan)
+        # 0 stands for "no round yet" (the loop refuses NaN in a carry); the result marks it NaN
+        zero = jnp.zeros((), jnp.float32)
+        return DAggerState(self.bc.init(key, buffer.obs_normalizer()), buffer, jnp.zeros((), jnp.int32), zero, zero)
 
     def expert_labels(self, expert_fn: ExpertFn, key: jax.Array, obs: jnp.ndarray) -> jnp.ndarray:
         """The expert's actions for `obs: f32[n, obs_dim]`, as executed (Box clipped)."""
@@ -181,7 +182,7 @@ class DAgger:
         """BC on the filled rows of `buffer`: `bc.num_epochs` shuffled passes of minibatches of
         `bc.batch_size` (the last partial one dropped; a smaller set is drawn with repeats).
         From freshly initialised weights unless `warm_start`; observation statistics are
-        those of the aggregate. Returns the last epoch's mean metrics (NaN when empty)."""
+        those of the aggregate. Returns the last epoch's mean metrics (0 when empty)."""
         obs_norm = buffer.obs_normalizer()
         if self.config.warm_start:
             state = state.replace(params={**state.params, "obs_norm": obs_norm})
@@ -205,7 +206,7 @@ class DAgger:
                 return state, jax.tree.map(jnp.add, sums, metrics)
 
             state, sums = jax.lax.fori_loop(0, steps_per_epoch, minibatch, (state.replace(key=key), zeros))
-            return state, jax.tree.map(lambda s: jnp.where(count > 0, s / jnp.maximum(steps_per_epoch, 1), jnp.nan), sums)
+            return state, jax.tree.map(lambda s: s / jnp.maximum(steps_per_epoch, 1), sums)
 
         state, metrics = jax.lax.scan(epoch, state, None, length=self.config.bc.num_epochs)
         return state, jax.tree.map(lambda m: m[-1], metrics)
@@ -293,13 +294,39 @@ def train_dagger(
     dagger = DAgger(config, env.spec)
     check_expert(expert_fn, env.spec)
     buffer = initial_buffer(dagger, initial_demos)
+    if on_round is not None:
+        report = on_round
+
+        def on_round(done: int, metrics: dict[str, np.ndarray]) -> None:
+            report(done, _mark_missing(metrics, done - np.asarray(metrics["expert_labels"]).shape[1]))
+
     if isinstance(env, JaxEnv):
         result = _run_jax(dagger, env, expert_fn, buffer, seed, num_seeds, on_round)
     elif isinstance(env, GymnasiumEnv):
         result = _run_host(dagger, env, expert_fn, buffer, seed, num_seeds, on_round)
     else:
         raise ConfigError(f"DAgger needs a JaxEnv or a GymnasiumEnv, got {type(env).__name__}")
-    return DAggerResult(dagger, result.carry.bc.params, result.history, result.compile_s, result.run_s)
+    return DAggerResult(dagger, result.carry.bc.params, _mark_missing(result.history, 0), result.compile_s, result.run_s)
+
+
+ROUND_METRICS = ("beta", "rollout_return")
+NOT_FIT_METRICS = ("expert_labels", "episode_return", *ROUND_METRICS)
+
+
+def _mark_missing(metrics: dict[str, Any], first_entry: int) -> dict[str, np.ndarray]:
+    """NaN for the placeholders the compiled loop reports as 0: beta and rollout_return of
+    entry 0 (no round yet), the fit metrics of a learner trained on no labels.
+    `metrics`: {name: [num_seeds, entries]} starting at history entry `first_entry`."""
+    out = {name: np.asarray(values) for name, values in metrics.items()}
+    untrained = out["expert_labels"] == 0
+    for name in out:
+        if name in ROUND_METRICS and first_entry == 0 or name not in NOT_FIT_METRICS and untrained.any():
+            out[name] = out[name].astype(np.float64)
+            if name in ROUND_METRICS:
+                out[name][:, 0] = np.nan
+            else:
+                out[name][untrained] = np.nan
+    return out
 
 
 def _run_jax(dagger: DAgger, env: JaxEnv, expert_fn: ExpertFn, buffer: LabelBuffer, seed: int, num_seeds: int,

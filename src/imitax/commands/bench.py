@@ -99,6 +99,18 @@ def update_only(env_id: str, config: PPOConfig, repeats: int = 100) -> dict[str,
             "gradient_steps_per_s": repeats * config.num_epochs * config.num_minibatches / run_s}
 
 
+def dagger_rounds(env: Any, expert_policy: Any, expert_params: Any) -> dict[str, float]:
+    """DAgger rounds (collect 4 episodes, label, aggregate, retrain BC for 20 epochs) with the PPO
+    policy as the expert; env_steps are the labelled steps (each round also evaluates 10 episodes)."""
+    from imitax.algos.dagger import DAggerConfig, train_dagger
+
+    config = DAggerConfig(num_rounds=4, episodes_per_round=4, bc=BCConfig(num_epochs=20, log_every=10, eval_episodes=0))
+    result = train_dagger(env, lambda key, obs: expert_policy.act(expert_params, key, obs, deterministic=True), config)
+    return {"compile_s": result.compile_s, "run_s": result.run_s, "env_steps": result.env_steps,
+            "env_steps_per_s": result.env_steps / result.run_s, "rounds": config.num_rounds,
+            "s_per_round": result.run_s / (config.num_rounds + 1)}
+
+
 def bench_mce_irl(num_steps: int = 3000) -> dict[str, Any]:
     """MCE IRL optimiser steps/s (soft value iteration + forward occupancy + Adam, one seed) on the
     default 8x8 gridworld (50 states, 5 actions, horizon 32), linear and MLP reward, from exact visitation."""
@@ -143,6 +155,7 @@ def bench_env(env_id: str, args: BenchArgs) -> dict[str, Any]:
     bc = train_bc(demos, env.spec, bc_config)
     out["bc"] = {"compile_s": bc.compile_s, "run_s": bc.run_s, "gradient_steps": bc.gradient_steps,
                  "gradient_steps_per_s": bc.gradient_steps / bc.run_s, "batch_size": bc_config.batch_size}
+    out["dagger"] = dagger_rounds(env, ppo.ppo.policy, jax.tree.map(lambda x: x[0], ppo.state.policy_params))
 
     if args.gymnasium_steps > 0:
         host = train_ppo(make(env_id, backend="gymnasium"), PPOConfig.for_env(env_id, total_steps=args.gymnasium_steps))
@@ -196,6 +209,9 @@ def format_env(env_id: str, r: dict[str, Any]) -> str:
     rows.append(f"  ppo at {r['ppo_vs_act_plus_update_bound']:.0%} of the bound set by acting + updating timed apart")
     rows.append(f"  {'bc':16s} {r['bc']['gradient_steps_per_s']:>12,.0f} grad steps/s  compile {r['bc']['compile_s']:5.1f}s"
                 f"   run {r['bc']['run_s']:6.1f}s  (batch {r['bc']['batch_size']})")
+    if "dagger" in r:
+        rows.append(f"  {'dagger':16s} {r['dagger']['env_steps_per_s']:>12,.0f} labelled env steps/s (collect + label + "
+                    f"retrain)  compile {r['dagger']['compile_s']:5.1f}s   {r['dagger']['s_per_round']:.2f}s per round")
     return "\n".join(rows)
 
 

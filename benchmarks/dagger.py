@@ -22,6 +22,7 @@ Writes benchmarks/results/dagger.json and dagger.png.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -69,11 +70,14 @@ def plot(path: Path, curves: dict[str, list[dict]], few_demo_labels: float, titl
     canvas = FigureCanvasAgg(figure)
     axis = figure.subplots()
     colors = {"bc": "tab:red", "dagger linear-1": "tab:blue", "dagger exponential-0.5": "tab:green"}
+    legend = {"bc": "BC on k expert episodes (expert drives)",
+              "dagger linear-1": "DAgger, beta 1 then 0 (learner drives)",
+              "dagger exponential-0.5": "DAgger, beta = 0.5^round"}
     for name, points in curves.items():
         x = np.array([p["expert_labels"] for p in points])
         mean = np.array([p["mean"] for p in points])
         low, high = np.array([p["ci95"][0] for p in points]), np.array([p["ci95"][1] for p in points])
-        axis.plot(x, mean, marker="o", markersize=3.5, color=colors.get(name), label=name)
+        axis.plot(x, mean, marker="o", markersize=3.5, color=colors.get(name), label=legend.get(name, name))
         axis.fill_between(x, low, high, color=colors.get(name), alpha=0.18, linewidth=0)
     axis.axhline(1.0, color="tab:gray", linestyle="--", linewidth=1, label="expert")
     axis.axhline(TARGET, color="black", linestyle=":", linewidth=1, label=f"{TARGET} target")
@@ -101,7 +105,13 @@ def main() -> None:
     parser.add_argument("--bc-episodes", type=int, default=20, help="largest BC dataset, in expert episodes")
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/dagger.json"))
+    parser.add_argument("--replot", action="store_true", help="redraw the PNG from an existing JSON, train nothing")
     args = parser.parse_args()
+    if args.replot:
+        saved = json.loads(args.output.read_text())
+        plot(args.output.with_suffix(".png"), saved["curves"], saved["summary"]["few_demo_bc"]["expert_labels"],
+             f"{saved['env_id']}: BC vs DAgger, {saved['seeds']} seeds (mean, 95% CI)")
+        return
 
     env = imitax.make(args.env)
     start = time.perf_counter()

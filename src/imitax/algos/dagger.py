@@ -14,6 +14,12 @@ The expert is any JAX-traceable `ExpertFn` (an imitax policy checkpoint becomes 
 episodes, each to its end. Every visited state costs one expert label; `expert_labels`
 counts the (state, expert action) pairs in the aggregate, initial demonstrations included.
 
+Each round retrains BC from freshly initialised weights by default: the learner is then BC
+on the aggregate, the policy DAgger's analysis is about, whatever order the data came in,
+and the aggregates are small enough (thousands of pairs) for that to be cheap;
+`warm_start` continues the previous network instead (fewer epochs needed, but early
+rounds' fits linger).
+
 On JAX environments the whole run (collection, labelling, retraining, evaluation) is one
 compiled program: the dataset is a preallocated `LabelBuffer` with a fill count, so its
 shape never changes, and BC trains on shuffled minibatches of the filled rows.
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
 import jax
@@ -294,19 +301,18 @@ def train_dagger(
     dagger = DAgger(config, env.spec)
     check_expert(expert_fn, env.spec)
     buffer = initial_buffer(dagger, initial_demos)
-    if on_round is not None:
-        report = on_round
-
-        def on_round(done: int, metrics: dict[str, np.ndarray]) -> None:
-            report(done, _mark_missing(metrics, done - np.asarray(metrics["expert_labels"]).shape[1]))
-
+    report = None if on_round is None else partial(_report_round, on_round)
     if isinstance(env, JaxEnv):
-        result = _run_jax(dagger, env, expert_fn, buffer, seed, num_seeds, on_round)
+        result = _run_jax(dagger, env, expert_fn, buffer, seed, num_seeds, report)
     elif isinstance(env, GymnasiumEnv):
-        result = _run_host(dagger, env, expert_fn, buffer, seed, num_seeds, on_round)
+        result = _run_host(dagger, env, expert_fn, buffer, seed, num_seeds, report)
     else:
         raise ConfigError(f"DAgger needs a JaxEnv or a GymnasiumEnv, got {type(env).__name__}")
     return DAggerResult(dagger, result.carry.bc.params, _mark_missing(result.history, 0), result.compile_s, result.run_s)
+
+
+def _report_round(on_round: ChunkCallback, done: int, metrics: dict[str, np.ndarray]) -> None:
+    on_round(done, _mark_missing(metrics, done - np.asarray(metrics["expert_labels"]).shape[1]))
 
 
 ROUND_METRICS = ("beta", "rollout_return")

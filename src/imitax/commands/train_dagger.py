@@ -45,6 +45,8 @@ class TrainDAggerArgs:
 def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
     opts, config = args.options, args.dagger
     config.validate()
+    if getattr(opts, "resume", None) is not None:
+        raise ConfigError("train dagger cannot resume a run yet; expected a fresh run (drop --resume)")
     if args.num_seeds <= 0:
         raise ConfigError(f"--num-seeds must be > 0, got {args.num_seeds}")
     env = make_env(args.env_id, opts.backend)

@@ -114,7 +114,15 @@ def _parse(config_type: type, args: list[str], name: str) -> Any:
 
 
 def _defaults(config_type: type, args: list[str]) -> Any:
-    """The environment-specific default config when the command takes an env id first."""
+    """The saved config of the run named by `--resume`, else the environment-specific
+    default config when the command takes an env id first."""
+    resume = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--resume"] + \
+        [arg.split("=", 1)[1] for arg in args if arg.startswith("--resume=")]
+    if resume:
+        from pathlib import Path
+
+        from imitax.commands.common import load_run_config
+        return load_run_config(config_type, Path(resume[-1]))
     defaults = getattr(config_type, "defaults", None)
     if defaults is None or not args or args[0].startswith("-"):
         return tyro.MISSING_NONPROP

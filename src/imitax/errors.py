@@ -31,6 +31,10 @@ class ConfigError(ImitaxError, ValueError):
     """A configuration value outside its valid range."""
 
 
+class DivergenceError(ImitaxError, FloatingPointError):
+    """Training produced a non-finite loss or parameter."""
+
+
 class OutputError(ImitaxError):
     """A file or folder imitax cannot write (a read-only folder, a file in the way, a full disk)."""
 

@@ -34,7 +34,7 @@ from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError, require_positive
 from imitax.nets.airl_reward import AIRLRewardNet
-from imitax.rl.loop import ChunkCallback
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.ppo import PPOConfig
 
 AIRL_REWARDS = ("logit", "positive", "shaped")
@@ -141,7 +141,8 @@ def train_airl(
     seed: int = 0,
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> AdversarialResult:
     """Learn a reward and a policy from the expert transitions `expert` (`[num_transitions, ...]`)."""
     config.validate()
-    return train_adversarial(AIRL(config, env.spec), env, expert, seed, num_seeds, on_chunk)
+    return train_adversarial(AIRL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint)

@@ -26,7 +26,7 @@ from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
-from imitax.rl.loop import ChunkCallback, run_compiled
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +142,7 @@ def train_bc(
     num_seeds: int = 1,
     eval_env: JaxEnv | None = None,
     on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> BCResult:
     """Clone the actions in `demos` (flattened expert transitions)."""
     config.validate()
@@ -169,6 +170,7 @@ def train_bc(
         return (state, data), metrics
 
     num_logs = config.num_epochs // config.log_every
-    result = run_compiled(init, step, jax.random.PRNGKey(seed), num_logs, num_seeds=num_seeds, on_chunk=on_chunk)
+    result = run_compiled(init, step, jax.random.PRNGKey(seed), num_logs, num_seeds=num_seeds, on_chunk=on_chunk,
+                          checkpoint=checkpoint)
     steps_per_epoch = max(1, demos.obs.shape[0] // min(config.batch_size, demos.obs.shape[0]))
     return BCResult(bc, result.carry[0].params, result.history, result.compile_s, result.run_s, steps_per_epoch)

@@ -37,7 +37,7 @@ from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.discriminator import Discriminator
 from imitax.nets.normalizer import ObsNormalizer
-from imitax.rl.loop import ChunkCallback
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.ppo import PPO, PPOConfig, PPOState
 from imitax.rl.train import OnPolicyLearner, run_on_policy
 
@@ -218,6 +218,7 @@ def train_adversarial(
     seed: int = 0,
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> AdversarialResult:
     """The compiled loop shared by GAIL and AIRL."""
     expert = jax.tree.map(jnp.asarray, expert)
@@ -226,7 +227,7 @@ def train_adversarial(
         init=lambda key: algo.init(key, expert), act=algo.act, update=algo.update,
         num_envs=ppo.num_envs, rollout_steps=ppo.rollout_steps,
     )
-    result = run_on_policy(env, learner, ppo.num_updates, seed, num_seeds, on_chunk)
+    result = run_on_policy(env, learner, ppo.num_updates, seed, num_seeds, on_chunk, checkpoint)
     return AdversarialResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)
 
 
@@ -237,7 +238,8 @@ def train_gail(
     seed: int = 0,
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> AdversarialResult:
     """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`)."""
     config.validate()
-    return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk)
+    return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint)

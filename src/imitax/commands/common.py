@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import json
+import types
+import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,11 +18,13 @@ import numpy as np
 from imitax.envs import make
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.errors import ConfigError
+from imitax.commands.progress import TrainingMonitor, monitor
+from imitax.errors import ConfigError, DivergenceError
 from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
 from imitax.io.atomic import atomic_write_json
 from imitax.io.plots import plot_learning_curve
-from imitax.io.run_dir import make_run_dir, write_config, write_summary
+from imitax.io.resume import ResumeCheckpoint
+from imitax.io.run_dir import CONFIG_FILE, MetricsWriter, make_run_dir, truncate_metrics, write_config, write_summary
 from imitax.nets.policy import Policy
 from imitax.rl.loop import seed_slice
 
@@ -43,9 +49,15 @@ class RunOptions:
     """print the result as one JSON object on the last stdout line"""
     progress: bool = True
     """show a progress bar on stderr"""
+    checkpoint_every_s: float = 60.0
+    """seconds between saves of the training state to <run>/resume/ (0: after every chunk; the end is always saved)"""
+    resume: Path | None = None
+    """continue the run in this folder from its last saved state (its config.json gives every option not set here)"""
 
     def validate(self) -> RunOptions:
         """Raise ConfigError on a value no run can use (checked before any run folder exists)."""
+        if self.checkpoint_every_s < 0:
+            raise ConfigError(f"--checkpoint-every-s must be >= 0, got {self.checkpoint_every_s}")
         if self.eval_episodes <= 0:
             raise ConfigError(f"--eval-episodes must be > 0, got {self.eval_episodes}")
         if self.name is not None and (self.name in ("", ".", "..") or Path(self.name).name != self.name):
@@ -79,12 +91,78 @@ def make_env(env_id: str, backend: Backend) -> JaxEnv | GymnasiumEnv:
 
 
 def start_run(options: RunOptions, prefix: str, env_id: str, config: Any) -> Path:
-    """A new run folder holding config.json. Under `discard_failed_runs` (the CLI), an
-    ImitaxError later in the command removes it again unless it holds saved state."""
+    """A new run folder holding config.json, or with `options.resume` the run folder to
+    continue. Under `discard_failed_runs` (the CLI), an ImitaxError later in the command
+    removes a new folder again unless it holds saved state."""
     validate_all(config)
-    run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{env_id}")
+    if options.resume is not None:
+        run_dir = Path(options.resume)
+        if not (run_dir / CONFIG_FILE).is_file():
+            raise ConfigError(f"--resume {run_dir}: no {CONFIG_FILE} there; expected the folder of an earlier run")
+    else:
+        run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{env_id}")
     write_config(run_dir, config)
     return run_dir
+
+
+def load_run_config(config_type: type, run_dir: Path) -> Any:
+    """The `config_type` instance saved in `run_dir`/config.json (for `--resume`)."""
+    config_file = Path(run_dir) / CONFIG_FILE
+    if not config_file.is_file():
+        raise ConfigError(f"--resume {run_dir}: no {CONFIG_FILE} there; expected the folder of an earlier run")
+    try:
+        return _from_jsonable(config_type, json.loads(config_file.read_text(encoding="utf-8")))
+    except (ValueError, TypeError, KeyError) as error:
+        raise ConfigError(f"--resume {run_dir}: its {CONFIG_FILE} does not fit this command ({error}); "
+                          "expected a run made by the same `imitax` command") from None
+
+
+def _from_jsonable(kind: Any, value: Any) -> Any:
+    """Rebuild a value of type `kind` (a dataclass, tuple, Path, Optional, scalar) from JSON."""
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object for {kind.__name__}, got {value!r}")
+        hints = typing.get_type_hints(kind, include_extras=True)
+        fields = {f.name for f in dataclasses.fields(kind) if f.init}
+        unknown = set(value) - fields
+        if unknown:
+            raise KeyError(f"{kind.__name__} has no options {sorted(unknown)}")
+        return kind(**{name: _from_jsonable(hints[name], item) for name, item in value.items()})
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Annotated:
+        return _from_jsonable(args[0], value)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        return _from_jsonable(next(a for a in args if a is not type(None)), value)
+    if origin is tuple:
+        return tuple(_from_jsonable(args[0] if args else Any, item) for item in value)
+    if kind is Path:
+        return Path(value)
+    return value
+
+
+@contextlib.contextmanager
+def training(run_dir: Path, options: RunOptions, description: str, total: int, per_iteration: int,
+             unit: str) -> Iterator[tuple[TrainingMonitor, ResumeCheckpoint]]:
+    """Metrics writer, progress monitor and training-state checkpoint of one run.
+
+    On `--resume`, metric rows written after the last saved state are dropped first (the
+    loop replays from that state), so the metrics files get no gap and no duplicate. A
+    `DivergenceError` raised inside says where the last good state is kept.
+    """
+    checkpoint = ResumeCheckpoint(run_dir, options.checkpoint_every_s)
+    kept = truncate_metrics(run_dir, checkpoint.saved_metric_rows()) if options.resume is not None else []
+    with MetricsWriter(run_dir) as writer, monitor(description, total, per_iteration, unit, writer, options.progress) as mon:
+        checkpoint.writer = writer
+        mon.rows.extend(kept)
+        try:
+            yield mon, checkpoint
+        except DivergenceError as error:
+            if checkpoint.exists():
+                raise DivergenceError(f"{error}; the last good state is kept in {checkpoint.folder}: "
+                                      f"continue with --resume {run_dir} and a lower learning rate") from None
+            raise
 
 
 def evaluate_seeds(env: JaxEnv | GymnasiumEnv, policy: Policy, stacked_params: Any, num_seeds: int,

@@ -7,10 +7,9 @@ from typing import Annotated, Any
 
 import tyro
 
-from imitax.commands.common import RunOptions, emit, evaluate_seeds, with_seed_axis, finish_run, make_env, random_return, score_table, start_run
-from imitax.commands.progress import monitor
+from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run,
+                                   training, with_seed_axis)
 from imitax.io.policy_checkpoint import save_policy
-from imitax.io.run_dir import MetricsWriter
 from imitax.rl.loop import seed_slice
 from imitax.rl.ppo import PPOConfig
 from imitax.rl.train import train_ppo
@@ -35,9 +34,9 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
     env = make_env(args.env_id, opts.backend)
     args.ppo.validate()
     run_dir = start_run(opts, "expert", args.env_id, args)
-    with MetricsWriter(run_dir) as writer, monitor(f"PPO {args.env_id}", args.ppo.num_updates * args.ppo.batch_size,
-                                                   args.ppo.batch_size, "env_steps", writer, opts.progress) as mon:
-        result = train_ppo(env, args.ppo, seed=opts.seed, on_chunk=mon)
+    with training(run_dir, opts, f"PPO {args.env_id}", args.ppo.num_updates * args.ppo.batch_size,
+                  args.ppo.batch_size, "env_steps") as (mon, checkpoint):
+        result = train_ppo(env, args.ppo, seed=opts.seed, on_chunk=mon, checkpoint=checkpoint)
     policy = result.ppo.policy
     params = seed_slice(result.state, 0).policy_params
     evaluation = evaluate_seeds(env, policy, with_seed_axis(params), 1, opts.eval_episodes, opts.seed)[0]

@@ -14,15 +14,14 @@ import tyro
 from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.gail import GAILConfig, train_gail
-from imitax.commands.common import RunOptions, emit, evaluate_seeds, with_seed_axis, finish_run, make_env, random_return, score_table, start_run
-from imitax.commands.progress import monitor
+from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run,
+                                   training, with_seed_axis)
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError
 from imitax.io.checkpoint import save_checkpoint
 from imitax.io.policy_checkpoint import save_policy
 from imitax.io.reward_checkpoint import load_reward
-from imitax.io.run_dir import MetricsWriter
 from imitax.rl.loop import seed_slice
 from imitax.rl.ppo import PPOConfig
 from imitax.rl.train import train_ppo
@@ -100,9 +99,9 @@ def run_rl(args: TrainRLArgs) -> dict[str, Any]:
     reference = _reward_run_reference(Path(args.reward)) or {"random": random_return(env, opts.eval_episodes, opts.seed),
                                                              "expert": float("nan")}
     run_dir = start_run(opts, "rl", args.env_id, args)
-    with MetricsWriter(run_dir) as writer, monitor(f"PPO on learned reward {args.env_id}", args.ppo.num_updates * args.ppo.batch_size,
-                                                   args.ppo.batch_size, "env_steps", writer, opts.progress) as mon:
-        result = train_ppo(env, args.ppo, seed=opts.seed, reward_fn=reward_fn, on_chunk=mon)
+    with training(run_dir, opts, f"PPO on learned reward {args.env_id}", args.ppo.num_updates * args.ppo.batch_size,
+                  args.ppo.batch_size, "env_steps") as (mon, checkpoint):
+        result = train_ppo(env, args.ppo, seed=opts.seed, reward_fn=reward_fn, on_chunk=mon, checkpoint=checkpoint)
     policy = result.ppo.policy
     params = seed_slice(result.state, 0).policy_params
     evaluations = evaluate_seeds(env, policy, with_seed_axis(params), 1, opts.eval_episodes, opts.seed)
@@ -143,10 +142,9 @@ def run_bc(args: TrainBCArgs) -> dict[str, Any]:
     args.bc.validate()
     env, demos, random_score, expert_score = load_for(args)
     run_dir = start_run(opts, "bc", args.env_id, args)
-    with MetricsWriter(run_dir) as writer, monitor(f"BC {args.env_id}", args.bc.num_epochs, args.bc.log_every,
-                                                   "epochs", writer, opts.progress) as mon:
+    with training(run_dir, opts, f"BC {args.env_id}", args.bc.num_epochs, args.bc.log_every, "epochs") as (mon, checkpoint):
         result = train_bc(demos.transitions(), env.spec, args.bc, seed=opts.seed, num_seeds=args.num_seeds,
-                          eval_env=env if isinstance(env, JaxEnv) else None, on_chunk=mon)
+                          eval_env=env if isinstance(env, JaxEnv) else None, on_chunk=mon, checkpoint=checkpoint)
     policy = result.bc.policy
     evaluations = evaluate_seeds(env, policy, result.params, args.num_seeds, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="bc", dataset=args.demos)
@@ -171,9 +169,10 @@ def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig, algo_
     env, demos, random_score, expert_score = load_for(args)
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
     ppo = config.ppo
-    with MetricsWriter(run_dir) as writer, monitor(f"{algo_name} {args.env_id}", ppo.num_updates * ppo.batch_size * args.num_seeds,
-                                                   ppo.batch_size * args.num_seeds, "env_steps", writer, opts.progress) as mon:
-        result = trainer(env, demos.transitions(), seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon)
+    with training(run_dir, opts, f"{algo_name} {args.env_id}", ppo.num_updates * ppo.batch_size * args.num_seeds,
+                  ppo.batch_size * args.num_seeds, "env_steps") as (mon, checkpoint):
+        result = trainer(env, demos.transitions(), seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon,
+                         checkpoint=checkpoint)
     policy = result.algo.ppo.policy
     policy_params = jax.vmap(lambda s: s.policy_params)(result.state.ppo)
     evaluations = evaluate_seeds(env, policy, policy_params, args.num_seeds, opts.eval_episodes, opts.seed)

@@ -153,7 +153,7 @@ def load_checkpoint(path: str | Path, template: Any | None = None) -> tuple[Any,
     state = _read_params(path / PARAMS_FILE)
     if template is None:
         return state, meta
-    return _restore_into(path, template, state), meta
+    return restore_into(path, template, state), meta
 
 
 def _resolve(path: Path) -> Path:
@@ -242,7 +242,7 @@ def _refuse_code_formats(file: Path, context: str, head: bytes | None = None) ->
 # ---------------------------------------------------------------------------- templates
 
 
-def _restore_into(path: Path, template: Any, state: dict[str, Any]) -> Any:
+def restore_into(path: Path, template: Any, state: dict[str, Any]) -> Any:
     """`state` checked against `template` and returned in its structure as jnp arrays."""
     expected = serialization.to_state_dict(template)
     _check_keys(path, expected, state, "")

@@ -25,7 +25,8 @@ from typing import Any
 from imitax.errors import ImitaxError, OutputError
 from imitax.io.atomic import atomic_write_json, atomic_write_text, os_reason, to_jsonable
 
-__all__ = ["MetricsWriter", "discard_failed_runs", "make_run_dir", "read_metrics", "to_jsonable", "write_config", "write_summary"]
+__all__ = ["MetricsWriter", "discard_failed_runs", "make_run_dir", "read_metrics", "to_jsonable", "truncate_metrics",
+           "write_config", "write_summary"]
 
 CONFIG_FILE = "config.json"
 METRICS_CSV = "metrics.csv"
@@ -109,6 +110,7 @@ class MetricsWriter:
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
         self.columns: list[str] | None = _csv_header(self.run_dir / METRICS_CSV)
+        self.rows_written = len(read_metrics(self.run_dir))
         try:
             self._csv = open(self.run_dir / METRICS_CSV, "a", newline="", encoding="utf-8")
             self._jsonl = open(self.run_dir / METRICS_JSONL, "a", encoding="utf-8")
@@ -120,6 +122,7 @@ class MetricsWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row (metric name -> number) to both files."""
+        self.rows_written += 1
         row = {str(key): _scalar(key, value) for key, value in row.items()}
         if self.columns is None:
             self.columns = list(row)
@@ -143,6 +146,19 @@ class MetricsWriter:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
+
+
+def truncate_metrics(run_dir: str | Path, num_rows: int) -> list[dict[str, Any]]:
+    """Keep the first `num_rows` rows of metrics.csv and metrics.jsonl (atomic rewrites),
+    dropping rows a killed run wrote after its last saved state; returns the kept rows."""
+    run_dir = Path(run_dir)
+    for name, header_lines in ((METRICS_CSV, 1), (METRICS_JSONL, 0)):
+        path = run_dir / name
+        if path.is_file():
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = lines[: header_lines + num_rows] if num_rows or header_lines == 0 else lines[:header_lines]
+            atomic_write_text(path, "".join(kept))
+    return read_metrics(run_dir)
 
 
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:

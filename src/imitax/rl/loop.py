@@ -4,6 +4,11 @@ A learner is `init_fn(key) -> carry` and `step_fn(carry) -> (carry, metrics)`, w
 step is one iteration (rollout + update). On JAX environments `step_fn` is scanned in
 chunks under one `jax.jit` (vmapped over seeds); Python sees metrics between chunks
 only, for progress bars and logs. The compiled chunk is built once and reused.
+
+Between chunks the loop also checks that training has not diverged (every loss and
+every floating parameter finite; `DivergenceError` otherwise) and hands the carry to an
+optional `LoopCheckpoint`, which can also restore one: a resumed run replays nothing
+and, on a JAX environment, ends with the same carry as an uninterrupted one, bit for bit.
 """
 
 from __future__ import annotations
@@ -11,15 +16,30 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+
+from imitax.errors import CheckpointError, DivergenceError
 
 Carry = Any
 Metrics = dict[str, Any]
 # on_chunk(iterations_done, metrics of the chunk: {name: [num_seeds, chunk_len]})
 ChunkCallback = Callable[[int, dict[str, np.ndarray]], None]
+# Metrics that may be NaN in a healthy run (no episode ended within the chunk).
+MAY_BE_NAN = frozenset({"episode_return", "episode_length"})
+
+
+class LoopCheckpoint(Protocol):
+    """Saves and restores a loop's progress (see `imitax.io.resume`)."""
+
+    def restore(self, template: Carry) -> tuple[int, Carry, dict[str, np.ndarray]] | None:
+        """(iterations done, carry shaped like `template`, history so far), or None to start fresh."""
+
+    def save(self, iterations: int, carry: Carry, history: dict[str, np.ndarray], final: bool) -> None:
+        """Called after every chunk (`final` after the last); it decides whether to write."""
 
 
 @dataclasses.dataclass
@@ -49,8 +69,10 @@ def run_compiled(
     target_chunks: int = 20,
     on_chunk: ChunkCallback | None = None,
     carry: Carry | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> LoopResult:
-    """Run `num_iterations` steps for `num_seeds` independent seeds in one program."""
+    """Run `num_iterations` steps for `num_seeds` independent seeds in one program,
+    resuming from `checkpoint` when it holds saved progress."""
     length = chunk_length(num_iterations, target_chunks)
 
     def chunk(carry: Carry) -> tuple[Carry, Metrics]:
@@ -62,20 +84,54 @@ def run_compiled(
         # closed-over constants (GAIL's expert data) made the first chunk hang about half the
         # time with num_seeds=2. Eager init costs a second and avoids it.
         carry = jax.vmap(init_fn)(jax.random.split(key, num_seeds))
+    done, history = 0, {}
+    restored = checkpoint.restore(carry) if checkpoint is not None else None
+    if restored is not None:
+        done, carry, history = restored
+        if done % length or done > num_iterations:
+            raise CheckpointError(f"the saved progress ({done} iterations) does not fit this run "
+                                  f"({num_iterations} iterations in chunks of {length}); expected the same config")
     compiled = jax.jit(jax.vmap(chunk)).lower(carry).compile()
     compile_s = time.perf_counter() - start
 
     start = time.perf_counter()
-    chunks: list[dict[str, np.ndarray]] = []
-    for index in range(num_iterations // length):
+    chunks: list[dict[str, np.ndarray]] = [history] if history else []
+    while done < num_iterations:
         carry, metrics = compiled(carry)
         metrics = jax.device_get(metrics)
+        done += length
+        check_finite(done, metrics, carry)
         chunks.append(metrics)
         if on_chunk is not None:
-            on_chunk((index + 1) * length, metrics)
+            on_chunk(done, metrics)
+        if checkpoint is not None:
+            checkpoint.save(done, carry, _concat(chunks), final=done == num_iterations)
     jax.block_until_ready(carry)
     run_s = time.perf_counter() - start
-    return LoopResult(carry, _concat(chunks), compile_s, run_s)
+    return LoopResult(carry, _concat(chunks) if chunks else {}, compile_s, run_s)
+
+
+def check_finite(iterations: int, metrics: Metrics, carry: Carry) -> None:
+    """Raise `DivergenceError` when a metric (other than those that may be NaN) or a
+    floating leaf of the carry is NaN or infinite."""
+    for name, values in metrics.items():
+        if name not in MAY_BE_NAN and not np.isfinite(np.asarray(values, np.float64)).all():
+            raise DivergenceError(_divergence_message(iterations, f"{name} became {_bad_value(values)}"))
+    leaves = [leaf for leaf in jax.tree.leaves(carry) if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)]
+    finite = jax.device_get([jnp.isfinite(leaf).all() for leaf in leaves])
+    if not all(bool(ok) for ok in finite):
+        raise DivergenceError(_divergence_message(iterations, "a parameter became NaN or infinite"))
+
+
+def _bad_value(values: Any) -> str:
+    values = np.asarray(values, np.float64)
+    return "NaN" if np.isnan(values).any() else "infinite"
+
+
+def _divergence_message(iterations: int, what: str) -> str:
+    return (f"training diverged within the {iterations} iterations done so far: {what}; the likely cause is a "
+            "learning rate too high for this task (or a reward or observation scale far from 1); "
+            "expected finite losses: lower the learning rate")
 
 
 def run_host(
@@ -86,35 +142,53 @@ def run_host(
     num_seeds: int = 1,
     target_chunks: int = 20,
     on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
+    saved_part: Callable[[Carry], Any] = lambda carry: carry,
+    with_saved_part: Callable[[Carry, Any], Carry] = lambda carry, saved: saved,
 ) -> LoopResult:
     """The same contract for host-stepped environments; seeds run one after another.
 
     `init_fn` takes an int seed; the first `step_fn` call compiles, counted in compile_s.
+    A checkpoint stores `saved_part(carry)` of every seed (the learner state, not the
+    live environment) and `with_saved_part(fresh_carry, saved)` puts it back: a resumed
+    run starts new episodes where it left off.
     """
     report_every = max(1, num_iterations // max(1, target_chunks))
-    carries, histories = [], []
+    carries = [init_fn(seed + index) for index in range(num_seeds)]
+    history = {}  # {metric: f[num_seeds, num_iterations]}, NaN where not run yet
+    position = 0  # seed_index * num_iterations + iterations done in that seed
+    restored = checkpoint.restore([saved_part(c) for c in carries]) if checkpoint is not None else None
+    if restored is not None:
+        position, saved, history = restored
+        carries = [with_saved_part(c, part) for c, part in zip(carries, saved)]
+        history = {k: np.array(v, np.float64) for k, v in history.items()}  # writable copies
     compile_s = run_s = 0.0
-    for seed_index in range(num_seeds):
-        carry = init_fn(seed + seed_index)
-        rows: list[Metrics] = []
-        for iteration in range(num_iterations):
+    first = True
+    for seed_index in range(position // num_iterations, num_seeds):
+        carry = carries[seed_index]
+        for iteration in range(position - seed_index * num_iterations, num_iterations):
             start = time.perf_counter()
             carry, metrics = step_fn(carry)
-            rows.append(jax.device_get(metrics))
+            metrics = jax.device_get(metrics)
             elapsed = time.perf_counter() - start
-            if iteration == 0 and seed_index == 0:
-                compile_s += elapsed
-            else:
-                run_s += elapsed
+            compile_s, run_s = (compile_s + elapsed, run_s) if first else (compile_s, run_s + elapsed)
+            first = False
+            for name, value in metrics.items():
+                history.setdefault(name, np.full((num_seeds, num_iterations), np.nan))[seed_index, iteration] = value
             done = iteration + 1
-            if on_chunk is not None and seed_index == num_seeds - 1 and (done % report_every == 0 or done == num_iterations):
-                recent = rows[-report_every:]
-                on_chunk(done, {k: np.asarray([[r[k] for r in recent]]) for k in recent[0]})
-        carries.append(carry)
-        histories.append({k: np.asarray([r[k] for r in rows]) for k in rows[0]})
+            if done % report_every == 0 or done == num_iterations:
+                check_finite(done, metrics, saved_part(carry))
+                carries[seed_index] = carry
+                since = done - (done % report_every or report_every)
+                if on_chunk is not None and seed_index == num_seeds - 1:
+                    on_chunk(done, {k: v[seed_index:seed_index + 1, since:done] for k, v in history.items()})
+                if checkpoint is not None:
+                    position = seed_index * num_iterations + done
+                    checkpoint.save(position, [saved_part(c) for c in carries], history,
+                                    final=position == num_seeds * num_iterations)
+        carries[seed_index] = carry
     carry = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *carries) if num_seeds > 1 else \
         jax.tree.map(lambda x: np.asarray(x)[None], carries[0])
-    history = {k: np.stack([h[k] for h in histories]) for k in histories[0]}
     return LoopResult(carry, history, compile_s, run_s)
 
 

@@ -22,7 +22,7 @@ from imitax.data.rollout import EnvCarry, HostRollout, Rollout, reset_jax, rollo
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.rl.loop import ChunkCallback, LoopResult, run_compiled, run_host
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, run_compiled, run_host
 from imitax.rl.ppo import PPO, PPOConfig, PPOState
 
 # reward_fn(transitions [T, N]) -> f32[T, N]; None means the environment's reward
@@ -52,8 +52,10 @@ def run_on_policy(
     seed: int = 0,
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> LoopResult:
-    """Returns a LoopResult whose carry's first element is the learner state [num_seeds, ...]."""
+    """Returns a LoopResult whose carry's first element is the learner state [num_seeds, ...].
+    With `checkpoint`, progress is saved between chunks and a saved run resumes."""
     update = partial(_with_episode_return, learner.update)
     if isinstance(env, JaxEnv):
         def init(key: jax.Array) -> tuple[State, EnvCarry, jax.Array]:
@@ -67,7 +69,8 @@ def run_on_policy(
             state, metrics = update(state, rollout)
             return (state, env_carry, key), metrics
 
-        return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_seeds, on_chunk=on_chunk)
+        return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_seeds,
+                            on_chunk=on_chunk, checkpoint=checkpoint)
 
     env = env.with_num_envs(learner.num_envs)
     act, update_jit = jax.jit(learner.act), jax.jit(update)
@@ -83,7 +86,9 @@ def run_on_policy(
         state, metrics = update_jit(state, rollout)
         return (state, host, key), metrics
 
-    return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_seeds, on_chunk=on_chunk)
+    return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_seeds, on_chunk=on_chunk,
+                    checkpoint=checkpoint, saved_part=lambda carry: (carry[0], carry[2]),
+                    with_saved_part=lambda carry, saved: (saved[0], carry[1], saved[1]))
 
 
 @dataclasses.dataclass
@@ -118,9 +123,10 @@ def train_ppo(
     num_seeds: int = 1,
     reward_fn: RewardFn | None = None,
     on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> PPOResult:
     """Train PPO; `num_seeds` independent runs (vmapped on JAX envs)."""
     config.validate()
     ppo = PPO(config, env.spec)
-    result = run_on_policy(env, ppo_learner(ppo, reward_fn), config.num_updates, seed, num_seeds, on_chunk)
+    result = run_on_policy(env, ppo_learner(ppo, reward_fn), config.num_updates, seed, num_seeds, on_chunk, checkpoint)
     return PPOResult(ppo, result.carry[0], result.history, result.compile_s, result.run_s)

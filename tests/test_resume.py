@@ -1,0 +1,149 @@
+"""Checkpoint and resume, the divergence guard, reproducibility (issue 4, parts 1, 5, 6)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+import imitax
+from imitax.algos.bc import BCConfig, train_bc
+from imitax.cli import main
+from imitax.errors import DivergenceError
+from imitax.io.resume import ResumeCheckpoint
+from imitax.io.run_dir import read_metrics
+from imitax.rl.ppo import PPOConfig
+from imitax.rl.train import train_ppo
+
+
+class Interrupted(Exception):
+    pass
+
+
+def interrupt_after(iterations: int):
+    def on_chunk(done: int, metrics: dict) -> None:
+        if done >= iterations:
+            raise Interrupted
+    return on_chunk
+
+
+def assert_trees_equal(a, b) -> None:
+    leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
+    assert len(leaves_a) == len(leaves_b)
+    for x, y in zip(leaves_a, leaves_b):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def test_interrupted_jax_run_resumes_bit_exact(tmp_path):
+    env = imitax.make("CartPole-v1")
+    config = PPOConfig.for_env("CartPole-v1", total_steps=20 * 2048)
+    uninterrupted = train_ppo(env, config, seed=3, num_seeds=2)
+    with pytest.raises(Interrupted):
+        train_ppo(env, config, seed=3, num_seeds=2, on_chunk=interrupt_after(7),
+                  checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    resumed = train_ppo(env, config, seed=3, num_seeds=2, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    assert_trees_equal(uninterrupted.state, resumed.state)
+    for name, values in uninterrupted.history.items():
+        np.testing.assert_array_equal(values, resumed.history[name])
+
+
+def test_interrupted_host_run_completes_without_gaps(tmp_path):
+    env = imitax.make("CartPole-v1", backend="gymnasium")
+    config = PPOConfig.for_env("CartPole-v1", total_steps=8 * 2048)
+    with pytest.raises(Interrupted):
+        train_ppo(env, config, seed=1, on_chunk=interrupt_after(3), checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    resumed = train_ppo(env, config, seed=1, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    assert resumed.history["policy_loss"].shape == (1, 8)
+    assert np.isfinite(resumed.history["policy_loss"]).all()
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path, cartpole_expert):
+    checkpoint = ResumeCheckpoint(tmp_path, every_s=0)
+    demos = cartpole_expert.demos
+    config = BCConfig(num_epochs=20, log_every=5, eval_episodes=0)
+    with pytest.raises(DivergenceError, match="learning rate") as caught:
+        train_bc(demos, cartpole_expert.env.spec, BCConfig(num_epochs=20, log_every=5, eval_episodes=0, learning_rate=1e30),
+                 checkpoint=checkpoint)
+    assert "NaN" in str(caught.value) or "infinite" in str(caught.value)
+    assert not checkpoint.exists()  # nothing non-finite was ever saved
+
+    good = ResumeCheckpoint(tmp_path / "good", every_s=0)
+    train_bc(demos, cartpole_expert.env.spec, config, checkpoint=good)
+    saved = json.loads((good.folder / "meta.json").read_text())
+    assert saved["iterations"] == 4
+    with pytest.raises(DivergenceError):  # resuming into a diverging continuation keeps the saved state
+        train_bc(demos, cartpole_expert.env.spec, BCConfig(num_epochs=40, log_every=5, eval_episodes=0,
+                                                           learning_rate=1e30), checkpoint=good)
+    assert json.loads((good.folder / "meta.json").read_text())["iterations"] == 4
+
+
+def _expert_command(runs: Path, name: str, *extra: str) -> list[str]:
+    return ["expert", "CartPole-v1", "--ppo.total-steps", "409600", "--eval-episodes", "5", "--no-progress",
+            "--runs-dir", str(runs), "--name", name, "--checkpoint-every-s", "0", *extra]
+
+
+def _kill_part_way(args: list[str], run_dir: Path) -> None:
+    """Start `imitax ARGS` in a subprocess and SIGKILL it once a training state is saved."""
+    process = subprocess.Popen([sys.executable, "-m", "imitax.cli", *args], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    meta = run_dir / "resume" / "meta.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if meta.is_file() and json.loads(meta.read_text()).get("iterations", 0) >= 2:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (run_dir / "result.json").exists()
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
+    runs = tmp_path / "runs"
+    assert main(_expert_command(runs, "straight")) == 0
+    _kill_part_way(_expert_command(runs, "killed"), runs / "killed")
+    assert main(["expert", "--resume", str(runs / "killed"), "--no-progress"]) == 0
+    straight, killed = runs / "straight", runs / "killed"
+    assert (straight / "checkpoint" / "params.msgpack").read_bytes() == (killed / "checkpoint" / "params.msgpack").read_bytes()
+    assert (straight / "metrics.jsonl").read_text() == (killed / "metrics.jsonl").read_text()
+    assert (straight / "metrics.csv").read_text() == (killed / "metrics.csv").read_text()
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_on_gymnasium_completes_without_gap_or_duplicate(tmp_path):
+    runs = tmp_path / "runs"
+    args = ["expert", "CartPole-v1", "--backend", "gymnasium", "--ppo.total-steps", "40960", "--eval-episodes", "3",
+            "--no-progress", "--runs-dir", str(runs), "--name", "gym", "--checkpoint-every-s", "0"]
+    _kill_part_way(args, runs / "gym")
+    assert main(["expert", "--resume", str(runs / "gym"), "--no-progress"]) == 0
+    steps = [row["env_steps"] for row in read_metrics(runs / "gym")]
+    assert steps == sorted(set(steps)) and steps[-1] == 40960
+    assert np.all(np.diff(steps) == steps[0])
+    assert json.loads((runs / "gym" / "result.json").read_text())["env_steps"] == 40960
+
+
+def test_same_seed_and_config_give_the_same_metrics_file(tmp_path):
+    command = ["expert", "CartPole-v1", "--ppo.total-steps", "20480", "--eval-episodes", "3", "--no-progress",
+               "--runs-dir", str(tmp_path), "--seed", "5"]
+    assert main([*command, "--name", "a"]) == 0
+    assert main([*command, "--name", "b"]) == 0
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() == (tmp_path / "b" / "metrics.jsonl").read_text()
+    assert (tmp_path / "a" / "checkpoint" / "params.msgpack").read_bytes() == \
+        (tmp_path / "b" / "checkpoint" / "params.msgpack").read_bytes()
+    assert main([*command, "--name", "c", "--seed", "6"]) == 0
+    assert (tmp_path / "a" / "metrics.jsonl").read_text() != (tmp_path / "c" / "metrics.jsonl").read_text()
+
+
+def test_resume_of_a_folder_without_a_run_is_refused(tmp_path, capsys):
+    assert main(["expert", "--resume", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "config.json" in err[0] and "earlier run" in err[0]

@@ -34,6 +34,7 @@ from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError, require_positive
 from imitax.nets.airl_reward import AIRLRewardNet
+from imitax.nets.mlp import check_network
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.ppo import PPOConfig
 
@@ -67,6 +68,8 @@ class AIRLConfig:
         if self.reward not in AIRL_REWARDS:
             raise ConfigError(f"unknown AIRL reward {self.reward!r}; expected one of {', '.join(AIRL_REWARDS)}")
         require_positive(self, "airl", "disc_learning_rate", "disc_steps", "disc_batch_size")
+        check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name="airl.disc_hidden_sizes",
+                      activation_name="airl.disc_activation")
         if self.disc_grad_penalty != 0:
             raise ConfigError("airl.disc_grad_penalty is not supported; expected 0")
         return self

@@ -37,6 +37,7 @@ from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.discriminator import Discriminator
 from imitax.nets.normalizer import ObsNormalizer
+from imitax.nets.mlp import check_network
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.ppo import PPO, PPOConfig, PPOState
 from imitax.rl.train import OnPolicyLearner, run_on_policy
@@ -80,6 +81,8 @@ class GAILConfig:
         if self.reward not in REWARD_KINDS:
             raise ConfigError(f"unknown GAIL reward {self.reward!r}; expected one of {', '.join(REWARD_KINDS)}")
         require_positive(self, "gail", "disc_learning_rate", "disc_steps", "disc_batch_size")
+        check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name="gail.disc_hidden_sizes",
+                      activation_name="gail.disc_activation")
         require_non_negative(self, "gail", "disc_grad_penalty")
         return self
 

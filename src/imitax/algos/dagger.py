@@ -46,7 +46,6 @@ from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec, executed_actions
 from imitax.errors import ConfigError, DatasetError, require_non_negative, require_positive
-from imitax.eval import evaluate_policy
 from imitax.nets.policy import Policy
 from imitax.rl.loop import ChunkCallback, run_compiled, run_host
 
@@ -368,13 +367,20 @@ def _run_host(dagger: DAgger, env: GymnasiumEnv, expert_fn: ExpertFn, buffer: La
               num_seeds: int, on_round: ChunkCallback | None) -> Any:
     """Gymnasium: the mixture acts in a host loop; retraining and aggregation stay compiled."""
     config, spec = dagger.config, dagger.spec
-    vec_env = env.with_num_envs(config.episodes_per_round)
+    collect_env = env.with_num_envs(config.episodes_per_round)
+    eval_env = env.with_num_envs(config.eval_episodes) if config.eval_episodes > 0 else None
     fit = jax.jit(dagger.fit)
     add = jax.jit(LabelBuffer.add)
-    act = jax.jit(lambda params, beta, key, obs: dagger.mixture_actions(expert_fn, params, beta, key, obs))
+    mixture = jax.jit(lambda params, beta, key, obs: dagger.mixture_actions(expert_fn, params, beta, key, obs))
 
-    def collect(params: Any, beta: jnp.ndarray, key: jax.Array) -> RoundData:
-        steps, num_envs = spec.max_episode_steps, config.episodes_per_round
+    @jax.jit
+    def learner(params: Any, beta: jnp.ndarray, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        actions = executed_actions(spec.action_space, dagger.policy.act(params, key, obs, deterministic=True))
+        return actions, actions
+
+    def run_episodes(vec_env: GymnasiumEnv, act: Any, params: Any, beta: jnp.ndarray, key: jax.Array) -> RoundData:
+        """One episode per copy of `vec_env`, acting with `act(params, beta, key, obs) -> (executed, labels)`."""
+        steps, num_envs = spec.max_episode_steps, vec_env.num_envs
         obs_rows = np.zeros((steps, num_envs, spec.obs_dim), np.float32)
         label_rows = np.zeros((steps, num_envs, *spec.action_space.shape), spec.action_space.dtype)
         valid = np.zeros((steps, num_envs), bool)
@@ -400,13 +406,13 @@ def _run_host(dagger: DAgger, env: GymnasiumEnv, expert_fn: ExpertFn, buffer: La
     def step(state: DAggerState) -> tuple[DAggerState, dict[str, Any]]:
         bc_state, fit_metrics = fit(state.bc, state.buffer)
         key, eval_key, collect_key = jax.random.split(bc_state.key, 3)
-        eval_return = evaluate_policy(env, dagger.policy, bc_state.params, eval_key, config.eval_episodes).mean \
-            if config.eval_episodes > 0 else np.nan
+        eval_return = np.nan if eval_env is None else \
+            run_episodes(eval_env, learner, bc_state.params, jnp.zeros(()), eval_key).episode_return.mean()
         metrics = dagger.round_metrics(state, fit_metrics, jnp.asarray(eval_return, jnp.float32))
         buffer, beta, rollout_return = state.buffer, state.last_beta, state.last_rollout_return
         if int(state.round_index) < config.num_rounds:
             beta = beta_for_round(config, state.round_index)
-            data = collect(bc_state.params, beta, collect_key)
+            data = run_episodes(collect_env, mixture, bc_state.params, beta, collect_key)
             buffer = add(buffer, jnp.asarray(data.obs), jnp.asarray(data.labels), jnp.asarray(data.valid))
             rollout_return = jnp.asarray(data.episode_return.mean(), jnp.float32)
         return DAggerState(bc_state.replace(key=key), buffer, state.round_index + 1, beta, rollout_return), metrics

@@ -154,7 +154,7 @@ def main() -> None:
         bc = train_bc(demos, env.spec, BCConfig(eval_episodes=0), seed=seed)
         ev = evaluate_policy(env, bc.bc.policy, seed_slice(bc.params, 0), jax.random.PRNGKey(2000 + seed), args.eval_episodes)
         one_episode_bc.append(float(normalized_score(ev.mean, random_score, expert_score)))
-    train_bc_check = {"demo_transitions": int(len(demos)), **seed_statistics(one_episode_bc).to_dict()}
+    train_bc_check = {"demo_transitions": len(demos), **seed_statistics(one_episode_bc).to_dict()}
     print(f"train_bc on one expert episode per seed: {train_bc_check['mean']:.3f} (values {np.round(one_episode_bc, 3).tolist()})")
 
     few_demo = curves["bc"][0]

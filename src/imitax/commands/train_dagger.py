@@ -80,10 +80,10 @@ def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
                hlines={"expert": expert_score, "random": random_score})
     seeds = ", ".join(f"{s:.3f}" for s in out["seed_normalized_scores"])
     emit({**out, "run_dir": str(run_dir)}, opts.json, [
-        f"DAgger {args.env_id}: mean return {out['mean_return']:.1f} (expert {expert_score:.1f}, random {random_score:.1f}), "
-        f"normalised score {out['normalized_score']:.3f} [per seed: {seeds}]",
-        f"{config.num_rounds} rounds, {out['expert_labels']:,.0f} expert labels per seed "
-        f"({result.run_s:.1f}s + {result.compile_s:.1f}s compile)",
+        (f"DAgger {args.env_id}: mean return {out['mean_return']:.1f} (expert {expert_score:.1f}, "
+         f"random {random_score:.1f}), normalised score {out['normalized_score']:.3f} [per seed: {seeds}]"),
+        (f"{config.num_rounds} rounds, {out['expert_labels']:,.0f} expert labels per seed "
+         f"({result.run_s:.1f}s + {result.compile_s:.1f}s compile)"),
         f"saved {run_dir}",
     ])
     return {**out, "run_dir": str(run_dir)}

@@ -65,6 +65,19 @@ def test_interrupted_host_run_completes_without_gaps(tmp_path):
     assert np.isfinite(resumed.history["policy_loss"]).all()
 
 
+def test_host_runs_every_seed_once_and_resumes_inside_a_later_seed(tmp_path):
+    env = imitax.make("CartPole-v1", backend="gymnasium")
+    config = PPOConfig.for_env("CartPole-v1", total_steps=4 * 2048)
+    straight = train_ppo(env, config, seed=2, num_seeds=2)
+    assert straight.history["policy_loss"].shape == (2, 4) and np.isfinite(straight.history["policy_loss"]).all()
+    with pytest.raises(Interrupted):  # on_chunk reports the last seed only: this stops inside seed 1
+        train_ppo(env, config, seed=2, num_seeds=2, on_chunk=interrupt_after(2),
+                  checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    resumed = train_ppo(env, config, seed=2, num_seeds=2, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    assert np.isfinite(resumed.history["policy_loss"]).all()
+    np.testing.assert_array_equal(resumed.history["policy_loss"][0], straight.history["policy_loss"][0])
+
+
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path, cartpole_expert):
     checkpoint = ResumeCheckpoint(tmp_path, every_s=0)
     demos = cartpole_expert.demos

@@ -166,7 +166,7 @@ def run_host(
     first = True
     for seed_index in range(position // num_iterations, num_seeds):
         carry = carries[seed_index]
-        for iteration in range(position - seed_index * num_iterations, num_iterations):
+        for iteration in range(max(0, position - seed_index * num_iterations), num_iterations):
             start = time.perf_counter()
             carry, metrics = step_fn(carry)
             metrics = jax.device_get(metrics)

@@ -86,10 +86,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/reward_transfer.json"))
     args = parser.parse_args()
-    results = {"seeds": args.seeds, "envs": {env_id: bench_env(env_id, args.seeds) for env_id in args.envs}}
+    # Environments not rerun keep their earlier figures.
+    earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
+    results = {"seeds": args.seeds, "envs": {**earlier.get("envs", {}),
+                                             **{env_id: bench_env(env_id, args.seeds) for env_id in args.envs}}}
     atomic_write_json(args.output, results)
     print(json.dumps({e: {a: results["envs"][e][a]["original_dynamics"]["mean"] for a in ("gail", "airl")}
-                      for e in results["envs"]}))
+                      for e in args.envs}))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ class AIRLConfig:
     """agent samples (and as many expert samples) per discriminator step"""
     absorbing: bool = True
     """terminal transitions lead to a learned absorbing state (removes the termination bias)"""
-    disc_grad_penalty: float = 0.0  # read by GAIL's loss; AIRL keeps it at 0
+    disc_grad_penalty: float = 0.0  # read by GAIL's loss; AIRL keeps it at 0 (a penalty on g did not help transfer)
 
     def validate(self) -> AIRLConfig:
         self.ppo.validate()
@@ -82,7 +82,9 @@ class AIRLConfig:
 
 
 AIRL_PPO: dict[str, dict[str, Any]] = {}
-AIRL_TUNED: dict[str, dict[str, Any]] = {}
+# Measured (3 seeds, 10 demos): with the shaped reward one CartPole seed in three stalled
+# at half the expert's return; the positive reward reached it on every seed.
+AIRL_TUNED: dict[str, dict[str, Any]] = {"CartPole-v1": {"reward": "positive"}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,16 +119,19 @@ class AIRL(GAIL):
             net.absorbing_value(agent.terminated.mean(), 1.0) * optax.sigmoid_binary_cross_entropy(g_abs, 0.0)
 
     def reward(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
+        """The generator's reward. Signed rewards (shaped, logit) get the absorbing state's
+        value after terminal transitions. The positive reward does not: it pays for every
+        step survived, so it assumes ending an episode is never expert-like (absorbing
+        reward 0, its lower bound); with the absorbing state's learned softplus(g_abs) > 0
+        folded in, early on it paid the agent to end episodes."""
         net = self.discriminator
-        absorbing_logit = net.absorbing_reward(state.disc_params)
         if self.config.reward == "shaped":
-            step, absorbing = net.shaped_reward(state.disc_params, transitions), absorbing_logit
-        else:
-            step = self.logits(state.disc_params["net"], state, transitions)
-            absorbing = absorbing_logit
-            if self.config.reward == "positive":
-                step, absorbing = jax.nn.softplus(step), jax.nn.softplus(absorbing)
-        return step + net.absorbing_value(absorbing, transitions.terminated)
+            return net.shaped_reward(state.disc_params, transitions) + \
+                net.absorbing_value(net.absorbing_reward(state.disc_params), transitions.terminated)
+        logits = self.logits(state.disc_params["net"], state, transitions)
+        if self.config.reward == "positive":
+            return jax.nn.softplus(logits)
+        return logits + net.absorbing_value(net.absorbing_reward(state.disc_params), transitions.terminated)
 
     def update_discriminator(self, state: GAILState, agent: Transitions) -> tuple[GAILState, dict[str, jnp.ndarray]]:
         state, metrics = super().update_discriminator(state, agent)

@@ -76,7 +76,7 @@ class AIRLRewardNet:
         net = self.net.init(key, jnp.zeros((1, self.reward_input_dim)), jnp.zeros((1, self.spec.obs_dim)))
         return {"net": net, "obs_norm": obs_norm}
 
-    def _reward_inputs(self, obs_norm: ObsNormalizer, transitions: Transitions) -> jnp.ndarray:
+    def reward_inputs(self, obs_norm: ObsNormalizer, transitions: Transitions) -> jnp.ndarray:
         parts = [obs_norm(transitions.obs)]
         if not self.state_only:
             space = self.spec.action_space
@@ -104,7 +104,7 @@ class AIRLRewardNet:
 
     def step_reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
         """g(s[, a]) of each transition alone: f32[...]."""
-        return self.net.apply(params["net"], self._reward_inputs(params["obs_norm"], transitions), method="g")
+        return self.net.apply(params["net"], self.reward_inputs(params["obs_norm"], transitions), method="g")
 
     def reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
         """The disentangled reward to train on: g(s[, a]) plus, after a terminal
@@ -115,7 +115,7 @@ class AIRLRewardNet:
     def shaped_reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
         """f(s, a, s') of each transition alone (the discriminator's term): f32[...]."""
         obs_norm = params["obs_norm"]
-        g, h = self.net.apply(params["net"], self._reward_inputs(obs_norm, transitions), obs_norm(transitions.obs))
+        g, h = self.net.apply(params["net"], self.reward_inputs(obs_norm, transitions), obs_norm(transitions.obs))
         h_next = self.net.apply(params["net"], obs_norm(transitions.next_obs), method="h")
         return g + self.gamma * (1.0 - transitions.terminated) * h_next - h
 

@@ -31,6 +31,7 @@ import h5py
 import jax
 import numpy as np
 import pytest
+from episodes import random_episode
 
 import imitax
 import imitax.cli as cli
@@ -39,8 +40,15 @@ from imitax.algos.bc import BCConfig
 from imitax.data.minari_io import load_demonstrations, save_demonstrations
 from imitax.data.types import Trajectory
 from imitax.envs.spec import Box, Discrete, EnvSpec
-from imitax.errors import (CheckpointError, ConfigError, DatasetError, ImitaxError, OutputError, SpaceError,
-                           UnknownEnvError)
+from imitax.errors import (
+    CheckpointError,
+    ConfigError,
+    DatasetError,
+    ImitaxError,
+    OutputError,
+    SpaceError,
+    UnknownEnvError,
+)
 from imitax.io.checkpoint import load_checkpoint, save_checkpoint
 from imitax.io.policy_checkpoint import load_policy, save_policy
 from imitax.io.reward_checkpoint import load_reward
@@ -90,16 +98,7 @@ class World:
 def episodes(spec: EnvSpec, lengths=(5, 8, 3), seed: int = 0) -> list[Trajectory]:
     """Random but valid episodes of `spec`; the last one truncated, the others terminated."""
     rng = np.random.default_rng(seed)
-    out = []
-    for index, length in enumerate(lengths):
-        obs = rng.normal(size=(length + 1, spec.obs_dim)).astype(np.float32)
-        if isinstance(spec.action_space, Discrete):
-            actions = rng.integers(0, spec.action_space.n, size=length).astype(np.int32)
-        else:
-            space = spec.action_space
-            actions = rng.uniform(space.low_array, space.high_array, size=(length, space.shape[0])).astype(np.float32)
-        out.append(Trajectory(obs, actions, rng.normal(size=length).astype(np.float32), index < len(lengths) - 1))
-    return out
+    return [random_episode(rng, spec, length, index < len(lengths) - 1) for index, length in enumerate(lengths)]
 
 
 def save(dataset_id: str, trajectories: list[Trajectory], spec: EnvSpec, **kwargs: Any) -> Path:

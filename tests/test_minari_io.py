@@ -9,6 +9,7 @@ import gymnasium
 import minari
 import numpy as np
 import pytest
+from episodes import random_episode
 from minari.data_collector.episode_buffer import EpisodeBuffer
 
 from imitax.data.minari_io import (
@@ -33,16 +34,7 @@ def datasets_root(tmp_path, monkeypatch):
     return root
 
 
-def make_episode(rng: np.random.Generator, spec: EnvSpec, length: int, terminated: bool) -> Trajectory:
-    """Random but valid: obs f32[length + 1, obs_dim], actions in the space, rewards f32[length]."""
-    obs = rng.normal(size=(length + 1, spec.obs_dim)).astype(np.float32)
-    if isinstance(spec.action_space, Discrete):
-        actions = rng.integers(0, spec.action_space.n, size=length).astype(np.int32)
-    else:
-        space = spec.action_space
-        actions = rng.uniform(space.low_array, space.high_array, size=(length, space.shape[0])).astype(np.float32)
-    rewards = rng.normal(size=length).astype(np.float32)
-    return Trajectory(obs, actions, rewards, terminated)
+make_episode = random_episode
 
 
 def make_episodes(spec: EnvSpec, lengths=(5, 1, 9), terminated=(True, False, True), seed=0) -> list[Trajectory]:

@@ -150,6 +150,12 @@ def test_cli_train_dagger_json(saved_expert, tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["dagger"]["num_rounds"] == 2
     assert json.loads((run_dir / "checkpoint" / "meta.json").read_text())["algorithm"] == "dagger"
     assert len((run_dir / "metrics.jsonl").read_text().strip().splitlines()) == 3
+    # resuming a finished run restores its saved end state: same policy, no duplicated metric rows
+    metrics, params = (run_dir / "metrics.jsonl").read_text(), (run_dir / "checkpoint" / "params.msgpack").read_bytes()
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["train", "dagger", "--resume", str(run_dir), "--no-progress"]) == 0
+    assert (run_dir / "metrics.jsonl").read_text() == metrics
+    assert (run_dir / "checkpoint" / "params.msgpack").read_bytes() == params
 
 
 @pytest.mark.parametrize("env_id, expert, match", [

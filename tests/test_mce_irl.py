@@ -210,6 +210,12 @@ def test_cli_run_folder_and_json(tmp_path):
     assert params["learned_reward"].shape == (50,)
     assert json.loads((run_dir / "config.json").read_text())["mce_irl"]["num_steps"] == 100
     assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 4
+    # resuming the finished run restores its saved end state: same reward, no duplicated metric rows
+    metrics, reward = (run_dir / "metrics.jsonl").read_text(), (run_dir / "reward" / "params.msgpack").read_bytes()
+    code, out, _ = _run_cli(["train", "mce-irl", "--resume", str(run_dir), "--json", "--no-progress"])
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["normalized_return"] == result["normalized_return"]
+    assert (run_dir / "metrics.jsonl").read_text() == metrics
+    assert (run_dir / "reward" / "params.msgpack").read_bytes() == reward
 
 
 def test_cli_random_mdp_text_output(tmp_path):

@@ -47,7 +47,7 @@ from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec, executed_actions
 from imitax.errors import ConfigError, DatasetError, require_non_negative, require_positive
 from imitax.nets.policy import Policy
-from imitax.rl.loop import ChunkCallback, run_compiled, run_host
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled, run_host
 
 # expert_fn(key, obs: f32[obs_dim]) -> action: i32[] (Discrete) or f32[action_dim] (Box); JAX-traceable
 ExpertFn = Callable[[jax.Array, jnp.ndarray], jnp.ndarray]
@@ -288,6 +288,7 @@ def train_dagger(
     num_seeds: int = 1,
     initial_demos: Transitions | None = None,
     on_round: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> DAggerResult:
     """Run `config.num_rounds` DAgger rounds for `num_seeds` independent seeds.
 
@@ -302,9 +303,9 @@ def train_dagger(
     buffer = initial_buffer(dagger, initial_demos)
     report = None if on_round is None else partial(_report_round, on_round)
     if isinstance(env, JaxEnv):
-        result = _run_jax(dagger, env, expert_fn, buffer, seed, num_seeds, report)
+        result = _run_jax(dagger, env, expert_fn, buffer, seed, num_seeds, report, checkpoint)
     elif isinstance(env, GymnasiumEnv):
-        result = _run_host(dagger, env, expert_fn, buffer, seed, num_seeds, report)
+        result = _run_host(dagger, env, expert_fn, buffer, seed, num_seeds, report, checkpoint)
     else:
         raise ConfigError(f"DAgger needs a JaxEnv or a GymnasiumEnv, got {type(env).__name__}")
     return DAggerResult(dagger, result.carry.bc.params, _mark_missing(result.history, 0), result.compile_s, result.run_s)
@@ -335,7 +336,7 @@ def _mark_missing(metrics: dict[str, Any], first_entry: int) -> dict[str, np.nda
 
 
 def _run_jax(dagger: DAgger, env: JaxEnv, expert_fn: ExpertFn, buffer: LabelBuffer, seed: int, num_seeds: int,
-             on_round: ChunkCallback | None) -> Any:
+             on_round: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> Any:
     config = dagger.config
 
     def init(key: jax.Array) -> DAggerState:
@@ -360,11 +361,11 @@ def _run_jax(dagger: DAgger, env: JaxEnv, expert_fn: ExpertFn, buffer: LabelBuff
         return state, metrics
 
     return run_compiled(init, step, jax.random.PRNGKey(seed), config.num_rounds + 1, num_seeds=num_seeds,
-                        target_chunks=config.num_rounds + 1, on_chunk=on_round)
+                        target_chunks=config.num_rounds + 1, on_chunk=on_round, checkpoint=checkpoint)
 
 
 def _run_host(dagger: DAgger, env: GymnasiumEnv, expert_fn: ExpertFn, buffer: LabelBuffer, seed: int,
-              num_seeds: int, on_round: ChunkCallback | None) -> Any:
+              num_seeds: int, on_round: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> Any:
     """Gymnasium: the mixture acts in a host loop; retraining and aggregation stay compiled."""
     config, spec = dagger.config, dagger.spec
     collect_env = env.with_num_envs(config.episodes_per_round)
@@ -418,4 +419,4 @@ def _run_host(dagger: DAgger, env: GymnasiumEnv, expert_fn: ExpertFn, buffer: La
         return DAggerState(bc_state.replace(key=key), buffer, state.round_index + 1, beta, rollout_return), metrics
 
     return run_host(init, step, seed, config.num_rounds + 1, num_seeds=num_seeds,
-                    target_chunks=config.num_rounds + 1, on_chunk=on_round)
+                    target_chunks=config.num_rounds + 1, on_chunk=on_round, checkpoint=checkpoint)

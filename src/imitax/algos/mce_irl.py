@@ -39,7 +39,7 @@ from flax import struct
 from imitax.envs.tabular import TabularMDP
 from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.mlp import ACTIVATIONS, MLP
-from imitax.rl.loop import ChunkCallback, run_compiled
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled
 from imitax.rl.tabular import expected_return, soft_value_iteration, state_visitation, uniform_policy, value_iteration
 
 ExpertKind = Literal["optimal", "soft"]
@@ -279,6 +279,7 @@ def train_mce_irl(
     num_seeds: int = 1,
     references: References | None = None,
     on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
 ) -> MCEIRLResult:
     """Learn a reward whose soft-optimal policy matches `expert_visitation`.
 
@@ -317,7 +318,7 @@ def train_mce_irl(
     keys = jax.random.split(jax.random.PRNGKey(seed), num_seeds)
     carry = jax.vmap(lambda key, visits: algo.init(key, mdp, visits))(keys, expert_visitation)
     loop = run_compiled(init, chunk, jax.random.PRNGKey(seed), config.num_steps // config.log_every,
-                        num_seeds=num_seeds, on_chunk=on_chunk, carry=carry)
+                        num_seeds=num_seeds, on_chunk=on_chunk, carry=carry, checkpoint=checkpoint)
     learned_reward, soft_policy, optimal_policy = _policies(algo, mdp, loop.carry.reward_params)
     return MCEIRLResult(algo, loop.carry.reward_params, np.asarray(learned_reward), np.asarray(soft_policy),
                         np.asarray(optimal_policy), loop.history, references, loop.compile_s, loop.run_s)

@@ -12,14 +12,12 @@ import tyro
 
 from imitax.algos.dagger import DAggerConfig, train_dagger
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table,
-                                    start_run)
-from imitax.commands.progress import monitor
+                                    start_run, training)
 from imitax.data.minari_io import load_demonstrations
 from imitax.errors import ConfigError
 from imitax.eval import evaluate
 from imitax.io.expert_policy import load_expert
 from imitax.io.policy_checkpoint import save_policy
-from imitax.io.run_dir import MetricsWriter
 from imitax.rl.loop import seed_slice
 
 
@@ -45,8 +43,6 @@ class TrainDAggerArgs:
 def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
     opts, config = args.options, args.dagger
     config.validate()
-    if getattr(opts, "resume", None) is not None:
-        raise ConfigError("train dagger cannot resume a run yet; expected a fresh run (drop --resume)")
     if args.num_seeds <= 0:
         raise ConfigError(f"--num-seeds must be > 0, got {args.num_seeds}")
     env = make_env(args.env_id, opts.backend)
@@ -59,11 +55,11 @@ def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
     expert_score = evaluate(env, batched_expert, jax.random.PRNGKey(opts.seed + 30_000), opts.eval_episodes).mean
     random_score = random_return(env, opts.eval_episodes, opts.seed)
     run_dir = start_run(opts, "dagger", args.env_id, args)
-    with MetricsWriter(run_dir) as writer, monitor(f"DAgger {args.env_id}", config.num_rounds, 1, "rounds", writer,
-                                                   opts.progress) as mon:
+    with training(run_dir, opts, f"DAgger {args.env_id}", config.num_rounds, 1, "rounds") as (mon, checkpoint):
         # history entry 0 is the initial learner: report it as round 0
         result = train_dagger(env, expert_fn, config, seed=opts.seed, num_seeds=args.num_seeds,
-                              initial_demos=initial_demos, on_round=lambda done, metrics: mon(done - 1, metrics))
+                              initial_demos=initial_demos, on_round=lambda done, metrics: mon(done - 1, metrics),
+                              checkpoint=checkpoint)
     policy = result.policy
     evaluations = evaluate_seeds(env, policy, result.params, args.num_seeds, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="dagger",

@@ -19,14 +19,13 @@ import numpy as np
 
 from imitax.algos.mce_irl import (ExpertKind, MCEIRLConfig, MCEIRLResult, References, empirical_visitation, expert_policy,
                                   sample_demonstrations, train_mce_irl)
-from imitax.commands.common import emit
-from imitax.commands.progress import monitor
+from imitax.commands.common import emit, start_run, training
 from imitax.envs.tabular import GridworldConfig, RandomMDPConfig, TabularMDP
 from imitax.errors import ConfigError
 from imitax.io.atomic import atomic_write_json
 from imitax.io.checkpoint import save_checkpoint
 from imitax.io.plots import plot_learning_curve, plot_reward_heatmaps
-from imitax.io.run_dir import MetricsWriter, make_run_dir, write_config, write_summary
+from imitax.io.run_dir import write_summary
 from imitax.rl.loop import seed_slice
 from imitax.rl.tabular import state_visitation
 
@@ -58,6 +57,10 @@ class TrainMCEIRLArgs:
     """print the result as one JSON object on the last stdout line"""
     progress: bool = True
     """show a progress bar on stderr"""
+    checkpoint_every_s: float = 60.0
+    """seconds between saves of the training state to <run>/resume/ (0: after every chunk; the end is always saved)"""
+    resume: Path | None = None
+    """continue the run in this folder from its last saved state (its config.json gives every option not set here)"""
 
     def build_mdp(self) -> TabularMDP:
         return self.grid.build() if self.mdp == "gridworld" else self.random.build()
@@ -85,13 +88,11 @@ def run_mce_irl(args: TrainMCEIRLArgs) -> dict[str, Any]:
     references = References.of(mdp, expert)
     visitations = expert_visitations(mdp, expert, args.num_demos, args.num_seeds, args.seed, config.discount)
 
-    run_dir = make_run_dir(args.runs_dir, args.name, prefix=f"mce-irl-{args.mdp}")
-    write_config(run_dir, args)
+    run_dir = start_run(args, "mce-irl", args.mdp, args)  # args carries the run options itself
     title = f"MCE IRL ({config.reward_model} reward) on {args.mdp}"
-    with MetricsWriter(run_dir) as writer, monitor(title, config.num_steps, config.log_every, "steps", writer,
-                                                   args.progress) as mon:
+    with training(run_dir, args, title, config.num_steps, config.log_every, "steps") as (mon, checkpoint):
         result = train_mce_irl(mdp, visitations, config, seed=args.seed, num_seeds=args.num_seeds,
-                               references=references, on_chunk=mon)
+                               references=references, on_chunk=mon, checkpoint=checkpoint)
 
     save_checkpoint(run_dir / "reward", {"reward_params": seed_slice(result.reward_params, 0),
                                          "learned_reward": result.learned_reward[0]},

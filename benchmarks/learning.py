@@ -90,7 +90,8 @@ def main() -> None:
     parser.add_argument("--backend", default="jax", choices=["jax", "gymnasium"])
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/learning.json"))
     args = parser.parse_args()
-    results = {"seeds": args.seeds, "backend": args.backend, "envs": {}}
+    earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}  # other envs keep their figures
+    results = {"seeds": args.seeds, "backend": args.backend, "envs": earlier.get("envs", {})}
     for env_id in args.envs:
         r = bench_env(env_id, args.seeds, args.backend)
         results["envs"][env_id] = r
@@ -101,7 +102,7 @@ def main() -> None:
                   f"min {min(s['values']):.3f}, threshold {r['thresholds'].get(algo)}, {s['wall_s']:.1f}s", flush=True)
     atomic_write_json(args.output, results)
     print(f"wrote {args.output}")
-    print(json.dumps({e: {a: results['envs'][e][a]['mean'] for a in ALGOS} for e in results['envs']}))
+    print(json.dumps({e: {a: results['envs'][e][a]['mean'] for a in ALGOS} for e in args.envs}))
 
 
 if __name__ == "__main__":

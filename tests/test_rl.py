@@ -74,3 +74,12 @@ def test_ppo_learns_cartpole_on_gymnasium_backend():
     result = train_ppo(env, PPOConfig.for_env("CartPole-v1", total_steps=200_000), seed=0)
     returns = result.history["episode_return"][0]
     assert np.nanmean(returns[-10:]) > 150.0
+
+
+def test_algorithm_tuned_ppo_settings_yield_to_explicit_overrides():
+    from imitax.algos.airl import AIRLConfig
+    from imitax.algos.gail import GAILConfig
+
+    assert AIRLConfig.for_env("CartPole-v1").ppo.total_steps == 1_000_000  # AIRL's own CartPole budget
+    assert AIRLConfig.for_env("CartPole-v1", ppo={"total_steps": 4096}).ppo.total_steps == 4096
+    assert GAILConfig.for_env("CartPole-v1", ppo={"total_steps": 4096}).ppo.learning_rate == 1e-3

@@ -77,7 +77,7 @@ class AIRLConfig:
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> AIRLConfig:
         ppo_overrides = overrides.pop("ppo", {})
-        ppo = PPOConfig.for_env(env_id, **AIRL_PPO.get(env_id, {}), **ppo_overrides)
+        ppo = PPOConfig.for_env(env_id, **{**AIRL_PPO.get(env_id, {}), **ppo_overrides})
         return dataclasses.replace(cls(ppo=ppo, **AIRL_TUNED.get(env_id, {})), **overrides)
 
 

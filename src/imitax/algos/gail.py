@@ -89,7 +89,7 @@ class GAILConfig:
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> GAILConfig:
         ppo_overrides = overrides.pop("ppo", {})
-        ppo = PPOConfig.for_env(env_id, **GAIL_PPO.get(env_id, {}), **ppo_overrides)
+        ppo = PPOConfig.for_env(env_id, **{**GAIL_PPO.get(env_id, {}), **ppo_overrides})
         return dataclasses.replace(cls(ppo=ppo, **GAIL_TUNED.get(env_id, {})), **overrides)
 
 

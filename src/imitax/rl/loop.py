@@ -117,10 +117,15 @@ def check_finite(iterations: int, metrics: Metrics, carry: Carry) -> None:
     for name, values in metrics.items():
         if name not in MAY_BE_NAN and not np.isfinite(np.asarray(values, np.float64)).all():
             raise DivergenceError(_divergence_message(iterations, f"{name} became {_bad_value(values)}"))
-    leaves = [leaf for leaf in jax.tree.leaves(carry) if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)]
-    finite = jax.device_get([jnp.isfinite(leaf).all() for leaf in leaves])
-    if not all(bool(ok) for ok in finite):
+    if not bool(_all_finite(carry)):
         raise DivergenceError(_divergence_message(iterations, "a parameter became NaN or infinite"))
+
+
+@jax.jit
+def _all_finite(carry: Carry) -> jax.Array:
+    """One compiled reduction over every floating leaf (not a dispatch per leaf)."""
+    leaves = [leaf for leaf in jax.tree.leaves(carry) if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)]
+    return jnp.all(jnp.stack([jnp.isfinite(leaf).all() for leaf in leaves])) if leaves else jnp.array(True)
 
 
 def _bad_value(values: Any) -> str:

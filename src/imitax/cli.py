@@ -1,4 +1,4 @@
-"""The `imitax` command: expert, collect, train bc|gail|airl, eval, bench.
+"""The `imitax` command: expert, collect, train bc|gail|airl|rl|dagger|mce-irl, eval, bench.
 
 Each command's options are a typed dataclass read by tyro: the same object is the
 Python API's config and the run's saved config.json. Defaults that depend on the
@@ -6,7 +6,8 @@ environment (tuned PPO settings) are filled in from the environment id before th
 command line is parsed, so `--ppo.learning-rate` still overrides them.
 
 User mistakes (bad id, missing dataset, mismatched data, bad config value) print one
-line on stderr and exit with status 2.
+line on stderr and exit with status 2. `--resume RUN` on a training command takes its
+defaults from the run's saved config.json.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ commands:
   train dagger ENV --expert RUN DAgger: an expert policy labels the states the learner visits
   train mce-irl [--mdp random]  MCE IRL on a tabular MDP (gridworld or random), exact or from sampled demos
   eval RUN                      returns and normalised score of a run's policy
+  (any training command) --resume RUN
+                                continue a killed run from its last saved state
   bench                         speed benchmark (compile, steps/s, rollout ceiling)
 """
 

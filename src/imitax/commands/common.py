@@ -32,15 +32,11 @@ Backend = Literal["jax", "gymnasium"]
 
 
 @dataclasses.dataclass(frozen=True)
-class RunOptions:
-    """Options every training command takes."""
+class RunFolderOptions:
+    """Options every training command takes: seed, run folder, output, checkpoints."""
 
     seed: int = 0
     """random seed (runs with the same seed and config give the same numbers)"""
-    backend: Backend = "jax"
-    """jax: gymnax env, whole loop compiled; gymnasium: any Gymnasium env, host loop"""
-    eval_episodes: int = 100
-    """episodes for the final evaluation"""
     runs_dir: Path = Path("runs")
     """where run folders are created"""
     name: str | None = None
@@ -54,15 +50,29 @@ class RunOptions:
     resume: Path | None = None
     """continue the run in this folder from its last saved state (its config.json gives every option not set here)"""
 
-    def validate(self) -> RunOptions:
+    def validate(self) -> RunFolderOptions:
         """Raise ConfigError on a value no run can use (checked before any run folder exists)."""
         if self.checkpoint_every_s < 0:
             raise ConfigError(f"--checkpoint-every-s must be >= 0, got {self.checkpoint_every_s}")
-        if self.eval_episodes <= 0:
-            raise ConfigError(f"--eval-episodes must be > 0, got {self.eval_episodes}")
         if self.name is not None and (self.name in ("", ".", "..") or Path(self.name).name != self.name):
             raise ConfigError(f"--name {self.name!r} is not a folder name; expected one name without '/', "
                               f"created under --runs-dir {self.runs_dir}")
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions(RunFolderOptions):
+    """Options every training command on an environment takes."""
+
+    backend: Backend = "jax"
+    """jax: gymnax env, whole loop compiled; gymnasium: any Gymnasium env, host loop"""
+    eval_episodes: int = 100
+    """episodes for the final evaluation"""
+
+    def validate(self) -> RunOptions:
+        if self.eval_episodes <= 0:
+            raise ConfigError(f"--eval-episodes must be > 0, got {self.eval_episodes}")
+        super().validate()
         return self
 
 
@@ -90,7 +100,7 @@ def make_env(env_id: str, backend: Backend) -> JaxEnv | GymnasiumEnv:
     return make(env_id, backend=backend)
 
 
-def start_run(options: RunOptions, prefix: str, env_id: str, config: Any) -> Path:
+def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) -> Path:
     """A new run folder holding config.json, or with `options.resume` the run folder to
     continue. Under `discard_failed_runs` (the CLI), an ImitaxError later in the command
     removes a new folder again unless it holds saved state."""
@@ -143,7 +153,7 @@ def _from_jsonable(kind: Any, value: Any) -> Any:
 
 
 @contextlib.contextmanager
-def training(run_dir: Path, options: RunOptions, description: str, total: int, per_iteration: int,
+def training(run_dir: Path, options: RunFolderOptions, description: str, total: int, per_iteration: int,
              unit: str) -> Iterator[tuple[TrainingMonitor, ResumeCheckpoint]]:
     """Metrics writer, progress monitor and training-state checkpoint of one run.
 

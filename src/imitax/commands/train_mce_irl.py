@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import tyro
 
 from imitax.algos.mce_irl import (ExpertKind, MCEIRLConfig, MCEIRLResult, References, empirical_visitation, expert_policy,
                                   sample_demonstrations, train_mce_irl)
-from imitax.commands.common import emit, start_run, training
+from imitax.commands.common import RunFolderOptions, emit, start_run, training
 from imitax.envs.tabular import GridworldConfig, RandomMDPConfig, TabularMDP
 from imitax.errors import ConfigError
 from imitax.io.atomic import atomic_write_json
@@ -47,20 +48,7 @@ class TrainMCEIRLArgs:
     num_seeds: int = 1
     """independent runs trained at once (vmapped); each samples its own demonstrations"""
     mce_irl: MCEIRLConfig = MCEIRLConfig()
-    seed: int = 0
-    """random seed (runs with the same seed and config give the same numbers)"""
-    runs_dir: Path = Path("runs")
-    """where run folders are created"""
-    name: str | None = None
-    """run folder name (default: mce-irl-<mdp>-<time>)"""
-    json: bool = False
-    """print the result as one JSON object on the last stdout line"""
-    progress: bool = True
-    """show a progress bar on stderr"""
-    checkpoint_every_s: float = 60.0
-    """seconds between saves of the training state to <run>/resume/ (0: after every chunk; the end is always saved)"""
-    resume: Path | None = None
-    """continue the run in this folder from its last saved state (its config.json gives every option not set here)"""
+    options: Annotated[RunFolderOptions, tyro.conf.OmitArgPrefixes] = RunFolderOptions()
 
     def build_mdp(self) -> TabularMDP:
         return self.grid.build() if self.mdp == "gridworld" else self.random.build()
@@ -86,12 +74,12 @@ def run_mce_irl(args: TrainMCEIRLArgs) -> dict[str, Any]:
     mdp = args.build_mdp()
     expert = expert_policy(mdp, args.expert)
     references = References.of(mdp, expert)
-    visitations = expert_visitations(mdp, expert, args.num_demos, args.num_seeds, args.seed, config.discount)
+    visitations = expert_visitations(mdp, expert, args.num_demos, args.num_seeds, args.options.seed, config.discount)
 
-    run_dir = start_run(args, "mce-irl", args.mdp, args)  # args carries the run options itself
+    run_dir = start_run(args.options, "mce-irl", args.mdp, args)
     title = f"MCE IRL ({config.reward_model} reward) on {args.mdp}"
-    with training(run_dir, args, title, config.num_steps, config.log_every, "steps") as (mon, checkpoint):
-        result = train_mce_irl(mdp, visitations, config, seed=args.seed, num_seeds=args.num_seeds,
+    with training(run_dir, args.options, title, config.num_steps, config.log_every, "steps") as (mon, checkpoint):
+        result = train_mce_irl(mdp, visitations, config, seed=args.options.seed, num_seeds=args.num_seeds,
                                references=references, on_chunk=mon, checkpoint=checkpoint)
 
     save_checkpoint(run_dir / "reward", {"reward_params": seed_slice(result.reward_params, 0),
@@ -113,7 +101,7 @@ def run_mce_irl(args: TrainMCEIRLArgs) -> dict[str, Any]:
     _write_summary(run_dir, title, out, files)
     seeds = ", ".join(f"{s:.3f}" for s in out["seed_normalized_returns"])
     source = "exact expert visitation" if args.num_demos == 0 else f"{args.num_demos} demonstrations per seed"
-    emit({**out, "run_dir": str(run_dir)}, args.json, [
+    emit({**out, "run_dir": str(run_dir)}, args.options.json, [
         f"{title} from {source}: the policy optimal under the learned reward earns {out['return_ratio']:.3f} of the "
         f"expert's true return ({out['true_return']:.2f} vs {references.expert_return:.2f}, random "
         f"{references.random_return:.2f}); normalised {out['normalized_return']:.3f} [per seed: {seeds}]",

@@ -17,6 +17,7 @@ import io
 import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import tyro
@@ -122,8 +123,6 @@ def _defaults(config_type: type, args: list[str]) -> Any:
     resume = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "--resume"] + \
         [arg.split("=", 1)[1] for arg in args if arg.startswith("--resume=")]
     if resume:
-        from pathlib import Path
-
         from imitax.commands.common import load_run_config
         return load_run_config(config_type, Path(resume[-1]))
     defaults = getattr(config_type, "defaults", None)

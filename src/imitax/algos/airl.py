@@ -116,8 +116,9 @@ class AIRL(GAIL):
             return jnp.zeros(())
         net = self.discriminator
         g_abs = net.absorbing_reward({"net": net_params, "obs_norm": None})
-        return net.absorbing_value(expert.terminated.mean(), 1.0) * optax.sigmoid_binary_cross_entropy(g_abs, 1.0) + \
-            net.absorbing_value(agent.terminated.mean(), 1.0) * optax.sigmoid_binary_cross_entropy(g_abs, 0.0)
+        # the per-step loss of the absorbing state, summed over its occupancy like a reward
+        return net.absorbing_value(optax.sigmoid_binary_cross_entropy(g_abs, 1.0), expert.terminated.mean()) + \
+            net.absorbing_value(optax.sigmoid_binary_cross_entropy(g_abs, 0.0), agent.terminated.mean())
 
     def reward(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         """The generator's reward. Signed rewards (shaped, logit) get the absorbing state's
@@ -125,14 +126,12 @@ class AIRL(GAIL):
         step survived, so it assumes ending an episode is never expert-like (absorbing
         reward 0, its lower bound); with the absorbing state's learned softplus(g_abs) > 0
         folded in, early on it paid the agent to end episodes."""
-        net = self.discriminator
-        if self.config.reward == "shaped":
-            return net.shaped_reward(state.disc_params, transitions) + \
-                net.absorbing_value(net.absorbing_reward(state.disc_params), transitions.terminated)
-        logits = self.logits(state.disc_params["net"], state, transitions)
         if self.config.reward == "positive":
-            return jax.nn.softplus(logits)
-        return logits + net.absorbing_value(net.absorbing_reward(state.disc_params), transitions.terminated)
+            return jax.nn.softplus(self.logits(state.disc_params["net"], state, transitions))
+        net = self.discriminator
+        step = net.shaped_reward(state.disc_params, transitions) if self.config.reward == "shaped" else \
+            self.logits(state.disc_params["net"], state, transitions)
+        return step + net.absorbing_value(net.absorbing_reward(state.disc_params), transitions.terminated)
 
     def update_discriminator(self, state: GAILState, agent: Transitions) -> tuple[GAILState, dict[str, jnp.ndarray]]:
         state, metrics = super().update_discriminator(state, agent)

@@ -38,7 +38,7 @@ from flax import struct
 
 from imitax.envs.tabular import TabularMDP
 from imitax.errors import ConfigError, require_non_negative, require_positive
-from imitax.nets.mlp import ACTIVATIONS, MLP
+from imitax.nets.mlp import MLP, check_network
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled
 from imitax.rl.tabular import expected_return, soft_value_iteration, state_visitation, uniform_policy, value_iteration
 
@@ -71,10 +71,8 @@ class MCEIRLConfig:
         require_non_negative(self, "mce_irl", "l2_coef")
         if self.reward_model not in ("linear", "mlp"):
             raise ConfigError(f"mce_irl.reward_model must be 'linear' or 'mlp'; got {self.reward_model!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"mce_irl.activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
-        if any(width < 1 for width in self.hidden_sizes):
-            raise ConfigError(f"mce_irl.hidden_sizes must be >= 1 each; got {self.hidden_sizes}")
+        check_network(self.hidden_sizes, self.activation, hidden_name="mce_irl.hidden_sizes",
+                      activation_name="mce_irl.activation")
         if not 0.0 < self.discount <= 1.0:
             raise ConfigError(f"mce_irl.discount must be in (0, 1]; got {self.discount}")
         if self.num_steps % self.log_every:

@@ -106,9 +106,7 @@ def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) 
     removes a new folder again unless it holds saved state."""
     validate_all(config)
     if options.resume is not None:
-        run_dir = Path(options.resume)
-        if not (run_dir / CONFIG_FILE).is_file():
-            raise ConfigError(f"--resume {run_dir}: no {CONFIG_FILE} there; expected the folder of an earlier run")
+        run_dir = _saved_config_file(options.resume).parent
     else:
         run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{env_id}")
     write_config(run_dir, config)
@@ -117,14 +115,19 @@ def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) 
 
 def load_run_config(config_type: type, run_dir: Path) -> Any:
     """The `config_type` instance saved in `run_dir`/config.json (for `--resume`)."""
-    config_file = Path(run_dir) / CONFIG_FILE
-    if not config_file.is_file():
-        raise ConfigError(f"--resume {run_dir}: no {CONFIG_FILE} there; expected the folder of an earlier run")
+    config_file = _saved_config_file(run_dir)
     try:
         return _from_jsonable(config_type, json.loads(config_file.read_text(encoding="utf-8")))
     except (ValueError, TypeError, KeyError) as error:
         raise ConfigError(f"--resume {run_dir}: its {CONFIG_FILE} does not fit this command ({error}); "
                           "expected a run made by the same `imitax` command") from None
+
+
+def _saved_config_file(run_dir: Path) -> Path:
+    config_file = Path(run_dir) / CONFIG_FILE
+    if not config_file.is_file():
+        raise ConfigError(f"--resume {run_dir}: no {CONFIG_FILE} there; expected the folder of an earlier run")
+    return config_file
 
 
 def _from_jsonable(kind: Any, value: Any) -> Any:

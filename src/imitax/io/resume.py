@@ -27,15 +27,14 @@ RESUME_FOLDER = "resume"
 class ResumeCheckpoint:
     """A `LoopCheckpoint` (see `imitax.rl.loop`) saving to `<run_dir>/resume/`.
 
-    Saves after a chunk when `every_s` seconds have passed since the last save (0: after
+    Due after a chunk when `every_s` seconds have passed since the last save (0: after
     every chunk), and always after the last chunk.
     """
 
-    def __init__(self, run_dir: str | Path, every_s: float, writer: MetricsWriter | None = None, **metadata: Any):
+    def __init__(self, run_dir: str | Path, every_s: float, writer: MetricsWriter | None = None):
         self.folder = Path(run_dir) / RESUME_FOLDER
         self.every_s = every_s
-        self.writer = writer
-        self.metadata = metadata
+        self.writer = writer  # its row count is saved, so a resume can drop rows written after the save
         self.last_save = time.monotonic()
 
     def exists(self) -> bool:
@@ -45,10 +44,9 @@ class ResumeCheckpoint:
         """Metric rows written when the state was last saved (0 without a saved state)."""
         if not self.exists():
             return 0
-        return int(self._metadata().get("metric_rows", 0))
+        return int(self._checked(read_metadata(self.folder)).get("metric_rows", 0))
 
-    def _metadata(self) -> dict[str, Any]:
-        meta = read_metadata(self.folder)
+    def _checked(self, meta: dict[str, Any]) -> dict[str, Any]:
         if meta.get("kind") != "resume":
             raise CheckpointError(f"{self.folder}: checkpoint kind is {meta.get('kind')!r}; expected the 'resume' "
                                   "state a training run saves")
@@ -57,19 +55,19 @@ class ResumeCheckpoint:
     def restore(self, template: Any) -> tuple[int, Any, dict[str, np.ndarray]] | None:
         if not self.exists():
             return None
-        meta = self._metadata()
-        state, _ = load_checkpoint(self.folder)
+        state, meta = load_checkpoint(self.folder)
+        self._checked(meta)
         if not isinstance(state, dict) or "carry" not in state:
             raise CheckpointError(f"{self.folder}: no training state in it; expected the 'resume' state a run saves")
         carry = restore_into(self.folder, template, state["carry"])
         history = {name: np.asarray(values) for name, values in state.get("history", {}).items()}
         return int(meta["iterations"]), carry, history
 
-    def save(self, iterations: int, carry: Any, history: dict[str, np.ndarray], final: bool) -> None:
-        now = time.monotonic()
-        if not final and now - self.last_save < self.every_s:
-            return
+    def due(self, final: bool) -> bool:
+        return final or time.monotonic() - self.last_save >= self.every_s
+
+    def save(self, iterations: int, carry: Any, history: dict[str, np.ndarray]) -> None:
         rows = self.writer.rows_written if self.writer is not None else 0
         save_checkpoint(self.folder, {"carry": carry, "history": history},
-                        {"kind": "resume", "iterations": iterations, "metric_rows": rows, **self.metadata})
+                        {"kind": "resume", "iterations": iterations, "metric_rows": rows})
         self.last_save = time.monotonic()

@@ -156,8 +156,7 @@ def truncate_metrics(run_dir: str | Path, num_rows: int) -> list[dict[str, Any]]
         path = run_dir / name
         if path.is_file():
             lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-            kept = lines[: header_lines + num_rows] if num_rows or header_lines == 0 else lines[:header_lines]
-            atomic_write_text(path, "".join(kept))
+            atomic_write_text(path, "".join(lines[: header_lines + num_rows]))
     return read_metrics(run_dir)
 
 

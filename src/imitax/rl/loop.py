@@ -38,8 +38,11 @@ class LoopCheckpoint(Protocol):
     def restore(self, template: Carry) -> tuple[int, Carry, dict[str, np.ndarray]] | None:
         """(iterations done, carry shaped like `template`, history so far), or None to start fresh."""
 
-    def save(self, iterations: int, carry: Carry, history: dict[str, np.ndarray], final: bool) -> None:
-        """Called after every chunk (`final` after the last); it decides whether to write."""
+    def due(self, final: bool) -> bool:
+        """Asked after every chunk (`final` after the last): whether to save now."""
+
+    def save(self, iterations: int, carry: Carry, history: dict[str, np.ndarray]) -> None:
+        """Write the progress (called only when `due`)."""
 
 
 @dataclasses.dataclass
@@ -104,8 +107,8 @@ def run_compiled(
         chunks.append(metrics)
         if on_chunk is not None:
             on_chunk(done, metrics)
-        if checkpoint is not None:
-            checkpoint.save(done, carry, _concat(chunks), final=done == num_iterations)
+        if checkpoint is not None and checkpoint.due(final=done == num_iterations):
+            checkpoint.save(done, carry, _concat(chunks))
     jax.block_until_ready(carry)
     run_s = time.perf_counter() - start
     return LoopResult(carry, _concat(chunks) if chunks else {}, compile_s, run_s)
@@ -187,10 +190,9 @@ def run_host(
                 since = done - (done % report_every or report_every)
                 if on_chunk is not None and seed_index == num_seeds - 1:
                     on_chunk(done, {k: v[seed_index:seed_index + 1, since:done] for k, v in history.items()})
-                if checkpoint is not None:
-                    position = seed_index * num_iterations + done
-                    checkpoint.save(position, [saved_part(c) for c in carries], history,
-                                    final=position == num_seeds * num_iterations)
+                position = seed_index * num_iterations + done
+                if checkpoint is not None and checkpoint.due(final=position == num_seeds * num_iterations):
+                    checkpoint.save(position, [saved_part(c) for c in carries], history)
         carries[seed_index] = carry
     carry = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *carries) if num_seeds > 1 else \
         jax.tree.map(lambda x: np.asarray(x)[None], carries[0])

@@ -13,6 +13,8 @@ from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.gail import GAILConfig, reward_from_logits, train_gail
 from imitax.eval import evaluate, normalized_score
 from imitax.rl.loop import seed_slice
+from imitax.rl.ppo import PPOConfig
+from imitax.rl.train import train_ppo
 
 
 def _score(env, policy, params, bundle, episodes=50):
@@ -54,12 +56,19 @@ def test_gail_reaches_expert_on_cartpole_gymnasium_backend(cartpole_expert):
     assert score >= 0.95, score
 
 
-def test_airl_reaches_expert_on_cartpole(cartpole_expert):
+def test_airl_reaches_expert_and_its_reward_trains_a_fresh_agent(cartpole_expert):
     env = imitax.make("CartPole-v1")
     result = train_airl(env, cartpole_expert.demos, AIRLConfig.for_env("CartPole-v1"), seed=0)
     params = seed_slice(result.state.ppo, 0).policy_params
     score = _score(env, result.algo.ppo.policy, params, cartpole_expert)
     assert score >= 0.9, score
+
+    # the reward transfer: PPO from scratch on the learned reward g alone
+    disc_params = seed_slice(result.state.disc_params, 0)
+    fresh = train_ppo(env, PPOConfig.for_env("CartPole-v1", normalize_rewards=True), seed=7,
+                      reward_fn=lambda transitions: result.algo.learned_reward(disc_params, transitions))
+    fresh_score = _score(env, fresh.ppo.policy, seed_slice(fresh.state, 0).policy_params, cartpole_expert)
+    assert fresh_score >= 0.8, fresh_score
 
 
 def test_reward_choices():

@@ -16,6 +16,15 @@ agent (and any fresh agent trained on the saved reward) to end episodes early.
 The disentangled reward g (with g_abs) is the learned reward to keep: it is saved with
 the run and, with a state-only g, transfers to changed dynamics.
 
+Two defaults exist for that saved reward rather than for the generator. A fresh agent
+trained on g starts where AIRL's generator started, far from the expert, and a
+discriminator that only ever saw the current rollout says nothing reliable there: the
+discriminator also trains on a reservoir of agent transitions from the whole run
+(`disc_replay_size`). And once the policy matches the expert, g is barely constrained and
+drifts with every step: the discriminator's learning rate decays to zero with PPO's
+(`disc_anneal_lr`). Train fresh agents with `PPOConfig(normalize_rewards=True)`, as
+`imitax train rl` does: g's scale, and the absorbing fold's, is arbitrary.
+
 Everything else (the compiled loop, discriminator steps, PPO update, seeds) is GAIL's.
 """
 
@@ -28,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from imitax.algos.gail import GAIL, AdversarialResult, GAILState, train_adversarial
+from imitax.algos.gail import GAIL, AdversarialResult, GAILState, check_replay, train_adversarial
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
@@ -61,6 +70,16 @@ class AIRLConfig:
     """agent samples (and as many expert samples) per discriminator step"""
     absorbing: bool = True
     """terminal transitions lead to a learned absorbing state (removes the termination bias)"""
+    disc_anneal_lr: bool = True
+    """decay the discriminator's learning rate linearly to zero over the run, so g settles
+    (late in a run, with the policy at the expert, a constant rate let g drift: a
+    Pendulum reward that transferred at 1.00 two thirds of the way through did not at the end)"""
+    disc_replay_size: int = 100_000
+    """agent transitions kept from the whole run (reservoir) for the discriminator; 0: current rollout only.
+    Keeps g low on the states of earlier, worse policies, which is where a fresh agent trained
+    on the saved reward starts (without it a CartPole reward led fresh agents off the track's edge)"""
+    disc_replay_fraction: float = 0.5
+    """share of each discriminator batch's agent samples drawn from the replay"""
     disc_grad_penalty: float = 0.0  # read by GAIL's loss; AIRL keeps it at 0 (a penalty on g did not help transfer)
 
     def validate(self) -> AIRLConfig:
@@ -70,6 +89,7 @@ class AIRLConfig:
         require_positive(self, "airl", "disc_learning_rate", "disc_steps", "disc_batch_size")
         check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name="airl.disc_hidden_sizes",
                       activation_name="airl.disc_activation")
+        check_replay(self, "airl")
         if self.disc_grad_penalty != 0:
             raise ConfigError("airl.disc_grad_penalty is not supported; expected 0")
         return self

@@ -29,6 +29,7 @@ import numpy as np
 import optax
 from flax import struct
 
+from imitax.data.replay import Reservoir
 from imitax.data.rollout import Rollout
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
@@ -75,6 +76,12 @@ class GAILConfig:
     """agent samples (and as many expert samples) per discriminator step"""
     disc_grad_penalty: float = 0.0
     """weight of a gradient penalty on the discriminator at expert/agent interpolates"""
+    disc_anneal_lr: bool = False
+    """decay the discriminator's learning rate linearly to zero over the run"""
+    disc_replay_size: int = 0
+    """agent transitions kept from the whole run (reservoir) for the discriminator; 0: current rollout only"""
+    disc_replay_fraction: float = 0.5
+    """share of each discriminator batch's agent samples drawn from the replay"""
 
     def validate(self) -> GAILConfig:
         self.ppo.validate()
@@ -84,6 +91,7 @@ class GAILConfig:
         check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name="gail.disc_hidden_sizes",
                       activation_name="gail.disc_activation")
         require_non_negative(self, "gail", "disc_grad_penalty")
+        check_replay(self, "gail")
         return self
 
     @classmethod
@@ -91,6 +99,13 @@ class GAILConfig:
         ppo_overrides = overrides.pop("ppo", {})
         ppo = PPOConfig.for_env(env_id, **{**GAIL_PPO.get(env_id, {}), **ppo_overrides})
         return dataclasses.replace(cls(ppo=ppo, **GAIL_TUNED.get(env_id, {})), **overrides)
+
+
+def check_replay(config: Any, section: str) -> None:
+    """The discriminator replay options of a GAIL or AIRL config."""
+    require_non_negative(config, section, "disc_replay_size")
+    if not 0.0 <= config.disc_replay_fraction <= 1.0:
+        raise ConfigError(f"{section}.disc_replay_fraction must be in [0, 1], got {config.disc_replay_fraction}")
 
 
 GAIL_PPO: dict[str, dict[str, Any]] = {}
@@ -104,6 +119,7 @@ class GAILState:
     disc_opt_state: optax.OptState
     expert: Transitions  # fields [num_expert, ...]; carried so vmapped runs share one program
     key: jax.Array
+    replay: Reservoir | None = None  # past agent transitions for the discriminator (disc_replay_size > 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,13 +137,19 @@ class GAIL:
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs)
 
     def disc_optimizer(self) -> optax.GradientTransformation:
-        return optax.adam(self.config.disc_learning_rate)
+        c = self.config
+        if not c.disc_anneal_lr:
+            return optax.adam(c.disc_learning_rate)
+        return optax.adam(optax.linear_schedule(c.disc_learning_rate, 0.0, c.ppo.num_updates * c.disc_steps))
 
     def init(self, key: jax.Array, expert: Transitions) -> GAILState:
         ppo_key, disc_key, key = jax.random.split(key, 3)
         expert_norm = ObsNormalizer.identity(self.spec.obs_dim).update(expert.obs)
         disc_params = self.discriminator.init(disc_key, expert_norm)
-        return GAILState(self.ppo.init(ppo_key), disc_params, self.disc_optimizer().init(disc_params["net"]), expert, key)
+        size = self.config.disc_replay_size
+        replay = Reservoir.allocate(expert, size) if size > 0 else None
+        return GAILState(self.ppo.init(ppo_key), disc_params, self.disc_optimizer().init(disc_params["net"]), expert,
+                         key, replay)
 
     def act(self, state: GAILState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
         return self.ppo.act(state.ppo, key, obs)
@@ -171,22 +193,32 @@ class GAIL:
         c = self.config
         optimizer = self.disc_optimizer()
         num_agent, num_expert = agent.obs.shape[0], state.expert.obs.shape[0]
+        key, disc_key = jax.random.split(state.key)
+        replay = None
+        if state.replay is not None:
+            key, replay_key = jax.random.split(key)
+            replay = state.replay.add(replay_key, agent)
+        num_replayed = round(c.disc_replay_fraction * c.disc_batch_size) if replay is not None else 0
 
         def step(carry: tuple[Any, Any, jax.Array], _: None) -> tuple[tuple[Any, Any, jax.Array], dict[str, jnp.ndarray]]:
             net_params, opt_state, key = carry
             key, agent_key, expert_key, gp_key = jax.random.split(key, 4)
-            agent_batch = jax.tree.map(lambda x: x[jax.random.randint(agent_key, (c.disc_batch_size,), 0, num_agent)], agent)
+            rows = jax.random.randint(agent_key, (c.disc_batch_size - num_replayed,), 0, num_agent)
+            agent_batch = jax.tree.map(lambda x: x[rows], agent)
+            if num_replayed:
+                agent_batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), agent_batch,
+                                           replay.sample(jax.random.fold_in(agent_key, 1), num_replayed))
             expert_batch = jax.tree.map(lambda x: x[jax.random.randint(expert_key, (c.disc_batch_size,), 0, num_expert)], state.expert)
             grads, metrics = jax.grad(self.disc_loss, has_aux=True)(net_params, state, expert_batch, agent_batch, gp_key)
             updates, opt_state = optimizer.update(grads, opt_state, net_params)
             return (optax.apply_updates(net_params, updates), opt_state, key), metrics
 
-        key, disc_key = jax.random.split(state.key)
         (net_params, opt_state, _), metrics = jax.lax.scan(
             step, (state.disc_params["net"], state.disc_opt_state, disc_key), None, length=c.disc_steps
         )
         disc_params = {**state.disc_params, "net": net_params}
-        return state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key), jax.tree.map(jnp.mean, metrics)
+        state = state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key, replay=replay)
+        return state, jax.tree.map(jnp.mean, metrics)
 
     def update(self, state: GAILState, rollout: Rollout) -> tuple[GAILState, dict[str, jnp.ndarray]]:
         """Discriminator steps, then a PPO update on the discriminator's reward."""

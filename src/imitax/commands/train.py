@@ -84,7 +84,9 @@ class TrainRLArgs:
 
     @classmethod
     def defaults(cls, env_id: str) -> TrainRLArgs:
-        return cls(env_id, reward=tyro.MISSING, ppo=PPOConfig.for_env(env_id))  # type: ignore[arg-type]
+        # A learned reward's scale is arbitrary; PPO's tuned settings assume the environment's.
+        ppo = PPOConfig.for_env(env_id, normalize_rewards=True)
+        return cls(env_id, reward=tyro.MISSING, ppo=ppo)  # type: ignore[arg-type]
 
 
 def run_rl(args: TrainRLArgs) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
 from imitax.nets.value import ValueNet
+from imitax.rl.reward_scale import RewardScaler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +58,8 @@ class PPOConfig:
     activation: str = "tanh"
     init_log_std: float = 0.0
     """initial log standard deviation of Gaussian policies"""
+    normalize_rewards: bool = False
+    """divide rewards by the running standard deviation of discounted returns (for learned rewards of any scale)"""
 
     @property
     def batch_size(self) -> int:
@@ -106,6 +109,7 @@ class PPOState:
     obs_norm: ObsNormalizer
     key: jax.Array
     update_step: jnp.ndarray
+    reward_scaler: RewardScaler
 
     @property
     def policy_params(self) -> dict[str, Any]:
@@ -144,7 +148,7 @@ class PPO:
             "value": self.value_net.init(value_key, jnp.zeros((1, self.spec.obs_dim))),
         }
         return PPOState(params, self.optimizer().init(params), ObsNormalizer.identity(self.spec.obs_dim),
-                        key, jnp.zeros((), jnp.int32))
+                        key, jnp.zeros((), jnp.int32), RewardScaler.init(self.config.num_envs))
 
     def act(self, state: PPOState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
         """obs: f32[n, obs_dim] -> actions and {"log_prob": f32[n], "value": f32[n]}."""
@@ -160,6 +164,11 @@ class PPO:
         """One PPO update from a rollout `[T, N]` scored with `rewards: f32[T, N]`."""
         c = self.config
         tr = rollout.transitions
+        raw_rewards = rewards
+        reward_scaler = state.reward_scaler
+        if c.normalize_rewards:
+            reward_scaler = reward_scaler.update(rewards, tr.dones, c.gamma)
+            rewards = reward_scaler(rewards)
         next_values = self.value(state, tr.next_obs)
         advantages, targets = gae(
             rewards, rollout.extras["value"], next_values, tr.terminated, tr.dones, c.gamma, c.gae_lambda
@@ -190,9 +199,9 @@ class PPO:
             epoch, (state.params, state.opt_state, epoch_key), None, length=c.num_epochs
         )
         obs_norm = state.obs_norm.update(tr.obs) if c.normalize_obs else state.obs_norm
-        new_state = PPOState(params, opt_state, obs_norm, key, state.update_step + 1)
+        new_state = PPOState(params, opt_state, obs_norm, key, state.update_step + 1, reward_scaler)
         metrics = jax.tree.map(jnp.mean, metrics)
-        metrics["reward_mean"] = rewards.mean()
+        metrics["reward_mean"] = raw_rewards.mean()
         return new_state, metrics
 
     def _loss(self, params: dict[str, Any], obs_norm: ObsNormalizer, batch: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:

@@ -75,7 +75,7 @@ def bench_env(env_id: str, seeds: int) -> dict:
         algo = trained.algo
         original, transfer = [], []
         for index in range(seeds):
-            disc_params = seed_slice(trained.state.disc_params, index)
+            disc_params = seed_slice(algo.saved_reward_params(trained.state), index)
             if name == "airl":
                 reward_fn = lambda tr, p=disc_params: algo.learned_reward(p, tr)  # noqa: E731
             else:

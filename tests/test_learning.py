@@ -64,7 +64,7 @@ def test_airl_reaches_expert_and_its_reward_trains_a_fresh_agent(cartpole_expert
     assert score >= 0.9, score
 
     # the reward transfer: PPO from scratch on the learned reward g alone
-    disc_params = seed_slice(result.state.disc_params, 0)
+    disc_params = seed_slice(result.algo.saved_reward_params(result.state), 0)
     fresh = train_ppo(env, PPOConfig.for_env("CartPole-v1", normalize_rewards=True), seed=7,
                       reward_fn=lambda transitions: result.algo.learned_reward(disc_params, transitions))
     fresh_score = _score(env, fresh.ppo.policy, seed_slice(fresh.state, 0).policy_params, cartpole_expert)

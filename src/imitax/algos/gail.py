@@ -120,6 +120,8 @@ class GAILState:
     expert: Transitions  # fields [num_expert, ...]; carried so vmapped runs share one program
     key: jax.Array
     replay: Reservoir | None = None  # past agent transitions for the discriminator (disc_replay_size > 0)
+    reward_params: dict[str, Any] | None = None  # AIRL's separately learned reward to save (see airl.py)
+    reward_opt_state: optax.OptState | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,9 +138,11 @@ class GAIL:
         c = self.config
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs)
 
-    def disc_optimizer(self) -> optax.GradientTransformation:
+    def disc_optimizer(self, anneal: bool | None = None) -> optax.GradientTransformation:
+        """Adam at `disc_learning_rate`, decayed linearly to zero over the run when `anneal`
+        (default: the config's `disc_anneal_lr`)."""
         c = self.config
-        if not c.disc_anneal_lr:
+        if not (c.disc_anneal_lr if anneal is None else anneal):
             return optax.adam(c.disc_learning_rate)
         return optax.adam(optax.linear_schedule(c.disc_learning_rate, 0.0, c.ppo.num_updates * c.disc_steps))
 
@@ -146,10 +150,19 @@ class GAIL:
         ppo_key, disc_key, key = jax.random.split(key, 3)
         expert_norm = ObsNormalizer.identity(self.spec.obs_dim).update(expert.obs)
         disc_params = self.discriminator.init(disc_key, expert_norm)
-        size = self.config.disc_replay_size
+        size = self.replay_size
         replay = Reservoir.allocate(expert, size) if size > 0 else None
         return GAILState(self.ppo.init(ppo_key), disc_params, self.disc_optimizer().init(disc_params["net"]), expert,
                          key, replay)
+
+    def saved_reward_params(self, state: GAILState) -> dict[str, Any]:
+        """The parameters of the reward the run saves (`learned_reward` takes them)."""
+        return state.disc_params if state.reward_params is None else state.reward_params
+
+    @property
+    def replay_size(self) -> int:
+        """Capacity of the reservoir of past agent transitions (0: none)."""
+        return self.config.disc_replay_size
 
     def act(self, state: GAILState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
         return self.ppo.act(state.ppo, key, obs)
@@ -190,14 +203,21 @@ class GAIL:
 
     def update_discriminator(self, state: GAILState, agent: Transitions) -> tuple[GAILState, dict[str, jnp.ndarray]]:
         """`disc_steps` steps on agent transitions `[num_agent, ...]` against the expert's."""
-        c = self.config
-        optimizer = self.disc_optimizer()
-        num_agent, num_expert = agent.obs.shape[0], state.expert.obs.shape[0]
         key, disc_key = jax.random.split(state.key)
-        replay = None
-        if state.replay is not None:
-            key, replay_key = jax.random.split(key)
-            replay = state.replay.add(replay_key, agent)
+        replay = state.replay.add(jax.random.fold_in(disc_key, 1), agent) if state.replay is not None else None
+        net_params, opt_state, metrics = self.fit_discriminator(
+            state, state.disc_params["net"], state.disc_opt_state, self.disc_optimizer(), agent,
+            replay if self.config.disc_replay_size > 0 else None, disc_key)
+        disc_params = {**state.disc_params, "net": net_params}
+        return state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key, replay=replay), metrics
+
+    def fit_discriminator(self, state: GAILState, net_params: Any, opt_state: optax.OptState,
+                          optimizer: optax.GradientTransformation, agent: Transitions, replay: Reservoir | None,
+                          key: jax.Array) -> tuple[Any, optax.OptState, dict[str, jnp.ndarray]]:
+        """`disc_steps` steps of `disc_loss` on `net_params`: agent batches from `agent`
+        (`[num_agent, ...]`), a `disc_replay_fraction` of them from `replay` when given."""
+        c = self.config
+        num_agent, num_expert = agent.obs.shape[0], state.expert.obs.shape[0]
         num_replayed = round(c.disc_replay_fraction * c.disc_batch_size) if replay is not None else 0
 
         def step(carry: tuple[Any, Any, jax.Array], _: None) -> tuple[tuple[Any, Any, jax.Array], dict[str, jnp.ndarray]]:
@@ -213,12 +233,8 @@ class GAIL:
             updates, opt_state = optimizer.update(grads, opt_state, net_params)
             return (optax.apply_updates(net_params, updates), opt_state, key), metrics
 
-        (net_params, opt_state, _), metrics = jax.lax.scan(
-            step, (state.disc_params["net"], state.disc_opt_state, disc_key), None, length=c.disc_steps
-        )
-        disc_params = {**state.disc_params, "net": net_params}
-        state = state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key, replay=replay)
-        return state, jax.tree.map(jnp.mean, metrics)
+        (net_params, opt_state, _), metrics = jax.lax.scan(step, (net_params, opt_state, key), None, length=c.disc_steps)
+        return net_params, opt_state, jax.tree.map(jnp.mean, metrics)
 
     def update(self, state: GAILState, rollout: Rollout) -> tuple[GAILState, dict[str, jnp.ndarray]]:
         """Discriminator steps, then a PPO update on the discriminator's reward."""

@@ -179,7 +179,7 @@ def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig, algo_
     policy_params = jax.vmap(lambda s: s.policy_params)(result.state.ppo)
     evaluations = evaluate_seeds(env, policy, policy_params, args.num_seeds, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm=algo_name.lower(), dataset=args.demos)
-    save_checkpoint(run_dir / "reward", seed_slice(result.state.disc_params, 0),
+    save_checkpoint(run_dir / "reward", seed_slice(result.algo.saved_reward_params(result.state), 0),
                     {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(),
                      "network": result.algo.discriminator.config(), "reward": config.reward})
     steps = result.env_steps * args.num_seeds

@@ -138,11 +138,10 @@ class GAIL:
         c = self.config
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs)
 
-    def disc_optimizer(self, anneal: bool | None = None) -> optax.GradientTransformation:
-        """Adam at `disc_learning_rate`, decayed linearly to zero over the run when `anneal`
-        (default: the config's `disc_anneal_lr`)."""
+    def disc_optimizer(self, anneal: bool) -> optax.GradientTransformation:
+        """Adam at `disc_learning_rate`, decayed linearly to zero over the run when `anneal`."""
         c = self.config
-        if not (c.disc_anneal_lr if anneal is None else anneal):
+        if not anneal:
             return optax.adam(c.disc_learning_rate)
         return optax.adam(optax.linear_schedule(c.disc_learning_rate, 0.0, c.ppo.num_updates * c.disc_steps))
 
@@ -152,8 +151,8 @@ class GAIL:
         disc_params = self.discriminator.init(disc_key, expert_norm)
         size = self.replay_size
         replay = Reservoir.allocate(expert, size) if size > 0 else None
-        return GAILState(self.ppo.init(ppo_key), disc_params, self.disc_optimizer().init(disc_params["net"]), expert,
-                         key, replay)
+        opt_state = self.disc_optimizer(self.config.disc_anneal_lr).init(disc_params["net"])
+        return GAILState(self.ppo.init(ppo_key), disc_params, opt_state, expert, key, replay)
 
     def saved_reward_params(self, state: GAILState) -> dict[str, Any]:
         """The parameters of the reward the run saves (`learned_reward` takes them)."""
@@ -206,7 +205,7 @@ class GAIL:
         key, disc_key = jax.random.split(state.key)
         replay = state.replay.add(jax.random.fold_in(disc_key, 1), agent) if state.replay is not None else None
         net_params, opt_state, metrics = self.fit_discriminator(
-            state, state.disc_params["net"], state.disc_opt_state, self.disc_optimizer(), agent,
+            state, state.disc_params["net"], state.disc_opt_state, self.disc_optimizer(self.config.disc_anneal_lr), agent,
             replay if self.config.disc_replay_size > 0 else None, disc_key)
         disc_params = {**state.disc_params, "net": net_params}
         return state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key, replay=replay), metrics

@@ -99,6 +99,12 @@ def update_only(env_id: str, config: PPOConfig, repeats: int = 100) -> dict[str,
             "gradient_steps_per_s": repeats * config.num_epochs * config.num_minibatches / run_s}
 
 
+def training_speed(result: Any) -> dict[str, float]:
+    """Compile time, run time and env steps/s of a training result (PPO, GAIL, AIRL, DAgger)."""
+    return {"compile_s": result.compile_s, "run_s": result.run_s, "env_steps": result.env_steps,
+            "env_steps_per_s": result.env_steps / result.run_s}
+
+
 def dagger_rounds(env: Any, expert_policy: Any, expert_params: Any) -> dict[str, float]:
     """DAgger rounds (collect 4 episodes, label, aggregate, retrain BC for 20 epochs) with the PPO
     policy as the expert; env_steps are the labelled steps (each round also evaluates 10 episodes)."""
@@ -106,9 +112,7 @@ def dagger_rounds(env: Any, expert_policy: Any, expert_params: Any) -> dict[str,
 
     config = DAggerConfig(num_rounds=4, episodes_per_round=4, bc=BCConfig(num_epochs=20, log_every=10, eval_episodes=0))
     result = train_dagger(env, lambda key, obs: expert_policy.act(expert_params, key, obs, deterministic=True), config)
-    return {"compile_s": result.compile_s, "run_s": result.run_s, "env_steps": result.env_steps,
-            "env_steps_per_s": result.env_steps / result.run_s, "rounds": config.num_rounds,
-            "s_per_round": result.run_s / (config.num_rounds + 1)}
+    return {**training_speed(result), "rounds": config.num_rounds, "s_per_round": result.run_s / (config.num_rounds + 1)}
 
 
 def bench_mce_irl(num_steps: int = 3000) -> dict[str, Any]:
@@ -136,26 +140,22 @@ def bench_env(env_id: str, args: BenchArgs) -> dict[str, Any]:
                            "ppo_update_only": update_only(env_id, ppo_config)}
 
     ppo = train_ppo(env, ppo_config)
-    out["ppo"] = {"compile_s": ppo.compile_s, "run_s": ppo.run_s, "env_steps": ppo.env_steps,
-                  "env_steps_per_s": ppo.env_steps / ppo.run_s}
+    out["ppo"] = training_speed(ppo)
 
     # 5,000 transitions (10 CartPole expert episodes' worth) from random-policy episodes
     demos = flatten_trajectories(collect_episodes(env, random_policy(env.spec), jax.random.PRNGKey(0), 250))
     demos = jax.tree.map(lambda x: x[:BENCH_DEMO_TRANSITIONS], demos)
     gail_config = GAILConfig.for_env(env_id, ppo={"total_steps": args.ppo_steps})
     gail = train_gail(env, demos, gail_config)
-    out["gail"] = {"compile_s": gail.compile_s, "run_s": gail.run_s, "env_steps": gail.env_steps,
-                   "env_steps_per_s": gail.env_steps / gail.run_s}
+    out["gail"] = training_speed(gail)
 
     airl = train_airl(env, demos, AIRLConfig.for_env(env_id, ppo={"total_steps": args.ppo_steps}))
-    out["airl"] = {"compile_s": airl.compile_s, "run_s": airl.run_s, "env_steps": airl.env_steps,
-                   "env_steps_per_s": airl.env_steps / airl.run_s}
+    out["airl"] = training_speed(airl)
     # the cost of training the reward for reuse (replay reservoir, and on Pendulum a separate
     # reward network), measured against the same run without it
     airl = train_airl(env, demos, AIRLConfig.for_env(env_id, ppo={"total_steps": args.ppo_steps}, separate_reward=False,
                                                      disc_replay_size=0, disc_anneal_lr=False))
-    out["airl_plain"] = {"compile_s": airl.compile_s, "run_s": airl.run_s, "env_steps": airl.env_steps,
-                             "env_steps_per_s": airl.env_steps / airl.run_s}
+    out["airl_plain"] = training_speed(airl)
 
     bc_config = BCConfig(num_epochs=args.bc_epochs, eval_episodes=0)
     bc = train_bc(demos, env.spec, bc_config)
@@ -165,8 +165,7 @@ def bench_env(env_id: str, args: BenchArgs) -> dict[str, Any]:
 
     if args.gymnasium_steps > 0:
         host = train_ppo(make(env_id, backend="gymnasium"), PPOConfig.for_env(env_id, total_steps=args.gymnasium_steps))
-        out["ppo_gymnasium"] = {"compile_s": host.compile_s, "run_s": host.run_s, "env_steps": host.env_steps,
-                                "env_steps_per_s": host.env_steps / host.run_s}
+        out["ppo_gymnasium"] = training_speed(host)
 
     ceiling = out["rollout_ceiling"]["env_steps_per_s"]
     out["ratios_to_ceiling"] = {name: out[name]["env_steps_per_s"] / ceiling

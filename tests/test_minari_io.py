@@ -274,3 +274,56 @@ def test_foreign_dataset_with_gymnasium_env_id(datasets_root):
     assert episode.terminated and episode.actions.dtype == np.int32
     with pytest.raises(DatasetError, match="another environment.*'CartPole-v1'"):
         load_demonstrations("foreign/cartpole-v0", spec=EnvSpec("Acrobot-v1", 4, Discrete(2), 500))
+
+
+# --------------------------------------------------------------------------------------
+# the user's own envs: class entry points, instances, minari's DataCollector
+
+
+def _record_with_data_collector(env: gymnasium.Env, dataset_id: str, policy, episodes: int, **create_kwargs):
+    collector = minari.DataCollector(env)
+    for index in range(episodes):
+        obs, _ = collector.reset(seed=index)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, _ = collector.step(policy(obs))
+            done = terminated or truncated
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # minari warns about missing author, code_permalink, ...
+        collector.create_dataset(dataset_id, algorithm_name="user", **create_kwargs)
+
+
+def test_data_collector_datasets_load(datasets_root):
+    import imitax
+    import point_mass
+
+    pendulum = gymnasium.make("Pendulum-v1")
+    _record_with_data_collector(pendulum, "pendulum/collector-v0", lambda obs: pendulum.action_space.sample(), 2,
+                                ref_min_score=-1200.0, ref_max_score=-150.0)
+    demos = load_demonstrations("pendulum/collector-v0", spec=imitax.make("Pendulum-v1").spec)
+    assert len(demos.trajectories) == 2 and [len(t) for t in demos.trajectories] == [200, 200]
+    assert (demos.expert_score, demos.random_score) == (-150.0, -1200.0)
+    # an unregistered instance (no spec): minari drops the reference scores, the episodes load
+    instance = gymnasium.wrappers.TimeLimit(point_mass.PointMassEnv(), point_mass.HORIZON)
+    _record_with_data_collector(instance, "pointmass/collector-v0", point_mass.pd_expert, 3,
+                                ref_min_score=-165.0, ref_max_score=-5.4)
+    spec = imitax.make(point_mass.ENV_ID, backend="gymnasium").spec
+    demos = load_demonstrations("pointmass/collector-v0", spec=spec)
+    assert len(demos.trajectories) == 3 and demos.expert_score is None and demos.spec is None
+    trajectory = demos.trajectories[0]
+    assert len(trajectory) == point_mass.HORIZON and not trajectory.terminated
+    np.testing.assert_allclose(trajectory.actions, point_mass.pd_expert(trajectory.obs[:-1]), atol=1e-6)
+    assert load_demonstrations("pointmass/collector-v0").num_transitions == 3 * point_mass.HORIZON
+
+
+def test_save_for_class_entry_point_and_instance_envs(datasets_root):
+    import imitax
+    import point_mass
+
+    for dataset_id, env in (("pointmass/registered-v0", imitax.make(point_mass.ENV_ID, backend="gymnasium")),
+                            ("pointmass/instance-v0", imitax.make(point_mass.PointMassEnv()))):
+        trajectories = make_episodes(env.spec, lengths=(4, 6), terminated=(False, False))
+        save(dataset_id, trajectories, env.spec, expert_score=-5.0, random_score=-165.0)
+        demos = load_demonstrations(dataset_id, spec=env.spec)
+        assert demos.spec == env.spec and (demos.expert_score, demos.random_score) == (-5.0, -165.0)
+        assert_same_episodes(demos.trajectories, trajectories)

@@ -1,7 +1,9 @@
 """Evaluation: episode returns of a policy, normalised scores, multi-seed statistics.
 
 Normalised score: (return - random) / (expert - random), so a random policy scores 0
-and the expert 1 (the dataset's reference scores define both).
+and the expert 1 (the dataset's reference scores define both). It is defined only when
+the expert beats random; references that are equal or inverted are an error, and
+recording refuses an expert that does not beat random by `REFERENCE_MARGIN`.
 """
 
 from __future__ import annotations
@@ -46,9 +48,39 @@ class EvalResult:
                 "mean_length": float(np.mean(self.lengths))}
 
 
+# the expert must beat random by this fraction of the larger reference's magnitude
+REFERENCE_MARGIN = 0.05
+
+
 def normalized_score(episode_return: float | np.ndarray, random_score: float, expert_score: float) -> float | np.ndarray:
-    """0 for the random policy's mean return, 1 for the expert's."""
+    """0 for the random policy's mean return, 1 for the expert's.
+
+    Raises:
+        ConfigError: the references are not finite, or the expert's is not above the random one's.
+    """
+    check_references(random_score, expert_score)
     return (episode_return - random_score) / (expert_score - random_score)
+
+
+def check_references(random_score: float, expert_score: float, *, margin: float = 0.0) -> None:
+    """Raise ConfigError unless `expert_score - random_score > margin * max(|expert|, |random|)`
+    (and > 0): with `margin=0` the normalised score is defined; recording asks for
+    `REFERENCE_MARGIN`, so that one unit of normalised score means a real difference."""
+    for name, value in (("expert", expert_score), ("random", random_score)):
+        if not np.isfinite(value):
+            raise ConfigError(f"the {name} reference score is {value}; expected a finite mean return")
+    expert_score, random_score = float(expert_score), float(random_score)
+    gap = margin * max(abs(expert_score), abs(random_score))
+    if expert_score - random_score > gap and expert_score > random_score:
+        return
+    if expert_score <= random_score:
+        problem = f"expert reference {expert_score} is not above the random reference {random_score}"
+    else:
+        problem = (f"expert reference {expert_score} beats the random reference {random_score} by only "
+                   f"{expert_score - random_score:.4g}")
+    needed = f"by more than {margin:.0%} of the larger magnitude ({gap:.4g})" if margin > 0 else "(expert > random)"
+    raise ConfigError(f"{problem}: the normalised score (random = 0, expert = 1) is undefined or meaningless; "
+                      f"expected an expert that beats a uniformly random policy {needed}")
 
 
 def evaluate(env: JaxEnv | GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int = 100) -> EvalResult:

@@ -188,11 +188,26 @@ def _write_storage(data_path: pathlib.Path, trajectories: Sequence[Trajectory], 
         data_path,
         observation_space=gymnasium.spaces.Box(-np.inf, np.inf, (spec.obs_dim,), np.float32),
         action_space=_gymnasium_action_space(spec),
-        env_spec=gymnasium.envs.registry.get(spec.env_id),  # None for ids gymnasium does not know
+        env_spec=_serialisable_env_spec(spec.env_id),
         data_format="hdf5",
     )
     storage.update_metadata({**metadata, "minari_version": minari.__version__})
     storage.update_episodes(_episode_buffer(index, trajectory, spec) for index, trajectory in enumerate(trajectories))
+
+
+def _serialisable_env_spec(env_id: str) -> gymnasium.envs.registration.EnvSpec | None:
+    """Gymnasium's spec of `env_id` for minari's `env_spec` metadata, or None when gymnasium
+    does not know the id (an instance) or cannot write it as JSON (an env registered with a
+    class entry point, the usual way to register one's own): imitax's own spec and the
+    reference scores are stored either way."""
+    env_spec = gymnasium.envs.registry.get(env_id)
+    if env_spec is None:
+        return None
+    try:
+        env_spec.to_json()
+    except (ValueError, TypeError):
+        return None
+    return env_spec
 
 
 def _gymnasium_action_space(spec: EnvSpec) -> gymnasium.spaces.Space:

@@ -1,7 +1,8 @@
 """Rolling out a policy: compiled on JAX environments, a host loop on Gymnasium ones.
 
 Both produce the same `Rollout` pytree (time-major, `[num_steps, num_envs]`), so
-every learner consumes one type whatever the backend.
+every learner consumes one type whatever the backend. `record_episodes` runs a policy
+that is plain Python (NumPy, a controller, a person) on either backend, untraced.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import numpy as np
 from flax import struct
 
 from imitax.data.types import Trajectory, Transitions
-from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.gymnasium_env import GymnasiumEnv, HostStep
 from imitax.envs.jax_env import EnvState, JaxEnv
-from imitax.envs.spec import executed_actions
+from imitax.envs.spec import Box, Discrete, executed_actions
 
 # act_fn(key, obs: f32[n, obs_dim]) -> (actions, extras: dict of f32[n] arrays)
 ActFn = Callable[[jax.Array, jnp.ndarray], tuple[jnp.ndarray, dict[str, jnp.ndarray]]]
@@ -190,3 +191,99 @@ def _first_episode_per_env(rollout: Rollout) -> list[Trajectory]:
             raise RuntimeError(f"environment {env_index} did not finish an episode within the time limit")
         episodes.extend(found)
     return episodes
+
+
+# --------------------------------------------------------------------------------------
+# host recording: any Python policy, no tracing
+
+# host_act(obs: f32[num_envs, obs_dim]) -> actions i32[num_envs] or f32[num_envs, action_dim] (NumPy)
+HostActFn = Callable[[np.ndarray], np.ndarray]
+
+
+class HostJaxEnv:
+    """A `JaxEnv` stepped one jitted vectorised step at a time from the host, with the
+    `GymnasiumEnv` interface (`reset(seed)`, `step(actions) -> HostStep`), so a Python
+    policy can drive it."""
+
+    backend = "jax"
+
+    def __init__(self, env: JaxEnv, num_envs: int = 1):
+        self.env, self.spec, self.num_envs = env, env.spec, num_envs
+        self.obs_shape: tuple[int, ...] = (env.spec.obs_dim,)
+        self.action_shape: tuple[int, ...] = env.spec.action_space.shape
+        self._reset = jax.jit(env.reset_batch, static_argnums=1)
+        self._step = jax.jit(env.step_batch)
+        self._key = jax.random.PRNGKey(0)
+        self._state: EnvState | None = None
+
+    def with_num_envs(self, num_envs: int) -> HostJaxEnv:
+        return self if num_envs == self.num_envs else HostJaxEnv(self.env, num_envs)
+
+    def reset(self, seed: int) -> np.ndarray:
+        """obs: f32[num_envs, obs_dim]."""
+        reset_key, self._key = jax.random.split(jax.random.PRNGKey(seed))
+        obs, self._state = self._reset(reset_key, self.num_envs)
+        return np.asarray(obs)
+
+    def step(self, actions: np.ndarray) -> HostStep:
+        """actions: i32[num_envs] or f32[num_envs, action_dim]."""
+        self._key, step_key = jax.random.split(self._key)
+        out = self._step(step_key, self._state, jnp.asarray(actions))
+        self._state = out.state
+        fields = (out.obs, out.reward, out.terminated, out.truncated, out.next_obs, out.episode_return, out.episode_length)
+        return HostStep(*(np.asarray(field) for field in jax.device_get(fields)))
+
+    def close(self) -> None:
+        pass
+
+
+def record_episodes(env: GymnasiumEnv | HostJaxEnv, host_act: HostActFn, num_episodes: int, seed: int) -> list[Trajectory]:
+    """`num_episodes` complete episodes of a host policy (NumPy, a controller, a person:
+    never traced or jitted), over `env`'s `num_envs` copies.
+
+    The episodes are shared out among the copies up front and each copy contributes its
+    first ones, so short episodes are not over-represented. Box actions are stored
+    clipped to the bounds, as executed.
+
+    Args:
+        host_act: `obs f32[num_envs, obs_dim] -> actions i32[num_envs] | f32[num_envs, action_dim]`.
+
+    Returns:
+        Trajectories ordered by copy, then time: `obs f32[n + 1, obs_dim]`, `actions i32[n]`
+        or `f32[n, action_dim]`, `rewards f32[n]`.
+    """
+    spec, num_envs = env.spec, env.num_envs
+    quota = [num_episodes // num_envs + (index < num_episodes % num_envs) for index in range(num_envs)]
+    finished: list[list[Trajectory]] = [[] for _ in range(num_envs)]
+    steps: list[list[tuple[np.ndarray, np.ndarray, float]]] = [[] for _ in range(num_envs)]
+    obs = env.reset(seed)
+    for _ in range(max(quota) * spec.max_episode_steps):
+        if all(len(done) >= wanted for done, wanted in zip(finished, quota)):
+            break
+        actions = np.asarray(host_act(obs))
+        stored = _stored_actions(spec.action_space, actions)
+        out = env.step(actions)
+        for index in range(num_envs):
+            if len(finished[index]) >= quota[index]:
+                continue
+            steps[index].append((obs[index], stored[index], float(out.reward[index])))
+            if out.terminated[index] or out.truncated[index]:
+                episode = steps[index]
+                finished[index].append(Trajectory(
+                    obs=np.stack([step[0] for step in episode] + [out.next_obs[index]]).astype(np.float32),
+                    actions=np.stack([step[1] for step in episode]),
+                    rewards=np.asarray([step[2] for step in episode], np.float32),
+                    terminated=bool(out.terminated[index]),
+                ))
+                steps[index] = []
+        obs = out.obs
+    if any(len(done) < wanted for done, wanted in zip(finished, quota)):
+        raise RuntimeError(f"{spec.env_id}: an episode did not end within its time limit of {spec.max_episode_steps} steps")
+    return [episode for per_env in finished for episode in per_env]
+
+
+def _stored_actions(space: Discrete | Box, actions: np.ndarray) -> np.ndarray:
+    """Actions as executed: i32[n], or f32[n, action_dim] clipped to the bounds."""
+    if isinstance(space, Discrete):
+        return actions.astype(np.int32).reshape(-1)
+    return np.clip(actions.reshape(actions.shape[0], -1), space.low_array, space.high_array).astype(np.float32)

@@ -7,6 +7,7 @@ Box. Anything else is rejected with a `SpaceError` that says what is supported.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -37,34 +38,53 @@ class HostStep(NamedTuple):
 
 
 class GymnasiumEnv:
-    """`num_envs` copies of a Gymnasium environment in a `SyncVectorEnv`."""
+    """`num_envs` copies of a Gymnasium environment in a `SyncVectorEnv`.
+
+    `env` is an id (`"Pendulum-v1"`, or `"module:EnvId-v0"` to import the module that
+    registers it), a factory (a class or a zero-argument function returning a
+    `gymnasium.Env`), or an instance. Ids and factories make any number of copies; an
+    instance alone runs as the one copy, and with `factory` (which must make the same env)
+    the factory makes every copy.
+    """
 
     backend = "gymnasium"
 
-    def __init__(self, env: str | gym.Env, num_envs: int = 1, **make_kwargs: Any):
-        self._source, self._make_kwargs = env, make_kwargs
-        factory, probe = _factory(env, make_kwargs)
+    def __init__(self, env: str | gym.Env | Callable[[], gym.Env], num_envs: int = 1, *,
+                 factory: Callable[[], gym.Env] | None = None, **make_kwargs: Any):
+        if num_envs < 1:
+            raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+        self._source, self._factory, self._make_kwargs = env, factory, make_kwargs
+        copy_factory, probe = _factory(env, make_kwargs, factory)
         self.spec = spec_from_gymnasium(probe)
-        self._native_action_shape = probe.action_space.shape
-        probe.close()
-        fns = [factory] if not isinstance(env, str) and num_envs == 1 else [factory] * num_envs
-        self.num_envs = len(fns)
+        # the env's own shapes (obs and Box actions are flattened to the spec's [dim] here)
+        self.obs_shape: tuple[int, ...] = tuple(probe.observation_space.shape)
+        self.action_shape: tuple[int, ...] = tuple(probe.action_space.shape)
+        if copy_factory is None:  # an instance alone is the only copy
+            if num_envs > 1:
+                raise ConfigError(_instance_alone(self.spec.env_id, num_envs))
+            fns = [lambda: probe]
+        else:
+            probe.close()  # made only to read the spaces
+            fns = [copy_factory] * num_envs
+        self.num_envs = num_envs
         self._vec = gym.vector.SyncVectorEnv(fns, autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
         self._returns = np.zeros(self.num_envs, np.float64)
         self._lengths = np.zeros(self.num_envs, np.int64)
 
     def with_num_envs(self, num_envs: int) -> GymnasiumEnv:
-        """The same environment with `num_envs` copies (itself when the count matches)."""
+        """The same environment with `num_envs` copies (itself when the count matches).
+
+        Raises:
+            ConfigError: `num_envs > 1` for an instance given without a factory (and not
+                registered with gymnasium, whose id would make the copies).
+        """
         if num_envs == self.num_envs:
             return self
-        if isinstance(self._source, str):
-            return GymnasiumEnv(self._source, num_envs=num_envs, **self._make_kwargs)
+        if isinstance(self._source, str) or self._factory is not None or not isinstance(self._source, gym.Env):
+            return GymnasiumEnv(self._source, num_envs=num_envs, factory=self._factory, **self._make_kwargs)
         if self._source.spec is not None and self._source.spec.id in gym.registry:
             return GymnasiumEnv(self._source.spec.id, num_envs=num_envs)
-        raise ConfigError(
-            f"{self.spec.env_id}: an environment instance runs as a single copy, but {num_envs} parallel "
-            "environments were asked for; register it with gymnasium and pass its id, or set num_envs to 1"
-        )
+        raise ConfigError(_instance_alone(self.spec.env_id, num_envs))
 
     def reset(self, seed: int) -> np.ndarray:
         """obs: f32[num_envs, obs_dim]."""
@@ -105,23 +125,70 @@ class GymnasiumEnv:
         if isinstance(space, Discrete):
             return actions.astype(np.int64).reshape(self.num_envs)
         clipped = np.clip(actions, space.low_array, space.high_array)
-        return clipped.reshape((self.num_envs, *self._native_action_shape)).astype(np.float32)
+        return clipped.reshape((self.num_envs, *self.action_shape)).astype(np.float32)
 
 
-def _factory(env: str | gym.Env, make_kwargs: dict[str, Any]) -> tuple[Callable[[], gym.Env], gym.Env]:
-    """A zero-argument constructor for the vector env and one instance to read spaces from."""
+def _factory(env: str | gym.Env | Callable[[], gym.Env], make_kwargs: dict[str, Any],
+             factory: Callable[[], gym.Env] | None) -> tuple[Callable[[], gym.Env] | None, gym.Env]:
+    """A zero-argument constructor of time-limited copies (None for an instance given
+    alone) and one environment to read the spaces from (the instance itself, if given)."""
     if isinstance(env, str):
-        def factory() -> gym.Env:
-            made = gym.make(env, **make_kwargs)
-            return made if made.spec is None or made.spec.max_episode_steps else gym.wrappers.TimeLimit(made, DEFAULT_TIME_LIMIT)
+        def from_id() -> gym.Env:
+            return with_time_limit(gym.make(env, **make_kwargs))
         try:
-            return factory, factory()
+            return from_id, from_id()
         except gym.error.Error as error:  # a missing dependency (MuJoCo, Box2D), a bad make argument
             raise UnknownEnvError(f"cannot make Gymnasium environment {env!r}: {error}; expected an id whose "
                                   "dependencies are installed") from None
-    if not isinstance(env, gym.Env):
-        raise SpaceError(f"expected an environment id or a gymnasium.Env, got {type(env).__name__}")
-    return (lambda: env), env
+    if isinstance(env, gym.Env):
+        if factory is None:
+            return None, with_time_limit(env)
+        made: Callable[[], gym.Env] = factory
+    elif callable(env):
+        made = env
+    else:
+        raise SpaceError(f"expected an environment id, a gymnasium.Env or a factory returning one, "
+                         f"got {type(env).__name__}")
+
+    def from_factory() -> gym.Env:
+        copy = made()
+        if not isinstance(copy, gym.Env):
+            raise SpaceError(f"the environment factory {getattr(made, '__name__', made)!r} returned "
+                             f"{type(copy).__name__}; expected a gymnasium.Env")
+        return with_time_limit(copy)
+
+    probe = from_factory()
+    if isinstance(env, gym.Env):  # every copy comes from the factory: it must make the same env
+        mine, copied = spec_from_gymnasium(with_time_limit(env)), spec_from_gymnasium(probe)
+        if dataclasses.replace(mine, env_id=copied.env_id) != copied:
+            probe.close()
+            raise ConfigError(f"the factory makes a different environment than the instance: {copied} against "
+                              f"{mine}; expected copies of the instance (same spaces and time limit)")
+    return from_factory, probe
+
+
+def _instance_alone(name: str, num_envs: int) -> str:
+    return (f"{name}: an environment instance runs as a single copy, but {num_envs} parallel environments "
+            "were asked for; pass a factory that makes copies (the env class, or a function returning a new "
+            "env: imitax.make(MyEnv, num_envs=N) or imitax.make(env, factory=make_env, num_envs=N)), "
+            "a registered id, or num_envs=1")
+
+
+def time_limit(env: gym.Env) -> int | None:
+    """The episode step limit of `env`: its spec's, else that of a `TimeLimit` wrapper in it."""
+    if env.spec is not None and env.spec.max_episode_steps:
+        return int(env.spec.max_episode_steps)
+    layer: Any = env
+    while isinstance(layer, gym.Wrapper):
+        if isinstance(layer, gym.wrappers.TimeLimit):
+            return int(layer._max_episode_steps)
+        layer = layer.env
+    return None
+
+
+def with_time_limit(env: gym.Env) -> gym.Env:
+    """`env`, wrapped in a `DEFAULT_TIME_LIMIT`-step `TimeLimit` when it has no limit."""
+    return env if time_limit(env) is not None else gym.wrappers.TimeLimit(env, DEFAULT_TIME_LIMIT)
 
 
 def spec_from_gymnasium(env: gym.Env) -> EnvSpec:
@@ -145,5 +212,4 @@ def spec_from_gymnasium(env: gym.Env) -> EnvSpec:
         action_space = box_bounds(act_space.low, act_space.high, act_space.shape)
     else:
         raise SpaceError(f"{name}: action space {act_space} is not supported; expected Discrete or Box")
-    limit = env.spec.max_episode_steps if env.spec is not None and env.spec.max_episode_steps else DEFAULT_TIME_LIMIT
-    return EnvSpec(name, flat_dim(obs_space.shape), action_space, int(limit))
+    return EnvSpec(name, flat_dim(obs_space.shape), action_space, time_limit(env) or DEFAULT_TIME_LIMIT)

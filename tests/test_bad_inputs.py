@@ -30,6 +30,7 @@ from typing import Any
 import h5py
 import jax
 import numpy as np
+import point_mass
 import pytest
 from episodes import random_episode
 
@@ -40,6 +41,7 @@ from imitax.algos.bc import BCConfig
 from imitax.data.minari_io import load_demonstrations, save_demonstrations
 from imitax.data.types import Trajectory
 from imitax.envs.spec import Box, Discrete, EnvSpec
+from imitax.eval import normalized_score
 from imitax.errors import (
     CheckpointError,
     ConfigError,
@@ -59,6 +61,7 @@ CARTPOLE = EnvSpec("CartPole-v1", 4, Discrete(2), 500)
 PENDULUM = EnvSpec("Pendulum-v1", 3, Box((-2.0,), (2.0,)), 200)
 ACROBOT = EnvSpec("Acrobot-v1", 6, Discrete(3), 500)
 CARTPOLE_DEMOS = "cartpole/demos-v0"
+POINT_MASS = f"point_mass:{point_mass.ENV_ID}"
 PENDULUM_DEMOS = "pendulum/demos-v0"
 
 
@@ -423,9 +426,48 @@ CASES = [
     cmd("cli/collect-into-unwritable-dataset-root", OutputError, ["cannot write dataset", "is a file, not a folder"],
         ["expected a writable folder"],
         lambda w: (os.environ.__setitem__("MINARI_DATASETS_PATH", str(w.file("not-a-folder"))),
-                   ["collect", "CartPole-v1", "--expert", str(w.policy), "--episodes", "1", "--reference-episodes", "1"])[1]),
+                   ["collect", "CartPole-v1", "--expert", str(w.policy), "--episodes", "1", "--reference-episodes", "1",
+                    "--allow-weak-expert"])[1]),
     cmd("cli/collect-over-existing-dataset", DatasetError, ["'cartpole/demos-v0' already exists"], ["--overwrite"],
         lambda w: ["collect", "CartPole-v1", "--expert", str(w.policy), "--dataset-id", CARTPOLE_DEMOS]),
+    # ---- the user's own expert and env (tests/point_mass.py: a class entry point and a NumPy PD controller)
+    cmd("cli/collect-weak-expert", ConfigError, ["refusing to save 'cartpole/expert-v0'", "is not above the random reference"],
+        ["expected an expert that beats a uniformly random policy by more than 5%", "--allow-weak-expert"],
+        lambda w: ["collect", "CartPole-v1", "--policy", "numpy:ndim", "--episodes", "2", "--reference-episodes", "10"]),
+    cmd("cli/collect-policy-module-missing", ConfigError, ["--policy 'no_such_module:act'", "cannot import module 'no_such_module'"],
+        ["expected a module on sys.path or PYTHONPATH"],
+        lambda w: ["collect", "CartPole-v1", "--policy", "no_such_module:act", "--episodes", "1"]),
+    cmd("cli/collect-policy-attribute-missing", ConfigError, ["module 'point_mass' has no attribute 'nope'"],
+        ["expected a function taking observations and returning actions"],
+        lambda w: ["collect", POINT_MASS, "--policy", "point_mass:nope", "--episodes", "1"]),
+    cmd("cli/collect-policy-not-callable", ConfigError, ["'HORIZON' is a int, not callable"],
+        ["expected a function taking observations"],
+        lambda w: ["collect", POINT_MASS, "--policy", "point_mass:HORIZON", "--episodes", "1"]),
+    cmd("cli/collect-policy-not-module-function", ConfigError, ["--policy 'pd_expert' is not of the form module:function"],
+        ["expected e.g. my_expert:act"], lambda w: ["collect", POINT_MASS, "--policy", "pd_expert"]),
+    cmd("cli/collect-policy-action-of-wrong-shape", ConfigError, ["policy numpy:zeros_like at step 0", "shape (6,)"],
+        ["expected shape (2,)", "Box(low=[-1.0, -1.0]"],
+        lambda w: ["collect", POINT_MASS, "--policy", "numpy:zeros_like", "--episodes", "1"]),
+    cmd("cli/collect-policy-action-out-of-space", ConfigError, ["returned action 4, outside the action space"],
+        ["expected an integer in [0, 2) for Discrete(2)"],
+        lambda w: ["collect", "CartPole-v1", "--policy", "numpy:size", "--episodes", "1"]),
+    cmd("cli/collect-policy-and-expert", ConfigError, ["--policy point_mass:pd_expert and --expert"], ["expected one expert"],
+        lambda w: ["collect", POINT_MASS, "--policy", "point_mass:pd_expert", "--expert", str(w.policy)]),
+    cmd("cli/env-module-missing", UnknownEnvError, ["cannot import module 'no_such_module'", "'no_such_module:MyEnv-v0'"],
+        ["expected an importable module", "registers 'MyEnv-v0'"],
+        train("bc", "no_such_module:MyEnv-v0", CARTPOLE_DEMOS, "--backend", "gymnasium")),
+    cmd("cli/env-module-does-not-register-it", UnknownEnvError, ["unknown environment id 'point_mass:MyEnv-v0'",
+                                                                 "module 'point_mass' does not register it"],
+        ["expected 'module:EnvId' where importing module registers EnvId"],
+        lambda w: ["collect", "point_mass:MyEnv-v0", "--policy", "point_mass:pd_expert"]),
+    cmd("cli/gymnasium-env-on-the-jax-backend", UnknownEnvError, [f"'{POINT_MASS}' is a Gymnasium environment"],
+        ["expected --backend gymnasium"], train("bc", POINT_MASS, CARTPOLE_DEMOS)),
+    api("env/instance-without-factory", ConfigError, ["an environment instance runs as a single copy", "16 parallel"],
+        ["pass a factory"], lambda w: call(imitax.make, point_mass.PointMassEnv(), num_envs=16)),
+    api("eval/equal-references", ConfigError, ["expert reference -200.0 is not above the random reference -200.0"],
+        ["expected an expert that beats a uniformly random policy"], lambda w: call(normalized_score, -150.0, -200.0, -200.0)),
+    api("collect/policy-not-callable", ConfigError, ["policy must be a callable obs -> action", "got str"], ["callable"],
+        lambda w: call(imitax.collect, POINT_MASS, "point_mass:pd_expert")),
     # ---- environments
     api("env/unknown-id", UnknownEnvError, ["unknown JAX environment id 'CartPoel-v1'"], ["known JAX ids: CartPole-v1"],
         lambda w: call(imitax.make, "CartPoel-v1")),

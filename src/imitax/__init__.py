@@ -2,6 +2,7 @@
 
 from imitax.envs import make
 from imitax.errors import ImitaxError
+from imitax.record import CollectResult, collect
 
 __version__ = "0.1.0"
-__all__ = ["ImitaxError", "make", "__version__"]
+__all__ = ["CollectResult", "ImitaxError", "collect", "make", "__version__"]

@@ -12,14 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import gymnasium
 import jax
 import numpy as np
 
-from imitax.envs import make
+from imitax.envs import GYMNAX_IDS, make
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.commands.progress import TrainingMonitor, monitor
-from imitax.errors import ConfigError, DivergenceError
+from imitax.errors import ConfigError, DivergenceError, UnknownEnvError
 from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
 from imitax.io.atomic import atomic_write_json
 from imitax.io.plots import plot_learning_curve
@@ -97,7 +98,17 @@ def _takes_no_arguments(function: Any) -> bool:
 
 
 def make_env(env_id: str, backend: Backend) -> JaxEnv | GymnasiumEnv:
+    """The environment of a command: a JAX id, or on `--backend gymnasium` any registered
+    Gymnasium id, "module:EnvId" importing the module that registers a user's own env."""
+    if backend == "jax" and env_id not in GYMNAX_IDS and (":" in env_id or env_id in gymnasium.registry):
+        raise UnknownEnvError(f"{env_id!r} is a Gymnasium environment, not one of the JAX ids ({', '.join(GYMNAX_IDS)}); "
+                              "expected --backend gymnasium to run it")
     return make(env_id, backend=backend)
+
+
+def run_name(env_id: str) -> str:
+    """`env_id` as part of a folder name: "point_mass:imitax_test/PointMass-v0" -> "imitax_test-PointMass-v0"."""
+    return env_id.rpartition(":")[2].replace("/", "-")
 
 
 def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) -> Path:
@@ -108,7 +119,7 @@ def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) 
     if options.resume is not None:
         run_dir = _saved_config_file(options.resume).parent
     else:
-        run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{env_id}")
+        run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{run_name(env_id)}")
     write_config(run_dir, config)
     return run_dir
 

@@ -76,10 +76,20 @@ def test_ppo_learns_cartpole_on_gymnasium_backend():
     assert np.nanmean(returns[-10:]) > 150.0
 
 
-def test_algorithm_tuned_ppo_settings_yield_to_explicit_overrides():
+@pytest.mark.parametrize("config_type", ["gail", "airl"])
+def test_adversarial_defaults_differ_between_tasks_only_in_budget(config_type):
+    """Per-task tables may hold budgets (env steps, parallel envs), never a loss, reward or rate."""
+    import dataclasses
+
     from imitax.algos.airl import AIRLConfig
     from imitax.algos.gail import GAILConfig
+    from imitax.envs.registry import GYMNAX_IDS
 
-    assert AIRLConfig.for_env("CartPole-v1").ppo.total_steps == 1_000_000  # AIRL's own CartPole budget
-    assert AIRLConfig.for_env("CartPole-v1", ppo={"total_steps": 4096}).ppo.total_steps == 4096
-    assert GAILConfig.for_env("CartPole-v1", ppo={"total_steps": 4096}).ppo.learning_rate == 1e-3
+    cls = GAILConfig if config_type == "gail" else AIRLConfig
+    budget = {"total_steps": 0, "num_envs": 0}
+    expected = dataclasses.replace(cls(), ppo=dataclasses.replace(cls().ppo, **budget))
+    for env_id in (*GYMNAX_IDS, "InvertedDoublePendulum-v5", "a-task-nobody-has-seen-v0"):
+        config = cls.for_env(env_id)
+        assert dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, **budget)) == expected, env_id
+    overridden = cls.for_env("CartPole-v1", ppo={"total_steps": 4096, "learning_rate": 1e-3}, disc_steps=2)
+    assert (overridden.ppo.total_steps, overridden.ppo.learning_rate, overridden.disc_steps) == (4096, 1e-3, 2)

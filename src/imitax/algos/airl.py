@@ -40,7 +40,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from imitax.algos.gail import GAIL, AdversarialResult, GAILState, check_replay, train_adversarial
+from imitax.algos.gail import GENERATOR_PPO, GAIL, AdversarialResult, GAILState, check_replay, generator_for_env, train_adversarial
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
@@ -55,9 +55,9 @@ AIRL_REWARDS = ("logit", "positive", "shaped")
 
 @dataclasses.dataclass(frozen=True)
 class AIRLConfig:
-    """AIRL hyperparameters; `AIRLConfig.for_env(id)` gives tuned defaults per task."""
+    """AIRL hyperparameters; `AIRLConfig.for_env(id)` adds the task's budget."""
 
-    ppo: PPOConfig = PPOConfig()
+    ppo: PPOConfig = GENERATOR_PPO
     """the generator (its total_steps is the run's length)"""
     reward: str = "shaped"
     """generator reward: shaped (f) | logit (f - log pi) | positive (-log(1 - D) = softplus(f - log pi))"""
@@ -101,23 +101,9 @@ class AIRLConfig:
 
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> AIRLConfig:
-        ppo_overrides = overrides.pop("ppo", {})
-        ppo = PPOConfig.for_env(env_id, **{**AIRL_PPO.get(env_id, {}), **ppo_overrides})
-        return dataclasses.replace(cls(ppo=ppo, **AIRL_TUNED.get(env_id, {})), **overrides)
-
-
-# CartPole at PPO's 500k steps: one seed in five stalled (0.37); at 1M all five reached the expert.
-AIRL_PPO: dict[str, dict[str, Any]] = {"CartPole-v1": {"total_steps": 1_000_000}}
-# Measured (3 seeds, 10 demos): with the shaped reward one CartPole seed in three stalled
-# at half the expert's return; the positive reward reached it on every seed.
-# CartPole's saved reward: the generator's own discriminator with the replay and the annealed
-# rate transferred better (3 seeds x 2 fresh agents: 0.94, and 5 of 5 seeds at 1.00) than a
-# separate reward network (0.73: one seed's reward sent fresh agents off the track), and the
-# generator still reached the expert on 5 of 5 seeds; on Pendulum the same settings cost the
-# generator (0.657 against 0.981), so Pendulum keeps the separate network (6 of 6 at >= 0.99).
-AIRL_TUNED: dict[str, dict[str, Any]] = {
-    "CartPole-v1": {"reward": "positive", "separate_reward": False, "disc_replay_size": 100_000, "disc_anneal_lr": True},
-}
+        """The defaults with the task's budget; `ppo={...}` overrides generator fields."""
+        ppo = generator_for_env(env_id, **overrides.pop("ppo", {}))
+        return dataclasses.replace(cls(ppo=ppo), **overrides)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,18 +138,9 @@ class AIRL(GAIL):
         params = {"net": net_params, "obs_norm": state.disc_params["obs_norm"]}
         return self.discriminator.shaped_reward(params, transitions) - self.log_policy(state, transitions)
 
-    def absorbing_loss(self, net_params: Any, expert: Transitions, agent: Transitions) -> jnp.ndarray:
-        """Cross-entropy of the absorbing state's logit g_abs (absorbing actions are
-        arbitrary, so no log pi term). Each terminal transition is followed by the
-        absorbing state's whole discounted occupancy, gamma / (1 - gamma) visits, the
-        same weight its reward gets in the return."""
-        if not self.config.absorbing:
-            return jnp.zeros(())
-        net = self.discriminator
-        g_abs = net.absorbing_reward({"net": net_params, "obs_norm": None})
-        # the per-step loss of the absorbing state, summed over its occupancy like a reward
-        return net.absorbing_value(optax.sigmoid_binary_cross_entropy(g_abs, 1.0), expert.terminated.mean()) + \
-            net.absorbing_value(optax.sigmoid_binary_cross_entropy(g_abs, 0.0), agent.terminated.mean())
+    def absorbing_logit(self, net_params: Any) -> jnp.ndarray:
+        """g_abs: the absorbing state's logit has no log pi term (its actions are arbitrary)."""
+        return self.discriminator.absorbing_reward({"net": net_params, "obs_norm": None})
 
     def reward(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         """The generator's reward. Signed rewards (shaped, logit) get the absorbing state's
@@ -182,7 +159,6 @@ class AIRL(GAIL):
         """The generator's discriminator, then (`separate_reward`) the saved reward on the
         same rollout plus the replay, at a learning rate that decays to zero."""
         state, metrics = super().update_discriminator(state, agent)
-        metrics = {**metrics, "disc_absorbing_reward": self.discriminator.absorbing_reward(state.disc_params)}
         if not self.config.separate_reward:
             return state, metrics
         replay = state.replay if self.config.reward_replay_size > 0 else None

@@ -5,17 +5,24 @@ discriminator (binary cross-entropy, expert = 1, agent = 0), score the rollout w
 reward from the discriminator's logits, and update PPO on it. On JAX environments the
 whole run is one compiled program; `num_seeds` vmaps independent runs.
 
-Reward choices (`reward`), with D = sigmoid(logit) the probability of "expert":
-- "positive": -log(1 - D) = softplus(logit) >= 0, the original GAIL reward. Positive at
-  every step, so it carries a survival bonus: right where the expert never terminates
-  early (CartPole, any fixed-horizon task), wrong where the expert's goal is to end the
-  episode (MountainCar): use "logit" there.
-- "negative": log D <= 0, a per-step cost: biased towards ending episodes early.
-- "logit": log D - log(1 - D), the AIRL/f-divergence form, unbiased in sign.
+Termination is handled by construction (`absorbing=True`, the default; DAC, Kostrikov et
+al. 2019): a terminal transition leads to an absorbing state that the discriminator
+scores like any other input, once per terminal transition with the weight of its whole
+discounted future, and its value is folded into the terminal transition's reward (see
+`imitax.nets.absorbing`). So ending an episode is worth what the discriminator says it
+is: bad where the expert never ends episodes (CartPole's fall), good where it does
+(MountainCar's goal), irrelevant where no episode ends early (Pendulum). One reward is
+then right on all three kinds of task.
 
-Termination is handled by masking: PPO bootstraps from the true final observation after a
-time-limit cut and from nothing after a terminal state, so truncated expert-like episodes
-are not mistaken for failures.
+Reward choices (`reward`), with D = sigmoid(logit) the probability of "expert":
+- "logit" (default): log D - log(1 - D), the AIRL/f-divergence form, unbiased in sign.
+- "positive": -log(1 - D) = softplus(logit) >= 0, the original GAIL reward. Without
+  absorbing states it carries a survival bonus (wrong where the expert ends episodes).
+- "negative": log D <= 0, a per-step cost; without absorbing states it pays for ending
+  episodes early.
+
+Time-limit cuts are not terminations: PPO bootstraps from the true final observation
+after a truncation and from nothing (but the absorbing value) after a terminal state.
 """
 
 from __future__ import annotations
@@ -36,35 +43,42 @@ from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
-from imitax.nets.discriminator import Discriminator
+from imitax.nets.absorbing import absorbing_value
+from imitax.nets.discriminator import REWARD_KINDS, Discriminator, reward_from_logits
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.mlp import check_network
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.ppo import PPO, PPOConfig, PPOState
 from imitax.rl.train import OnPolicyLearner, run_on_policy
 
-REWARD_KINDS = ("positive", "negative", "logit")
+# The generator's PPO for every task, tuned on the tuning set only (CartPole-v1, Pendulum-v1;
+# see the README's benchmark section). Observations and the discriminator's rewards are
+# normalised because a user's task has observations and a learned reward of any scale; no
+# entropy bonus, which drove Gaussian policies to act at random (Pendulum 0.17 with 0.01).
+GENERATOR_PPO = PPOConfig(total_steps=1_000_000, num_epochs=10, num_minibatches=8, learning_rate=3e-4, ent_coef=0.0,
+                          normalize_obs=True, normalize_rewards=True)
+
+# Per-task budgets only (env steps, parallel envs): never losses, rewards or learning rates.
+BUDGETS: dict[str, dict[str, Any]] = {
+    "CartPole-v1": {"total_steps": 500_000},
+}
 
 
-def reward_from_logits(logits: jnp.ndarray, kind: str) -> jnp.ndarray:
-    """Per-step reward from discriminator logits (see the module docstring)."""
-    if kind == "positive":
-        return jax.nn.softplus(logits)
-    if kind == "negative":
-        return -jax.nn.softplus(-logits)
-    if kind == "logit":
-        return logits
-    raise ConfigError(f"unknown GAIL reward {kind!r}; expected one of {', '.join(REWARD_KINDS)}")
+def generator_for_env(env_id: str, **overrides: Any) -> PPOConfig:
+    """The generator's PPO with the task's budget and `overrides` applied."""
+    return dataclasses.replace(GENERATOR_PPO, **{**BUDGETS.get(env_id, {}), **overrides})
 
 
 @dataclasses.dataclass(frozen=True)
 class GAILConfig:
-    """GAIL hyperparameters; `GAILConfig.for_env(id)` gives tuned defaults per task."""
+    """GAIL hyperparameters; `GAILConfig.for_env(id)` adds the task's budget."""
 
-    ppo: PPOConfig = PPOConfig()
+    ppo: PPOConfig = GENERATOR_PPO
     """the generator (its total_steps is the run's length)"""
-    reward: str = "positive"
-    """reward from the discriminator logit: positive | negative | logit"""
+    reward: str = "logit"
+    """reward from the discriminator logit: logit | positive | negative"""
+    absorbing: bool = True
+    """terminal transitions lead to a learned absorbing state (removes the termination bias of every reward)"""
     use_next_obs: bool = False
     """discriminate (s, a, s') instead of (s, a)"""
     disc_hidden_sizes: tuple[int, ...] = (64, 64)
@@ -96,9 +110,9 @@ class GAILConfig:
 
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> GAILConfig:
-        ppo_overrides = overrides.pop("ppo", {})
-        ppo = PPOConfig.for_env(env_id, **{**GAIL_PPO.get(env_id, {}), **ppo_overrides})
-        return dataclasses.replace(cls(ppo=ppo, **GAIL_TUNED.get(env_id, {})), **overrides)
+        """The defaults with the task's budget; `ppo={...}` overrides generator fields."""
+        ppo = generator_for_env(env_id, **overrides.pop("ppo", {}))
+        return dataclasses.replace(cls(ppo=ppo), **overrides)
 
 
 def check_replay(config: Any, section: str) -> None:
@@ -106,10 +120,6 @@ def check_replay(config: Any, section: str) -> None:
     require_non_negative(config, section, "disc_replay_size")
     if not 0.0 <= config.disc_replay_fraction <= 1.0:
         raise ConfigError(f"{section}.disc_replay_fraction must be in [0, 1], got {config.disc_replay_fraction}")
-
-
-GAIL_PPO: dict[str, dict[str, Any]] = {}
-GAIL_TUNED: dict[str, dict[str, Any]] = {}
 
 
 @struct.dataclass
@@ -136,7 +146,8 @@ class GAIL:
     @property
     def discriminator(self) -> Discriminator:
         c = self.config
-        return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs)
+        return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs, c.absorbing,
+                             c.ppo.gamma)
 
     def disc_optimizer(self, anneal: bool) -> optax.GradientTransformation:
         """Adam at `disc_learning_rate`, decayed linearly to zero over the run when `anneal`."""
@@ -170,9 +181,14 @@ class GAIL:
         """f32[...]: log D - log(1 - D) of transitions with leading shape `[...]`."""
         return self.discriminator.logits({"net": net_params, "obs_norm": state.disc_params["obs_norm"]}, transitions)
 
+    def absorbing_logit(self, net_params: Any) -> jnp.ndarray:
+        """f32[]: the discriminator's logit of the absorbing state."""
+        return self.discriminator.absorbing_logit({"net": net_params})
+
     def reward(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
-        """The reward the generator is trained on, f32[...]."""
-        return reward_from_logits(self.logits(state.disc_params["net"], state, transitions), self.config.reward)
+        """The reward the generator is trained on, f32[...]: the step's, plus after a
+        terminal transition the absorbing state's discounted value."""
+        return self.discriminator.reward(state.disc_params, transitions, self.config.reward)
 
     def disc_loss(self, net_params: Any, state: GAILState, expert: Transitions, agent: Transitions, key: jax.Array) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
         expert_logits = self.logits(net_params, state, expert)
@@ -190,8 +206,15 @@ class GAIL:
         }
 
     def absorbing_loss(self, net_params: Any, expert: Transitions, agent: Transitions) -> jnp.ndarray:
-        """Loss on absorbing-state samples (one per terminal transition); GAIL has none."""
-        return jnp.zeros(())
+        """Cross-entropy of the absorbing state's logit (its actions are arbitrary). Each
+        terminal transition is followed by the absorbing state's whole discounted
+        occupancy, gamma / (1 - gamma) visits, the same weight its reward gets in the return."""
+        c = self.config
+        if not c.absorbing:
+            return jnp.zeros(())
+        logit = self.absorbing_logit(net_params)
+        return absorbing_value(optax.sigmoid_binary_cross_entropy(logit, 1.0), expert.terminated.mean(), c.ppo.gamma) + \
+            absorbing_value(optax.sigmoid_binary_cross_entropy(logit, 0.0), agent.terminated.mean(), c.ppo.gamma)
 
     def _grad_penalty(self, net_params: Any, obs_norm: ObsNormalizer, expert: Transitions, agent: Transitions, key: jax.Array) -> jnp.ndarray:
         disc = self.discriminator
@@ -208,6 +231,7 @@ class GAIL:
             state, state.disc_params["net"], state.disc_opt_state, self.disc_optimizer(self.config.disc_anneal_lr), agent,
             replay if self.config.disc_replay_size > 0 else None, disc_key)
         disc_params = {**state.disc_params, "net": net_params}
+        metrics = {**metrics, "disc_absorbing_logit": self.absorbing_logit(net_params)}
         return state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key, replay=replay), metrics
 
     def fit_discriminator(self, state: GAILState, net_params: Any, opt_state: optax.OptState,

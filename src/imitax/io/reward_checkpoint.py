@@ -13,13 +13,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from imitax.algos.gail import REWARD_KINDS, reward_from_logits
 from imitax.data.types import Transitions
 from imitax.envs.spec import EnvSpec
 from imitax.errors import CheckpointError, ImitaxError
 from imitax.io.checkpoint import load_checkpoint, read_metadata, require_finite
 from imitax.nets.airl_reward import AIRLRewardNet
-from imitax.nets.discriminator import Discriminator
+from imitax.nets.discriminator import REWARD_KINDS, Discriminator
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -43,10 +42,12 @@ def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
                       activation_name="network.activation")
         if algorithm == "airl":
             net: AIRLRewardNet | Discriminator = AIRLRewardNet(
-                spec, tuple(network["hidden_sizes"]), network["activation"], network["state_only"],
-                float(network["gamma"]), bool(network.get("absorbing", False)))
+                spec, tuple(network["hidden_sizes"]), network["activation"], _flag(network["state_only"], "state_only"),
+                _discount(network["gamma"]), _flag(network.get("absorbing", False), "absorbing"))
         elif algorithm == "gail":
-            net = Discriminator(spec, tuple(network["hidden_sizes"]), network["activation"], network["use_next_obs"])
+            net = Discriminator(spec, tuple(network["hidden_sizes"]), network["activation"], network["use_next_obs"],
+                                _flag(network.get("absorbing", False), "absorbing"),
+                                _discount(network.get("gamma", 0.99)))
             kind = meta.get("reward", "positive")
             if kind not in REWARD_KINDS:
                 raise CheckpointError(f"reward form {kind!r}; expected one of {', '.join(REWARD_KINDS)}")
@@ -59,4 +60,16 @@ def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
     require_finite(path, params)
     if isinstance(net, AIRLRewardNet):
         return (lambda transitions: net.reward(params, transitions)), spec, meta
-    return (lambda transitions: reward_from_logits(net.logits(params, transitions), kind)), spec, meta
+    return (lambda transitions: net.reward(params, transitions, kind)), spec, meta
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise CheckpointError(f"network.{name} is {value!r}; expected true or false")
+    return value
+
+
+def _discount(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise CheckpointError(f"network.gamma is {value!r}; expected a number in [0, 1)")
+    return float(value)

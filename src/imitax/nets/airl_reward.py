@@ -31,6 +31,7 @@ import jax.numpy as jnp
 
 from imitax.data.types import Transitions
 from imitax.envs.spec import Box, EnvSpec, executed_actions
+from imitax.nets import absorbing as absorbing_state
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -85,22 +86,21 @@ class AIRLRewardNet:
             else:
                 parts.append(jax.nn.one_hot(transitions.actions, space.n))
         if self.absorbing:
-            parts.append(jnp.zeros((*transitions.obs.shape[:-1], 1)))
+            parts.append(absorbing_state.real_flag(transitions.obs.shape[:-1]))
         return jnp.concatenate(parts, axis=-1)
 
     def absorbing_reward(self, params: dict[str, Any]) -> jnp.ndarray:
         """g_abs, the learned per-step reward of the absorbing state: f32[] (0 without absorbing)."""
         if not self.absorbing:
             return jnp.zeros(())
-        absorbing_input = jnp.zeros(self.reward_input_dim).at[-1].set(1.0)
-        return self.net.apply(params["net"], absorbing_input, method="g")
+        return self.net.apply(params["net"], absorbing_state.absorbing_input(self.reward_input_dim), method="g")
 
     def absorbing_value(self, per_step_reward: jnp.ndarray, terminated: jnp.ndarray) -> jnp.ndarray:
         """Discounted value of the absorbing state reached after a terminal transition
         (`terminated`: f32[...]), for an absorbing per-step reward f32[]: f32[...]."""
         if not self.absorbing:
             return jnp.zeros_like(terminated, dtype=jnp.float32)
-        return terminated * self.gamma / (1.0 - self.gamma) * per_step_reward
+        return absorbing_state.absorbing_value(per_step_reward, terminated, self.gamma)
 
     def step_reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
         """g(s[, a]) of each transition alone: f32[...]."""

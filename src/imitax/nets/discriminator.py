@@ -1,8 +1,10 @@
 """Discriminator / reward networks over (s, a) or (s, a, s').
 
 Inputs are the observation normalised with the expert's statistics, the action
-(one-hot for Discrete, clipped to the bounds for Box) and optionally the next
-observation. The output is one logit per transition: high means "expert".
+(one-hot for Discrete, clipped to the bounds for Box), optionally the next observation,
+and (`absorbing`, see `imitax.nets.absorbing`) a flag column that is set only for the
+absorbing state that follows a terminal transition. The output is one logit per
+transition: high means "expert".
 """
 
 from __future__ import annotations
@@ -17,8 +19,25 @@ import jax.numpy as jnp
 
 from imitax.data.types import Transitions
 from imitax.envs.spec import Box, EnvSpec, executed_actions
+from imitax.errors import ConfigError
+from imitax.nets.absorbing import absorbing_input, absorbing_value, real_flag
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
+
+
+REWARD_KINDS = ("logit", "positive", "negative")
+
+
+def reward_from_logits(logits: jnp.ndarray, kind: str) -> jnp.ndarray:
+    """Per-step reward from discriminator logits, D = sigmoid(logit) the probability of
+    "expert": logit = log D - log(1 - D); positive = -log(1 - D) >= 0; negative = log D <= 0."""
+    if kind == "positive":
+        return jax.nn.softplus(logits)
+    if kind == "negative":
+        return -jax.nn.softplus(-logits)
+    if kind == "logit":
+        return logits
+    raise ConfigError(f"unknown GAIL reward {kind!r}; expected one of {', '.join(REWARD_KINDS)}")
 
 
 class _LogitNet(nn.Module):
@@ -38,6 +57,10 @@ class Discriminator:
     hidden_sizes: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
     use_next_obs: bool = False
+    absorbing: bool = False
+    """inputs carry an absorbing flag; `absorbing_logit` scores the absorbing state"""
+    gamma: float = 0.99
+    """discount of the absorbing loop (the generator's)"""
 
     @property
     def net(self) -> _LogitNet:
@@ -45,7 +68,7 @@ class Discriminator:
 
     @property
     def input_dim(self) -> int:
-        return self.spec.obs_dim * (2 if self.use_next_obs else 1) + self.spec.action_dim
+        return self.spec.obs_dim * (2 if self.use_next_obs else 1) + self.spec.action_dim + int(self.absorbing)
 
     def init(self, key: jax.Array, obs_norm: ObsNormalizer) -> dict[str, Any]:
         return {"net": self.net.init(key, jnp.zeros((1, self.input_dim))), "obs_norm": obs_norm}
@@ -61,11 +84,29 @@ class Discriminator:
         parts = [obs_norm(transitions.obs), actions]
         if self.use_next_obs:
             parts.append(obs_norm(transitions.next_obs))
+        if self.absorbing:
+            parts.append(real_flag(transitions.obs.shape[:-1]))
         return jnp.concatenate(parts, axis=-1)
 
     def logits(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
         """f32[...]: log D - log(1 - D), D the probability that a transition is the expert's."""
         return self.net.apply(params["net"], self.features(params["obs_norm"], transitions))
 
+    def absorbing_logit(self, params: dict[str, Any]) -> jnp.ndarray:
+        """f32[]: the absorbing state's logit (0 without `absorbing`: it then has no input)."""
+        if not self.absorbing:
+            return jnp.zeros(())
+        return self.net.apply(params["net"], absorbing_input(self.input_dim))
+
+    def reward(self, params: dict[str, Any], transitions: Transitions, kind: str) -> jnp.ndarray:
+        """The reward of `kind` (see `reward_from_logits`) of each transition, plus after a
+        terminal transition the absorbing state's discounted value: f32[...]."""
+        step = reward_from_logits(self.logits(params, transitions), kind)
+        if not self.absorbing:
+            return step
+        absorbing = reward_from_logits(self.absorbing_logit(params), kind)
+        return step + absorbing_value(absorbing, transitions.terminated, self.gamma)
+
     def config(self) -> dict[str, Any]:
-        return {"hidden_sizes": list(self.hidden_sizes), "activation": self.activation, "use_next_obs": self.use_next_obs}
+        return {"hidden_sizes": list(self.hidden_sizes), "activation": self.activation, "use_next_obs": self.use_next_obs,
+                "absorbing": self.absorbing, "gamma": self.gamma}

@@ -1,0 +1,146 @@
+"""Out-of-sample benchmark: default settings on tasks no default was tuned on.
+
+Protocol (the README's benchmark section): the adversarial methods' defaults (one generator
+PPO, one discriminator setting, one reward) were chosen on the tuning set only; the
+held-out set is measured with those defaults as they are. Per-task settings are budgets
+(env steps) only. For every task: an expert (an imitax PPO expert, a checkpoint shipped in
+benchmarks/experts/, or a NumPy controller) is recorded with `imitax.collect` like a user
+would, which also measures the reference scores (100 expert and 100 random episodes); then
+BC, GAIL and AIRL train from 10 demos and from 1 (the first of the 10), `--seeds` seeds
+each, and every seed is evaluated over `--eval-episodes` episodes (deterministic actions).
+Writes benchmarks/results/heldout.json (other tasks' figures are kept).
+
+    python benchmarks/heldout.py [--envs Acrobot-v1 ...] [--seeds 5] [--demos 10 1] [--algos bc gail airl]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import imitax
+from imitax.algos.airl import AIRLConfig, train_airl
+from imitax.algos.bc import BCConfig, train_bc
+from imitax.algos.gail import GAILConfig, train_gail
+from imitax.data.minari_io import Demonstrations, load_demonstrations
+from imitax.data.types import flatten_trajectories
+from imitax.eval import evaluate, normalized_score, seed_statistics
+from imitax.io.atomic import atomic_write_json
+from imitax.io.policy_checkpoint import load_policy
+from imitax.rl.loop import seed_slice
+from imitax.rl.ppo import PPOConfig
+from imitax.rl.train import train_ppo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import point_mass  # noqa: E402  (the tests' own env: registered with a class entry point)
+
+TUNING = ("CartPole-v1", "Pendulum-v1")
+HELD_OUT = ("Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "InvertedDoublePendulum-v5", "Reacher-v5",
+            point_mass.ENV_ID)
+GYMNAX = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0")
+EXPERTS_DIR = Path(__file__).resolve().parent / "experts"
+ALGOS = ("bc", "gail", "airl")
+
+HostPolicy = Callable[[np.ndarray], np.ndarray]
+
+
+def expert_policy(env_id: str) -> tuple[HostPolicy, str]:
+    """A batched NumPy policy obs[n, obs_dim] -> actions[n, ...] and where it came from."""
+    if env_id == point_mass.ENV_ID:
+        return point_mass.pd_expert, "NumPy PD controller (tests/point_mass.py)"
+    if env_id in GYMNAX:
+        env = imitax.make(env_id)
+        result = train_ppo(env, PPOConfig.for_env(env_id), seed=0)
+        policy, params = result.ppo.policy, seed_slice(result.state, 0).policy_params
+        source = "imitax PPO expert (PPOConfig.for_env, seed 0)"
+    else:
+        policy, params, _ = load_policy(EXPERTS_DIR / env_id)
+        source = f"shipped checkpoint benchmarks/experts/{env_id}"
+    act = jax.jit(lambda obs: policy.act(params, jax.random.PRNGKey(0), obs, deterministic=True))
+    return (lambda obs: np.asarray(act(jnp.asarray(obs, jnp.float32)))), source
+
+
+def make_env(env_id: str):
+    return imitax.make(env_id, backend="jax" if env_id in GYMNAX else "gymnasium")
+
+
+def seed_scores(env, policy, stacked_params, num_seeds: int, random_score: float, expert_score: float,
+                episodes: int) -> list[float]:
+    out = []
+    for index in range(num_seeds):
+        params = seed_slice(stacked_params, index)
+        result = evaluate(env, lambda k, o, p=params: policy.act(p, k, o, deterministic=True),
+                          jax.random.PRNGKey(100 + index), episodes)
+        out.append(round(float(normalized_score(result.mean, random_score, expert_score)), 4))
+    return out
+
+
+def record_demos(env_id: str, episodes: int) -> tuple[Demonstrations, str]:
+    """`episodes` expert episodes recorded with `imitax.collect` (reference scores included)
+    into a temporary Minari root, loaded back; and where the expert came from."""
+    policy, source = expert_policy(env_id)
+    with tempfile.TemporaryDirectory() as root:
+        os.environ["MINARI_DATASETS_PATH"] = root
+        imitax.collect(env_id, policy, episodes=episodes, dataset_id="bench/expert-v0", batched=True,
+                       reference_episodes=100)
+        return load_demonstrations("bench/expert-v0"), source
+
+
+def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[str], eval_episodes: int) -> dict:
+    start = time.perf_counter()
+    demos, source = record_demos(env_id, max(demo_counts))
+    expert_score, random_score = demos.expert_score, demos.random_score
+    out: dict = {"expert_source": source, "expert_return": expert_score, "random_return": random_score,
+                 "expert_s": round(time.perf_counter() - start, 1), "tuning_set": env_id in TUNING}
+    print(f"{env_id}: expert {expert_score:.1f} ({source}), random {random_score:.1f}", flush=True)
+    env = make_env(env_id)
+    for count in demo_counts:
+        transitions = flatten_trajectories(demos.trajectories[:count])
+        for algo in algos:
+            start = time.perf_counter()
+            if algo == "bc":
+                result = train_bc(transitions, env.spec, BCConfig(), seed=0, num_seeds=num_seeds)
+                policy_net, params, steps = result.bc.policy, result.params, None
+            else:
+                config_type, trainer = (GAILConfig, train_gail) if algo == "gail" else (AIRLConfig, train_airl)
+                result = trainer(env, transitions, config_type.for_env(env_id), seed=0, num_seeds=num_seeds)
+                policy_net = result.algo.ppo.policy
+                params, steps = jax.vmap(lambda s: s.policy_params)(result.state.ppo), result.env_steps
+            train_s = time.perf_counter() - start
+            scores = seed_scores(env, policy_net, params, num_seeds, random_score, expert_score, eval_episodes)
+            stats = seed_statistics(scores).to_dict()
+            out[f"{algo}_{count}demos"] = {**stats, "train_s": round(train_s, 1), "env_steps_per_seed": steps}
+            print(f"  {algo:4s} {count:2d} demos: {stats['mean']:.3f} per seed {scores} ({train_s:.0f}s)", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", nargs="+", default=[*TUNING, *HELD_OUT])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--demos", nargs="+", type=int, default=[10, 1])
+    parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
+    parser.add_argument("--eval-episodes", type=int, default=50)
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/heldout.json"))
+    args = parser.parse_args()
+    earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
+    results = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "envs": earlier.get("envs", {})}
+    for env_id in args.envs:
+        entry = bench_env(env_id, args.seeds, args.demos, args.algos, args.eval_episodes)
+        results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry, "seeds": args.seeds}
+        atomic_write_json(args.output, results)  # after every task: a long run keeps what it measured
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

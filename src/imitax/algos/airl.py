@@ -2,11 +2,13 @@
 
 The discriminator is D = exp(f) / (exp(f) + pi(a|s)), so its logit is
 f(s, a, s') - log pi(a|s) with f = g(s[, a]) + gamma * h(s') - h(s) (see
-`imitax.nets.airl_reward`). The generator is trained on f (`reward="shaped"`, the default), on the logit
-log D - log(1 - D) = f - log pi (`"logit"`, the entropy-regularised objective of the
-paper), or on -log(1 - D) = softplus(f - log pi) (`"positive"`). Measured here: with
-`"logit"` or `"positive"` on Pendulum the -log pi term drives the Gaussian policy's
-entropy up until it acts at random; `"shaped"` reaches the expert.
+`imitax.nets.airl_reward`). The generator is trained on the logit log D - log(1 - D) =
+f - log pi (`reward="logit"`, the default: the entropy-regularised objective of the
+paper), on f alone (`"shaped"`) or on -log(1 - D) = softplus(f - log pi) (`"positive"`).
+With the shared generator (no entropy bonus), measured on the tuning set (3 seeds, 10
+demos): "logit" 1.000 on CartPole and 0.941 on Pendulum; "shaped" 0.415 on CartPole (the
+policy turns deterministic, and then log pi alone tells the expert's actions apart, so f
+learns little) and 0.997 on Pendulum.
 
 Episodes that end (CartPole's fall, MountainCar's goal) lead to a learned absorbing
 state (`absorbing=True`, DAC-style): the discriminator learns whether ending an episode
@@ -59,8 +61,8 @@ class AIRLConfig:
 
     ppo: PPOConfig = GENERATOR_PPO
     """the generator (its total_steps is the run's length)"""
-    reward: str = "shaped"
-    """generator reward: shaped (f) | logit (f - log pi) | positive (-log(1 - D) = softplus(f - log pi))"""
+    reward: str = "logit"
+    """generator reward: logit (f - log pi) | shaped (f) | positive (-log(1 - D) = softplus(f - log pi))"""
     state_only: bool = True
     """g depends on the state only (what makes the reward transfer)"""
     disc_hidden_sizes: tuple[int, ...] = (64, 64)

@@ -6,8 +6,8 @@ every (state, expert action) pair costs one label, and a Pendulum episode is 200
 - BC from k expert episodes, k = 1..`--bc-episodes`: DAgger's own loop with beta = 1 in
   every round, so the expert drives every step and round k retrains BC from scratch on
   exactly k expert episodes (each seed draws its own episodes). Same network, optimiser
-  and epochs as DAgger's retraining, so the only difference between the curves is who
-  chose the visited states. `train_bc` on one episode per seed is run as a cross-check.
+  and number of gradient steps (`bc.num_steps`, whatever the data's size) as DAgger's
+  retraining, so the only difference between the curves is who chose the visited states. `train_bc` on one episode per seed is run as a cross-check.
 - DAgger, one episode per round, retrained from scratch each round on the aggregate:
   "linear-1" (round 0: the expert drives, i.e. BC's one-episode start; afterwards the
   learner alone drives and the expert only labels) and "exponential-0.5" (beta = 0.5^r).
@@ -174,7 +174,7 @@ def main() -> None:
                "settings": {name: {"num_rounds": c.num_rounds, "episodes_per_round": c.episodes_per_round,
                                    "beta_schedule": c.beta_schedule, "beta_rampdown_rounds": c.beta_rampdown_rounds,
                                    "beta_decay": c.beta_decay, "beta_constant": c.beta_constant,
-                                   "warm_start": c.warm_start, "bc_epochs": c.bc.num_epochs,
+                                   "warm_start": c.warm_start, "bc_num_steps": c.bc.num_steps,
                                    "bc_hidden_sizes": list(c.bc.hidden_sizes)} for name, c in settings.items()}}
     atomic_write_json(args.output, results)
     png = args.output.with_suffix(".png")

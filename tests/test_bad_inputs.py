@@ -500,7 +500,7 @@ CASES = [
         train("gail", "CartPole-v1", CARTPOLE_DEMOS, "--gail.disc-steps", "0")),
     cmd("cli/zero-total-steps", ConfigError, ["ppo.total_steps", "got 0"], ["must be > 0"],
         lambda w: ["expert", "CartPole-v1", "--ppo.total-steps", "0", "--runs-dir", str(w.runs)]),
-    cmd("cli/negative-epochs", ConfigError, ["bc.num_epochs", "got -10"], ["must be > 0"], bc_cartpole("--bc.num-epochs", "-10")),
+    cmd("cli/negative-steps", ConfigError, ["bc.num_steps", "got -10"], ["must be > 0"], bc_cartpole("--bc.num-steps", "-10")),
     cmd("cli/gamma-above-one", ConfigError, ["ppo.gamma", "got 1.5"], ["must be in [0, 1]"],
         lambda w: ["expert", "CartPole-v1", "--ppo.gamma", "1.5", "--runs-dir", str(w.runs)]),
     cmd("cli/unknown-activation", ConfigError, ["bc.activation 'swish' is unknown"], ["expected one of tanh, relu"],

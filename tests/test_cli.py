@@ -36,7 +36,7 @@ def flow(tmp_path_factory):
     results["expert"] = run(["expert", "CartPole-v1", "--ppo.total-steps", "40960", "--eval-episodes", "5", *common])
     results["collect"] = run(["collect", "CartPole-v1", "--episodes", "3", "--reference-episodes", "5",
                               "--runs-dir", str(runs), "--json"])
-    results["bc"] = run(["train", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--bc.num-epochs", "10",
+    results["bc"] = run(["train", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--bc.num-steps", "200", "--bc.log-every", "100",
                          "--num-seeds", "2", "--eval-episodes", "5", *common])
     results["gail"] = run(["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0",
                            "--gail.ppo.total-steps", "20480", "--eval-episodes", "5", *common])
@@ -55,9 +55,13 @@ def test_flow_writes_run_folders(flow):
             assert Path(run_dir, file).exists(), (name, file)
     assert flow["collect"]["episodes"] == 3 and flow["collect"]["dataset_id"] == "cartpole/expert-v0"
     assert len(flow["bc"]["seed_normalized_scores"]) == 2
+    # BC's budget and its metric rows count gradient steps (one row per --bc.log-every)
+    assert flow["bc"]["gradient_steps"] == 200
+    rows = [json.loads(line) for line in Path(flow["bc"]["run_dir"], "metrics.jsonl").read_text().splitlines()]
+    assert [row["gradient_steps"] for row in rows] == [100, 200] and "epochs" not in rows[0]
     assert Path(flow["gail"]["run_dir"], "reward", "params.msgpack").exists()
     config = json.loads(Path(flow["gail"]["run_dir"], "config.json").read_text())
-    assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 1e-3
+    assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 3e-4
 
 
 def test_train_rl_on_learned_reward(flow):

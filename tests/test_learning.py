@@ -4,14 +4,19 @@ Thresholds are the issue's: normalised return >= 0.95 (random = 0, expert = 1).
 """
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import imitax
 from imitax.algos.airl import AIRLConfig, train_airl
-from imitax.algos.bc import BCConfig, train_bc
-from imitax.algos.gail import GAILConfig, reward_from_logits, train_gail
+from imitax.algos.bc import BC, BCConfig, train_bc
+from imitax.algos.gail import GAILConfig, train_gail
+from imitax.nets.discriminator import reward_from_logits
+from imitax.data.types import flatten_trajectories
+from imitax.envs.spec import Discrete, EnvSpec
 from imitax.eval import evaluate, normalized_score
+from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.loop import seed_slice
 from imitax.rl.ppo import PPOConfig
 from imitax.rl.train import train_ppo
@@ -30,10 +35,37 @@ def test_expert_is_an_expert(cartpole_expert):
 @pytest.mark.parametrize("backend", ["jax", "gymnasium"])
 def test_bc_reaches_expert_on_cartpole(cartpole_expert, backend):
     env = imitax.make("CartPole-v1", backend=backend)
-    result = train_bc(cartpole_expert.demos, env.spec, BCConfig(num_epochs=50), seed=0,
+    result = train_bc(cartpole_expert.demos, env.spec, BCConfig(num_steps=1000, log_every=250), seed=0,
                       eval_env=env if backend == "jax" else None)
     score = _score(env, result.bc.policy, seed_slice(result.params, 0), cartpole_expert)
     assert score >= 0.95, score
+    assert result.gradient_steps == 1000 and result.history["loss"].shape == (1, 4)  # a row per log point
+    if backend == "jax":
+        assert np.isfinite(result.history["episode_return"]).all()
+
+
+def test_bc_from_one_episode_reaches_expert_on_cartpole(cartpole_expert):
+    """The budget is gradient steps, not epochs: one episode (500 transitions) trains as long as
+    ten would. An epoch here was one minibatch: the former 100-epoch default took 100 steps."""
+    env = cartpole_expert.env
+    demos = flatten_trajectories(cartpole_expert.trajectories[:1])
+    result = train_bc(demos, env.spec, BCConfig(num_steps=1000, log_every=1000, eval_episodes=0), seed=0)
+    score = _score(env, result.bc.policy, seed_slice(result.params, 0), cartpole_expert)
+    assert len(demos) == 500 and score >= 0.95, score
+
+
+def test_bc_takes_num_steps_whatever_the_data_size():
+    """`BC.fit` takes exactly the steps asked for, on minibatches of `batch_size` drawn from
+    the first `count` rows, from 3 rows as from 3,000 (a static count, as `train_bc` passes it)."""
+    spec = EnvSpec("CartPole-v1", 4, Discrete(2), 500)
+    bc = BC(BCConfig(num_steps=30, batch_size=64, hidden_sizes=(16,)), spec)
+    for rows in (3, 3000):
+        obs = jax.random.normal(jax.random.PRNGKey(rows), (rows, 4))
+        actions = (obs[:, 0] > 0).astype(jnp.int32)
+        state = bc.init(jax.random.PRNGKey(0), ObsNormalizer.identity(4).update(obs))
+        state, metrics = jax.jit(bc.fit, static_argnums=(3, 4))(state, obs, actions, rows, 30)
+        assert int(state.step) == 30 and set(metrics) == {"loss", "neg_log_likelihood", "entropy", "accuracy"}
+        assert np.isfinite(float(metrics["loss"])) and 0.0 <= float(metrics["accuracy"]) <= 1.0
 
 
 def test_gail_reaches_expert_on_cartpole_with_seeds(cartpole_expert):

@@ -81,9 +81,9 @@ def test_host_runs_every_seed_once_and_resumes_inside_a_later_seed(tmp_path):
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path, cartpole_expert):
     checkpoint = ResumeCheckpoint(tmp_path, every_s=0)
     demos = cartpole_expert.demos
-    config = BCConfig(num_epochs=20, log_every=5, eval_episodes=0)
+    config = BCConfig(num_steps=200, log_every=50, eval_episodes=0)
     with pytest.raises(DivergenceError, match="learning rate") as caught:
-        train_bc(demos, cartpole_expert.env.spec, BCConfig(num_epochs=20, log_every=5, eval_episodes=0, learning_rate=1e30),
+        train_bc(demos, cartpole_expert.env.spec, BCConfig(num_steps=200, log_every=50, eval_episodes=0, learning_rate=1e30),
                  checkpoint=checkpoint)
     assert "NaN" in str(caught.value) or "infinite" in str(caught.value)
     assert not checkpoint.exists()  # nothing non-finite was ever saved
@@ -93,7 +93,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp
     saved = json.loads((good.folder / "meta.json").read_text())
     assert saved["iterations"] == 4
     with pytest.raises(DivergenceError):  # resuming into a diverging continuation keeps the saved state
-        train_bc(demos, cartpole_expert.env.spec, BCConfig(num_epochs=40, log_every=5, eval_episodes=0,
+        train_bc(demos, cartpole_expert.env.spec, BCConfig(num_steps=400, log_every=50, eval_episodes=0,
                                                            learning_rate=1e30), checkpoint=good)
     assert json.loads((good.folder / "meta.json").read_text())["iterations"] == 4
 

@@ -2,9 +2,13 @@
 
 Loss per minibatch: -log pi(a_E | s_E) - ent_coef * H(pi(.|s_E)) + l2_coef * ||theta||^2.
 Discrete spaces fit a categorical, Box spaces a Gaussian (its mean is the deterministic
-action). Observation statistics come from the demonstrations. The whole run (epochs of
-shuffled minibatches, and on JAX environments an evaluation after each epoch) compiles
-into one program; `num_seeds` vmaps independent runs.
+action). Observation statistics come from the demonstrations.
+
+The budget is `num_steps` gradient steps, each on `batch_size` transitions drawn uniformly
+with replacement, whatever the dataset's size: one episode gets as much training as a
+thousand (a budget in epochs gave one Pendulum episode 100 steps). The whole run (the
+steps, and on JAX environments an evaluation at each log point) compiles into one
+program; `num_seeds` vmaps independent runs.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled
 class BCConfig:
     """Behavioral cloning hyperparameters."""
 
-    num_epochs: int = 100
-    """passes over the demonstrations"""
+    num_steps: int = 2_000
+    """gradient steps, whatever the number of demonstrations (see benchmarks/bc_budget.py)"""
     batch_size: int = 256
+    """transitions per gradient step, drawn uniformly with replacement"""
     learning_rate: float = 1e-3
     ent_coef: float = 1e-3
     """entropy bonus (keeps Gaussian policies from collapsing)"""
@@ -46,16 +51,21 @@ class BCConfig:
     activation: str = "relu"
     eval_episodes: int = 10
     """evaluation episodes on JAX environments at each log point (0: none)"""
-    log_every: int = 10
-    """epochs between log points (metrics rows, evaluations)"""
+    log_every: int = 200
+    """gradient steps between log points (metrics rows, evaluations)"""
 
     def validate(self) -> BCConfig:
-        require_positive(self, "bc", "num_epochs", "batch_size", "learning_rate", "log_every", "max_grad_norm")
+        require_positive(self, "bc", "num_steps", "batch_size", "learning_rate", "log_every", "max_grad_norm")
         require_non_negative(self, "bc", "ent_coef", "l2_coef", "eval_episodes")
         check_network(self.hidden_sizes, self.activation, hidden_name="bc.hidden_sizes", activation_name="bc.activation")
-        if self.num_epochs % self.log_every:
-            raise ConfigError(f"bc.num_epochs ({self.num_epochs}) must be a multiple of bc.log_every ({self.log_every})")
         return self
+
+    def num_log_points(self) -> int:
+        """Log points of a `train_bc` run; every chunk between two has the same static length.
+        (DAgger's retraining never logs, so it takes any `num_steps`.)"""
+        if self.num_steps % self.log_every:
+            raise ConfigError(f"bc.num_steps ({self.num_steps}) must be a multiple of bc.log_every ({self.log_every})")
+        return self.num_steps // self.log_every
 
 
 @struct.dataclass
@@ -102,24 +112,32 @@ class BC:
         params = {**state.params, "net": optax.apply_updates(state.params["net"], updates)}
         return state.replace(params=params, opt_state=opt_state, step=state.step + 1), metrics
 
-    def epoch(self, state: BCState, demos: Transitions) -> tuple[BCState, dict[str, jnp.ndarray]]:
-        """One shuffled pass over `demos` (fields `[num_transitions, ...]`); the last
-        partial minibatch is dropped so shapes stay static."""
-        num = demos.obs.shape[0]
-        batch = min(self.config.batch_size, num)
-        key, perm_key = jax.random.split(state.key)
-        perm = jax.random.permutation(perm_key, num)[: (num // batch) * batch].reshape(-1, batch)
+    def fit(self, state: BCState, obs: jnp.ndarray, actions: jnp.ndarray, count: Any,
+            num_steps: Any) -> tuple[BCState, dict[str, jnp.ndarray]]:
+        """`num_steps` gradient steps, each on `batch_size` rows drawn uniformly with replacement
+        from rows `[0, count)` of `obs: f32[rows, obs_dim]` and `actions: i32[rows]` or
+        `f32[rows, action_dim]`. `count` and `num_steps` may be traced (DAgger's aggregate
+        grows); shapes stay static. Returns the metrics averaged over the steps (0 when none)."""
+        batch = self.config.batch_size
+        metric_shapes = jax.eval_shape(lambda: self.update(state, obs[:batch], actions[:batch])[1])
+        zeros = jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), metric_shapes)
 
-        def step(state: BCState, indices: jnp.ndarray) -> tuple[BCState, dict[str, jnp.ndarray]]:
-            return self.update(state, demos.obs[indices], demos.actions[indices])
+        def gradient_step(_: Any, carry: tuple[BCState, dict[str, jnp.ndarray]]) -> tuple[BCState, dict[str, jnp.ndarray]]:
+            state, sums = carry
+            key, rows_key = jax.random.split(state.key)
+            rows = jax.random.randint(rows_key, (batch,), 0, jnp.maximum(count, 1))
+            state, metrics = self.update(state.replace(key=key), obs[rows], actions[rows])
+            return state, jax.tree.map(jnp.add, sums, metrics)
 
-        state, metrics = jax.lax.scan(step, state.replace(key=key), perm)
-        return state, jax.tree.map(jnp.mean, metrics)
+        state, sums = jax.lax.fori_loop(0, num_steps, gradient_step, (state, zeros))
+        return state, jax.tree.map(lambda total: total / jnp.maximum(num_steps, 1), sums)
 
 
 @dataclasses.dataclass
 class BCResult:
-    """params: policy params with a leading [num_seeds] axis; history: {metric: [num_seeds, num_epochs]}."""
+    """params: policy params with a leading [num_seeds] axis;
+    history: {metric: [num_seeds, num_steps // log_every]}, one entry per log point (metrics
+    averaged over the log_every steps before it; episode_return on JAX environments)."""
 
     bc: BC
     params: dict[str, Any]
@@ -129,9 +147,8 @@ class BCResult:
 
     @property
     def gradient_steps(self) -> int:
-        return self.bc.config.num_epochs * self.steps_per_epoch
-
-    steps_per_epoch: int = 0
+        """Gradient steps per seed."""
+        return self.bc.config.num_steps
 
 
 def train_bc(
@@ -145,7 +162,7 @@ def train_bc(
     checkpoint: LoopCheckpoint | None = None,
 ) -> BCResult:
     """Clone the actions in `demos` (flattened expert transitions)."""
-    config.validate()
+    num_logs = config.validate().num_log_points()
     bc = BC(config, spec)
     demos = Transitions(*(jnp.asarray(x) for x in (demos.obs, demos.actions, demos.rewards, demos.next_obs,
                                                      demos.terminated, demos.truncated)))
@@ -157,8 +174,7 @@ def train_bc(
 
     def step(carry: tuple[BCState, Transitions]) -> tuple[tuple[BCState, Transitions], dict[str, jnp.ndarray]]:
         state, data = carry
-        state, metrics = jax.lax.scan(lambda s, _: bc.epoch(s, data), state, None, length=config.log_every)
-        metrics = jax.tree.map(lambda m: m[-1], metrics)
+        state, metrics = bc.fit(state, data.obs, data.actions, data.obs.shape[0], config.log_every)
         if evaluate:
             key, eval_key = jax.random.split(state.key)
             state = state.replace(key=key)
@@ -169,8 +185,6 @@ def train_bc(
             metrics["episode_return"] = returns.mean()
         return (state, data), metrics
 
-    num_logs = config.num_epochs // config.log_every
     result = run_compiled(init, step, jax.random.PRNGKey(seed), num_logs, num_seeds=num_seeds, on_chunk=on_chunk,
                           checkpoint=checkpoint)
-    steps_per_epoch = max(1, demos.obs.shape[0] // min(config.batch_size, demos.obs.shape[0]))
-    return BCResult(bc, result.carry[0].params, result.history, result.compile_s, result.run_s, steps_per_epoch)
+    return BCResult(bc, result.carry[0].params, result.history, result.compile_s, result.run_s)

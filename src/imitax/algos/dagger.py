@@ -17,12 +17,12 @@ counts the (state, expert action) pairs in the aggregate, initial demonstrations
 Each round retrains BC from freshly initialised weights by default: the learner is then BC
 on the aggregate, the policy DAgger's analysis is about, whatever order the data came in,
 and the aggregates are small enough (thousands of pairs) for that to be cheap;
-`warm_start` continues the previous network instead (fewer epochs needed, but early
-rounds' fits linger).
+`warm_start` continues the previous network instead (early rounds' fits linger).
 
 On JAX environments the whole run (collection, labelling, retraining, evaluation) is one
 compiled program: the dataset is a preallocated `LabelBuffer` with a fill count, so its
-shape never changes, and BC trains on shuffled minibatches of the filled rows.
+shape never changes, and BC takes `bc.num_steps` gradient steps on minibatches drawn from the
+filled rows, however many there are.
 Gymnasium environments collect in a host loop with the same compiled retraining.
 """
 
@@ -78,7 +78,7 @@ class DAggerConfig:
     eval_episodes: int = 10
     """deterministic evaluation episodes of the learner after each round"""
     bc: BCConfig = BCConfig(eval_episodes=0)
-    """behavioral cloning run on the aggregate each round (bc.eval_episodes and bc.log_every are unused)"""
+    """behavioral cloning run on the aggregate each round, bc.num_steps gradient steps (bc.eval_episodes and bc.log_every are unused)"""
 
     def validate(self) -> DAggerConfig:
         require_positive(self, "dagger", "num_rounds", "episodes_per_round", "beta_rampdown_rounds")
@@ -185,37 +185,18 @@ class DAgger:
         return RoundData(rollout.transitions.obs, rollout.extras["label"], valid, episode_return)
 
     def fit(self, state: BCState, buffer: LabelBuffer) -> tuple[BCState, dict[str, jnp.ndarray]]:
-        """BC on the filled rows of `buffer`: `bc.num_epochs` shuffled passes of minibatches of
-        `bc.batch_size` (the last partial one dropped; a smaller set is drawn with repeats).
+        """BC on the filled rows of `buffer`: `bc.num_steps` gradient steps on minibatches of
+        `bc.batch_size` rows drawn with replacement, however many rows the aggregate holds.
         From freshly initialised weights unless `warm_start`; observation statistics are
-        those of the aggregate. Returns the last epoch's mean metrics (0 when empty)."""
+        those of the aggregate. Returns the metrics averaged over the steps (0 when empty:
+        no step is taken)."""
         obs_norm = buffer.obs_normalizer()
         if self.config.warm_start:
             state = state.replace(params={**state.params, "obs_norm": obs_norm})
         else:
             state = self.bc.init(state.key, obs_norm)
-        batch = self.config.bc.batch_size
-        count = buffer.count
-        steps_per_epoch = jnp.where(count > 0, jnp.maximum(count // batch, 1), 0)
-        metric_shapes = jax.eval_shape(lambda: self.bc.update(state, buffer.obs[:batch], buffer.actions[:batch])[1])
-        zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
-
-        def epoch(state: BCState, _: None) -> tuple[BCState, dict[str, jnp.ndarray]]:
-            key, perm_key = jax.random.split(state.key)
-            # filled rows first, in random order
-            order = jnp.argsort(jnp.where(buffer.valid, jax.random.uniform(perm_key, (buffer.capacity,)), 2.0))
-
-            def minibatch(index: jnp.ndarray, carry: tuple[BCState, Any]) -> tuple[BCState, Any]:
-                state, sums = carry
-                rows = order[(index * batch + jnp.arange(batch)) % jnp.maximum(count, 1)]
-                state, metrics = self.bc.update(state, buffer.obs[rows], buffer.actions[rows])
-                return state, jax.tree.map(jnp.add, sums, metrics)
-
-            state, sums = jax.lax.fori_loop(0, steps_per_epoch, minibatch, (state.replace(key=key), zeros))
-            return state, jax.tree.map(lambda s: s / jnp.maximum(steps_per_epoch, 1), sums)
-
-        state, metrics = jax.lax.scan(epoch, state, None, length=self.config.bc.num_epochs)
-        return state, jax.tree.map(lambda m: m[-1], metrics)
+        num_steps = jnp.where(buffer.count > 0, self.config.bc.num_steps, 0)
+        return self.bc.fit(state, buffer.obs, buffer.actions, buffer.count, num_steps)
 
     def round_metrics(self, state: DAggerState, fit_metrics: dict[str, jnp.ndarray],
                       eval_return: jnp.ndarray) -> dict[str, jnp.ndarray]:

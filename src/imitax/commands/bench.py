@@ -42,7 +42,8 @@ class BenchArgs:
     envs: tuple[str, ...] = ("CartPole-v1", "Pendulum-v1")
     ppo_steps: int = 1_000_000
     """env steps timed for PPO and GAIL, per environment"""
-    bc_epochs: int = 100
+    bc_steps: int = 2_000
+    """BC gradient steps timed"""
     gymnasium_steps: int = 100_000
     """env steps timed for PPO on the Gymnasium backend (0: skip)"""
     output: Path = Path("benchmarks/results/speed.json")
@@ -106,11 +107,11 @@ def training_speed(result: Any) -> dict[str, float]:
 
 
 def dagger_rounds(env: Any, expert_policy: Any, expert_params: Any) -> dict[str, float]:
-    """DAgger rounds (collect 4 episodes, label, aggregate, retrain BC for 20 epochs) with the PPO
+    """DAgger rounds (collect 4 episodes, label, aggregate, retrain BC for 300 gradient steps) with the PPO
     policy as the expert; env_steps are the labelled steps (each round also evaluates 10 episodes)."""
     from imitax.algos.dagger import DAggerConfig, train_dagger
 
-    config = DAggerConfig(num_rounds=4, episodes_per_round=4, bc=BCConfig(num_epochs=20, log_every=10, eval_episodes=0))
+    config = DAggerConfig(num_rounds=4, episodes_per_round=4, bc=BCConfig(num_steps=300, eval_episodes=0))
     result = train_dagger(env, lambda key, obs: expert_policy.act(expert_params, key, obs, deterministic=True), config)
     return {**training_speed(result), "rounds": config.num_rounds, "s_per_round": result.run_s / (config.num_rounds + 1)}
 
@@ -157,7 +158,7 @@ def bench_env(env_id: str, args: BenchArgs) -> dict[str, Any]:
                                                      disc_replay_size=0, disc_anneal_lr=False))
     out["airl_plain"] = training_speed(airl)
 
-    bc_config = BCConfig(num_epochs=args.bc_epochs, eval_episodes=0)
+    bc_config = BCConfig(num_steps=args.bc_steps, log_every=args.bc_steps, eval_episodes=0)
     bc = train_bc(demos, env.spec, bc_config)
     out["bc"] = {"compile_s": bc.compile_s, "run_s": bc.run_s, "gradient_steps": bc.gradient_steps,
                  "gradient_steps_per_s": bc.gradient_steps / bc.run_s, "batch_size": bc_config.batch_size}

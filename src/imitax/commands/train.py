@@ -141,10 +141,10 @@ def load_for(args: ImitationArgs) -> tuple[Any, Demonstrations, float, float]:
 
 def run_bc(args: TrainBCArgs) -> dict[str, Any]:
     opts = args.options
-    args.bc.validate()
+    args.bc.validate().num_log_points()
     env, demos, random_score, expert_score = load_for(args)
     run_dir = start_run(opts, "bc", args.env_id, args)
-    with training(run_dir, opts, f"BC {args.env_id}", args.bc.num_epochs, args.bc.log_every, "epochs") as (mon, checkpoint):
+    with training(run_dir, opts, f"BC {args.env_id}", args.bc.num_steps, args.bc.log_every, "gradient_steps") as (mon, checkpoint):
         result = train_bc(demos.transitions(), env.spec, args.bc, seed=opts.seed, num_seeds=args.num_seeds,
                           eval_env=env if isinstance(env, JaxEnv) else None, on_chunk=mon, checkpoint=checkpoint)
     policy = result.bc.policy
@@ -153,7 +153,7 @@ def run_bc(args: TrainBCArgs) -> dict[str, Any]:
     out = {"command": "train bc", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),
            "gradient_steps": result.gradient_steps, "compile_s": result.compile_s, "train_s": result.run_s}
-    return _finish(run_dir, "BC", args.env_id, mon.rows, "epochs", out, opts.json)
+    return _finish(run_dir, "BC", args.env_id, mon.rows, "gradient_steps", out, opts.json)
 
 
 def run_gail(args: TrainGAILArgs) -> dict[str, Any]:

@@ -152,6 +152,21 @@ def test_collect_refuses_a_weak_expert_before_writing(minari_root):
     assert load_demonstrations("pointmass/weak-v0").expert_score == result.expert_score
 
 
+def test_train_refuses_a_dataset_with_inverted_references_before_training(minari_root, tmp_path):
+    """A dataset saved with allow_weak_expert whose expert loses to random: `imitax train` says
+    so in one line and exits 2 before it creates a run folder or trains."""
+    imitax.collect(point_mass.ENV_ID, lambda obs: -point_mass.pd_expert(obs), episodes=2, dataset_id="pointmass/weak-v0",
+                   reference_episodes=2, allow_weak_expert=True)
+    env = {**os.environ, "PYTHONPATH": str(TESTS), "MINARI_DATASETS_PATH": str(minari_root)}
+    runs = tmp_path / "runs"
+    proc = subprocess.run([sys.executable, "-m", "imitax.cli", "train", "bc", f"point_mass:{point_mass.ENV_ID}",
+                           "--backend", "gymnasium", "--demos", "pointmass/weak-v0", "--runs-dir", str(runs)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "pointmass/weak-v0: expert reference" in proc.stderr and "is not above the random reference" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and not runs.exists()
+
+
 def test_readme_example_runs(minari_root):
     """The README's "Your own environment and expert" block, with small budgets."""
     section = README.read_text().split("## Your own environment and expert", 1)[1]

@@ -19,6 +19,7 @@ from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError
+from imitax.eval import check_references
 from imitax.io.checkpoint import save_checkpoint
 from imitax.io.policy_checkpoint import save_policy
 from imitax.io.reward_checkpoint import load_reward
@@ -136,6 +137,10 @@ def load_for(args: ImitationArgs) -> tuple[Any, Demonstrations, float, float]:
         float(sum(t.episode_return for t in demos.trajectories) / len(demos.trajectories))
     random_score = demos.random_score if demos.random_score is not None else \
         random_return(env, args.options.eval_episodes, args.options.seed)
+    try:  # before training, not after it: the scores could not be normalised
+        check_references(random_score, expert_score)
+    except ConfigError as error:
+        raise ConfigError(f"{args.demos}: {error}") from None
     return env, demos, random_score, expert_score
 
 

@@ -93,3 +93,11 @@ def test_adversarial_defaults_differ_between_tasks_only_in_budget(config_type):
         assert dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, **budget)) == expected, env_id
     overridden = cls.for_env("CartPole-v1", ppo={"total_steps": 4096, "learning_rate": 1e-3}, disc_steps=2)
     assert (overridden.ppo.total_steps, overridden.ppo.learning_rate, overridden.disc_steps) == (4096, 1e-3, 2)
+
+
+def test_every_tuned_expert_setting_is_a_valid_config():
+    from imitax.rl.ppo import TUNED
+
+    for env_id in TUNED:
+        PPOConfig.for_env(env_id).validate()
+    assert PPOConfig.for_env("MountainCar-v0").normalize_rewards  # measured: without it no seed found the flag

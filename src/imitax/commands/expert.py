@@ -1,18 +1,34 @@
-"""`imitax expert ENV`: train a PPO expert and save its policy."""
+"""`imitax expert ENV`: train a PPO expert, save its policy, and say whether it is one.
+
+An expert that does not beat a random policy by a clear margin (see `expected_return`) is
+still saved (the run folder is there to inspect), but the command ends with one line on
+stderr and exit status 2 unless `--allow-weak-expert`; one that beats random clearly but
+stays below the environment's solved level gets a one-line warning.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import Annotated, Any
 
+import gymnasium as gym
 import tyro
 
-from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run,
-                                   training, with_seed_axis)
+from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, start_run, training, with_seed_axis
+from imitax.errors import ImitaxError
 from imitax.io.policy_checkpoint import save_policy
 from imitax.rl.loop import seed_slice
 from imitax.rl.ppo import PPOConfig
 from imitax.rl.train import train_ppo
+
+CLEAR_MARGIN = 0.5
+"""An expert must cover this fraction of the way from random to the solved level (or, without
+one, beat random by this fraction of |random|, at least 1)."""
+
+
+class WeakExpertError(ImitaxError):
+    """The trained expert does not beat a random policy by a clear margin (the run is saved)."""
 
 
 @dataclasses.dataclass
@@ -22,6 +38,8 @@ class ExpertArgs:
     env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
     """environment id, e.g. CartPole-v1"""
     ppo: PPOConfig = PPOConfig()
+    allow_weak_expert: bool = False
+    """exit 0 even if the expert does not beat random by a clear margin (it is saved either way)"""
     options: Annotated[RunOptions, tyro.conf.OmitArgPrefixes] = RunOptions()
 
     @classmethod
@@ -29,7 +47,23 @@ class ExpertArgs:
         return cls(env_id, PPOConfig.for_env(env_id))
 
 
+def solved_level(env_id: str) -> float | None:
+    """The return at which the task counts as solved (Gymnasium's `reward_threshold`), if it has one."""
+    spec = gym.registry.get(env_id.rpartition(":")[2])
+    threshold = getattr(spec, "reward_threshold", None)
+    return None if threshold is None else float(threshold)
+
+
+def expected_return(random_score: float, solved: float | None) -> float:
+    """The least mean return that beats `random_score` by a clear margin: `CLEAR_MARGIN` of the
+    way to the solved level when there is one above random, else random + CLEAR_MARGIN * max(|random|, 1)."""
+    if solved is not None and solved > random_score:
+        return random_score + CLEAR_MARGIN * (solved - random_score)
+    return random_score + CLEAR_MARGIN * max(abs(random_score), 1.0)
+
+
 def run_expert(args: ExpertArgs) -> dict[str, Any]:
+    """Train, evaluate and save; raises WeakExpertError after saving when the expert is weak."""
     opts = args.options
     env = make_env(args.env_id, opts.backend)
     args.ppo.validate()
@@ -43,18 +77,43 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
     random_score = random_return(env, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, params, algorithm="ppo", expert_return=evaluation.mean,
                 random_return=random_score)
+    solved = solved_level(args.env_id)
+    expected = expected_return(random_score, solved)
     out = {
         "command": "expert", "env_id": args.env_id, "backend": opts.backend,
-        **score_table([evaluation], random_score, evaluation.mean),
+        "mean_return": evaluation.mean, "std_return": evaluation.std, "eval_episodes": opts.eval_episodes,
+        "reference": {"random": random_score, "expected": expected, "solved": solved},
+        "beats_random": evaluation.mean >= expected, "solved": None if solved is None else evaluation.mean >= solved,
         "env_steps": result.env_steps, "compile_s": result.compile_s, "train_s": result.run_s,
         "env_steps_per_s": result.env_steps / max(result.run_s, 1e-9),
     }
     finish_run(run_dir, f"PPO expert on {args.env_id}", mon.rows, "env_steps", ["episode_return", "value_loss", "entropy"],
-               out, hlines={"random": random_score})
+               out, hlines={"random": random_score, **({} if solved is None else {"solved": solved})})
     emit({**out, "run_dir": str(run_dir)}, opts.json, [
         f"expert {args.env_id}: mean return {evaluation.mean:.1f} ± {evaluation.std:.1f} over {opts.eval_episodes} episodes "
-        f"(random {random_score:.1f}); {result.env_steps:,} env steps in {result.run_s:.1f}s + {result.compile_s:.1f}s compile",
+        f"(random {random_score:.1f}{'' if solved is None else f', solved {solved:g}'}); "
+        f"{result.env_steps:,} env steps in {result.run_s:.1f}s + {result.compile_s:.1f}s compile",
         f"saved {run_dir}",
     ])
+    verdict = _verdict(args, evaluation.mean, random_score, expected, solved, str(run_dir))
+    if not out["beats_random"] and not args.allow_weak_expert:
+        raise WeakExpertError(verdict)
+    if verdict:
+        print(f"imitax expert: warning: {verdict}", file=sys.stderr)
     return {**out, "run_dir": str(run_dir)}
 
+
+def _verdict(args: ExpertArgs, reached: float, random_score: float, expected: float, solved: float | None,
+             run_dir: str) -> str:
+    """One line saying how the expert falls short ('' when it reached the solved level, or beat
+    random clearly on a task without one)."""
+    budget = f"more --ppo.total-steps (now {args.ppo.total_steps:,}) may get there; the run is saved in {run_dir}"
+    if reached < expected:
+        target = (f"{CLEAR_MARGIN:.0%} of the way to the solved level {solved:g}" if solved is not None and solved > random_score
+                  else f"random + {CLEAR_MARGIN:.0%} of max(|random|, 1)")
+        return (f"the {args.env_id} expert does not beat random by a clear margin: mean return {reached:.1f}, "
+                f"random {random_score:.1f}, expected at least {expected:.1f} ({target}); {budget}")
+    if solved is not None and reached < solved:
+        return (f"the {args.env_id} expert beats random ({random_score:.1f}) but its mean return {reached:.1f} is below "
+                f"the solved level {solved:g}; {budget}")
+    return ""

@@ -66,7 +66,7 @@ def expert_policy(env_id: str) -> tuple[HostPolicy, str]:
     else:
         policy, params, _ = load_policy(EXPERTS_DIR / env_id)
         source = f"shipped checkpoint benchmarks/experts/{env_id}"
-    act = jax.jit(lambda obs: policy.act(params, jax.random.PRNGKey(0), obs, deterministic=True))
+    act = jax.jit(lambda obs: policy.clip(policy.act(params, jax.random.PRNGKey(0), obs, deterministic=True)))
     return (lambda obs: np.asarray(act(jnp.asarray(obs, jnp.float32)))), source
 
 

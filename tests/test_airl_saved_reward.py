@@ -1,5 +1,5 @@
-"""AIRL's saved reward: a separate network (Pendulum's default) or the generator's own
-discriminator with a replay and an annealed rate (CartPole's), and what each leaves alone."""
+"""AIRL's saved reward: a separate network (the default) or the generator's own
+discriminator with a replay and an annealed rate (an option), and what each leaves alone."""
 
 import jax
 import numpy as np
@@ -67,7 +67,8 @@ def test_airl_pendulum_reward_trains_a_fresh_agent():
         env, lambda k, o: expert.ppo.policy.act(expert_params, k, o, deterministic=True), jax.random.PRNGKey(4), 10))
 
     airl = train_airl(env, demos, AIRLConfig.for_env("Pendulum-v1"), seed=0)
-    assert airl.state.reward_params is not None  # Pendulum's default: the separate reward network
+    assert airl.state.reward_params is not None  # the default: the separate reward network
+    assert airl.algo.generator_reward == "shaped"  # "auto" on Box actions
     assert score(airl.algo.ppo.policy, seed_slice(airl.state.ppo, 0).policy_params) >= 0.8
 
     reward_params = seed_slice(airl.algo.saved_reward_params(airl.state), 0)

@@ -124,6 +124,24 @@ def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[s
     return out
 
 
+def markdown_table(results: dict) -> str:
+    """Mean normalised score per task and method, per-seed scores in brackets, as Markdown."""
+    columns = [f"{algo}_{count}demos" for count in (10, 1) for algo in ALGOS]
+    lines = ["| task | expert / random | " + " | ".join(c.replace("_", ", ").replace("demos", " demos").upper()
+                                                     for c in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for env_id, entry in results["envs"].items():
+        split = "tuning" if entry.get("tuning_set") else "held out"
+        cells = []
+        for column in columns:
+            stats = entry.get(column)
+            cells.append("-" if stats is None else
+                         f"{stats['mean']:.3f} [{', '.join(f'{v:.2f}' for v in stats['values'])}]")
+        lines.append(f"| {env_id} ({split}) | {entry['expert_return']:.1f} / {entry['random_return']:.1f} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=[*TUNING, *HELD_OUT])
@@ -132,13 +150,18 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/heldout.json"))
+    parser.add_argument("--table", action="store_true", help="print the saved results as a Markdown table and stop")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.output.read_text())))
+        return
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
     results = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "envs": earlier.get("envs", {})}
     for env_id in args.envs:
         entry = bench_env(env_id, args.seeds, args.demos, args.algos, args.eval_episodes)
         results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry, "seeds": args.seeds}
         atomic_write_json(args.output, results)  # after every task: a long run keeps what it measured
+    print(markdown_table(results))
     print(f"wrote {args.output}")
 
 

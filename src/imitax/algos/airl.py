@@ -42,7 +42,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from imitax.algos.gail import GENERATOR_PPO, GAIL, AdversarialResult, GAILState, check_replay, generator_for_env, train_adversarial
 from imitax.data.types import Transitions

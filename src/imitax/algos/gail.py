@@ -44,7 +44,7 @@ from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.absorbing import absorbing_value
-from imitax.nets.discriminator import REWARD_KINDS, Discriminator, reward_from_logits
+from imitax.nets.discriminator import REWARD_KINDS, Discriminator
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.mlp import check_network
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint

@@ -16,8 +16,10 @@ Writes benchmarks/results/heldout.json (other tasks' figures are kept).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,12 +77,12 @@ def make_env(env_id: str):
 
 
 def seed_scores(env, policy, stacked_params, num_seeds: int, random_score: float, expert_score: float,
-                episodes: int) -> list[float]:
+                episodes: int, first_seed: int = 0) -> list[float]:
     out = []
     for index in range(num_seeds):
         params = seed_slice(stacked_params, index)
         result = evaluate(env, lambda k, o, p=params: policy.act(p, k, o, deterministic=True),
-                          jax.random.PRNGKey(100 + index), episodes)
+                          jax.random.PRNGKey(100 + first_seed + index), episodes)
         out.append(round(float(normalized_score(result.mean, random_score, expert_score)), 4))
     return out
 
@@ -96,7 +98,8 @@ def record_demos(env_id: str, episodes: int) -> tuple[Demonstrations, str]:
         return load_demonstrations("bench/expert-v0"), source
 
 
-def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[str], eval_episodes: int) -> dict:
+def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[str], eval_episodes: int,
+              first_seed: int = 0) -> dict:
     start = time.perf_counter()
     demos, source = record_demos(env_id, max(demo_counts))
     expert_score, random_score = demos.expert_score, demos.random_score
@@ -109,17 +112,18 @@ def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[s
         for algo in algos:
             start = time.perf_counter()
             if algo == "bc":
-                result = train_bc(transitions, env.spec, BCConfig(), seed=0, num_seeds=num_seeds)
+                result = train_bc(transitions, env.spec, BCConfig(), seed=first_seed, num_seeds=num_seeds)
                 policy_net, params, steps = result.bc.policy, result.params, None
             else:
                 config_type, trainer = (GAILConfig, train_gail) if algo == "gail" else (AIRLConfig, train_airl)
-                result = trainer(env, transitions, config_type.for_env(env_id), seed=0, num_seeds=num_seeds)
+                result = trainer(env, transitions, config_type.for_env(env_id), seed=first_seed, num_seeds=num_seeds)
                 policy_net = result.algo.ppo.policy
                 params, steps = jax.vmap(lambda s: s.policy_params)(result.state.ppo), result.env_steps
             train_s = time.perf_counter() - start
-            scores = seed_scores(env, policy_net, params, num_seeds, random_score, expert_score, eval_episodes)
+            scores = seed_scores(env, policy_net, params, num_seeds, random_score, expert_score, eval_episodes, first_seed)
             stats = seed_statistics(scores).to_dict()
-            out[f"{algo}_{count}demos"] = {**stats, "train_s": round(train_s, 1), "env_steps_per_seed": steps}
+            out[f"{algo}_{count}demos"] = {**stats, "train_s": round(train_s, 1), "env_steps_per_seed": steps,
+                                           "first_seed": first_seed}
             print(f"  {algo:4s} {count:2d} demos: {stats['mean']:.3f} per seed {scores} ({train_s:.0f}s)", flush=True)
     return out
 
@@ -142,6 +146,79 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def merge(parts: list[dict]) -> dict:
+    """One result from runs of the same tasks on disjoint seeds (`--first-seed`, e.g. one
+    process per seed on a many-core machine): per task and column, the seeds' scores in
+    seed order, statistics recomputed, train times summed."""
+    merged: dict = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "envs": {}}
+    for part in parts:
+        for env_id, entry in part["envs"].items():
+            target = merged["envs"].setdefault(env_id, {})
+            for key, value in entry.items():
+                if not (isinstance(value, dict) and "values" in value):
+                    target.setdefault(key, value)
+                    continue
+                runs = target.setdefault(key, {"runs": []})["runs"]
+                runs.append(value)
+    for entry in merged["envs"].values():
+        seeds = 0
+        for key, value in list(entry.items()):
+            if isinstance(value, dict) and "runs" in value:
+                runs = sorted(value["runs"], key=lambda run: run.get("first_seed", 0))
+                scores = [score for run in runs for score in run["values"]]
+                entry[key] = {**seed_statistics(scores).to_dict(), "train_s": round(sum(run["train_s"] for run in runs), 1),
+                              "env_steps_per_seed": runs[0]["env_steps_per_seed"], "first_seed": runs[0].get("first_seed", 0),
+                              "processes": len(runs)}
+                seeds = max(seeds, len(scores))
+        entry["seeds"] = seeds
+    return merged
+
+
+def merge_into(output: Path, parts: list[Path]) -> None:
+    """Merge result files of disjoint seeds into `output`, keeping its other tasks and columns."""
+    merged = merge([json.loads(path.read_text()) for path in parts])
+    earlier = json.loads(output.read_text()) if output.is_file() else {"envs": {}}
+    envs = {env_id: {**earlier["envs"].get(env_id, {}), **entry} for env_id, entry in merged["envs"].items()}
+    results = {**merged, "envs": {**earlier["envs"], **envs}}
+    atomic_write_json(output, results)
+    print(markdown_table(results))
+    print(f"wrote {output}")
+
+
+def run_in_processes(args: argparse.Namespace) -> None:
+    """`--processes N`: one process per task, method and demo count, and per seed on host-loop
+    (Gymnasium) tasks, whose seeds do not share a compiled program; JAX tasks vmap their
+    seeds in one process. Each process is single-threaded; the parts are merged into --output."""
+    jobs = []
+    for count in args.demos:  # the first demo count's jobs start first
+        for env_id in args.envs:
+            seed_groups = [(args.first_seed, args.seeds)] if env_id in GYMNAX else \
+                [(args.first_seed + index, 1) for index in range(args.seeds)]
+            for algo in args.algos:
+                for first, num in (seed_groups if algo != "bc" else [(args.first_seed, args.seeds)]):
+                    jobs.append([env_id, algo, str(count), str(first), str(num)])
+    parts_dir = args.parts_dir or Path(tempfile.mkdtemp(prefix="heldout-parts-"))
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+           "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                         " intra_op_parallelism_threads=1").strip()}
+
+    def run(index: int, job: list[str]) -> Path:
+        env_id, algo, count, first, num = job
+        part = parts_dir / f"part-{index}.json"
+        command = [sys.executable, __file__, "--envs", env_id, "--algos", algo, "--demos", count, "--first-seed", first,
+                   "--seeds", num, "--eval-episodes", str(args.eval_episodes), "--output", str(part)]
+        with open(parts_dir / f"part-{index}.log", "w") as log:
+            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+        print(f"[{index + 1}/{len(jobs)}] {' '.join(job)}: exit {code}", flush=True)
+        return part
+
+    with concurrent.futures.ThreadPoolExecutor(args.processes) as pool:
+        parts = [path for path in pool.map(run, range(len(jobs)), jobs) if path.is_file()]
+    merge_into(args.output, parts)
+    print(f"{len(parts)} of {len(jobs)} processes finished; logs in {parts_dir}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=[*TUNING, *HELD_OUT])
@@ -150,15 +227,28 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/heldout.json"))
+    parser.add_argument("--processes", type=int, default=1,
+                        help="run tasks, methods, demo counts and (on Gymnasium tasks) seeds as this many parallel "
+                             "single-threaded processes, then merge")
+    parser.add_argument("--parts-dir", type=Path, help="with --processes: where each process writes its part and log")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--table", action="store_true", help="print the saved results as a Markdown table and stop")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="PART",
+                        help="combine results of disjoint seeds (--first-seed) into --output, keeping its other tasks, and stop")
     args = parser.parse_args()
+    if args.merge:
+        merge_into(args.output, args.merge)
+        return
     if args.table:
         print(markdown_table(json.loads(args.output.read_text())))
+        return
+    if args.processes > 1:
+        run_in_processes(args)
         return
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
     results = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "envs": earlier.get("envs", {})}
     for env_id in args.envs:
-        entry = bench_env(env_id, args.seeds, args.demos, args.algos, args.eval_episodes)
+        entry = bench_env(env_id, args.seeds, args.demos, args.algos, args.eval_episodes, args.first_seed)
         results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry, "seeds": args.seeds}
         atomic_write_json(args.output, results)  # after every task: a long run keeps what it measured
     print(markdown_table(results))

@@ -83,13 +83,17 @@ class GAILConfig:
     """discriminate (s, a, s') instead of (s, a)"""
     disc_hidden_sizes: tuple[int, ...] = (64, 64)
     disc_activation: str = "tanh"
-    disc_learning_rate: float = 3e-4
+    disc_learning_rate: float = 1e-3
+    """with the gradient penalty below: a discriminator that learns too slowly gives a blurred
+    reward (MountainCar 0.78, the tests' point mass 0.75 at 3e-4 without a penalty, against
+    0.93 and 0.90 here; CartPole and Pendulum unchanged within noise)"""
     disc_steps: int = 4
     """discriminator gradient steps per iteration"""
     disc_batch_size: int = 256
     """agent samples (and as many expert samples) per discriminator step"""
-    disc_grad_penalty: float = 0.0
-    """weight of a gradient penalty on the discriminator at expert/agent interpolates"""
+    disc_grad_penalty: float = 1.0
+    """weight of the penalty (|grad of the logit| - 1)^2 at random expert/agent interpolates
+    (WGAN-GP, as in DAC): it keeps the faster discriminator smooth; 0 switches it off"""
     disc_anneal_lr: bool = False
     """decay the discriminator's learning rate linearly to zero over the run"""
     disc_replay_size: int = 0
@@ -149,12 +153,14 @@ class GAIL:
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs, c.absorbing,
                              c.ppo.gamma)
 
-    def disc_optimizer(self, anneal: bool) -> optax.GradientTransformation:
-        """Adam at `disc_learning_rate`, decayed linearly to zero over the run when `anneal`."""
+    def disc_optimizer(self, anneal: bool, learning_rate: float | None = None) -> optax.GradientTransformation:
+        """Adam at `learning_rate` (default `disc_learning_rate`), decayed linearly to zero over
+        the run when `anneal`."""
         c = self.config
+        rate = c.disc_learning_rate if learning_rate is None else learning_rate
         if not anneal:
-            return optax.adam(c.disc_learning_rate)
-        return optax.adam(optax.linear_schedule(c.disc_learning_rate, 0.0, c.ppo.num_updates * c.disc_steps))
+            return optax.adam(rate)
+        return optax.adam(optax.linear_schedule(rate, 0.0, c.ppo.num_updates * c.disc_steps))
 
     def init(self, key: jax.Array, expert: Transitions) -> GAILState:
         ppo_key, disc_key, key = jax.random.split(key, 3)

@@ -196,7 +196,7 @@ def test_gail_learns_the_users_env_with_defaults(recorded):
 
     _, demos = recorded
     env = imitax.make(point_mass.ENV_ID, backend="gymnasium")
-    result = train_gail(env, demos.transitions(), GAILConfig.for_env(point_mass.ENV_ID, ppo={"total_steps": 409_600}))
+    result = train_gail(env, demos.transitions(), GAILConfig.for_env(point_mass.ENV_ID, ppo={"total_steps": 614_400}))
     params = seed_slice(result.state.ppo, 0).policy_params
     returns = evaluate_policy(env, result.algo.ppo.policy, params, jax.random.PRNGKey(0), 20)
     score = normalized_score(returns.mean, demos.random_score, demos.expert_score)

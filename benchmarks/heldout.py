@@ -11,6 +11,8 @@ each, and every seed is evaluated over `--eval-episodes` episodes (deterministic
 Writes benchmarks/results/heldout.json (other tasks' figures are kept).
 
     python benchmarks/heldout.py [--envs Acrobot-v1 ...] [--seeds 5] [--demos 10 1] [--algos bc gail airl]
+    python benchmarks/heldout.py --processes 16 ...   # a many-core machine: one process per seed on
+                                                      # Gymnasium tasks, merged into --output
 """
 
 from __future__ import annotations

@@ -84,18 +84,18 @@ class GAILConfig:
     """discriminate (s, a, s') instead of (s, a)"""
     disc_hidden_sizes: tuple[int, ...] = (64, 64)
     disc_activation: str = "tanh"
+    # With the gradient penalty below. A discriminator that learns too slowly gives a blurred
+    # reward (the tests' point mass, 5 seeds: 0.75 at 3e-4 without a penalty, 0.89 here; CartPole
+    # and Pendulum unchanged within noise). Its reward transfers less well to a fresh agent
+    # (CartPole 0.76 against 1.00): AIRL is the method for a reward to keep.
     disc_learning_rate: float = 1e-3
-    """with the gradient penalty below: a discriminator that learns too slowly gives a blurred
-    reward (the tests' point mass, 5 seeds: 0.75 at 3e-4 without a penalty, 0.89 here; CartPole
-    and Pendulum unchanged within noise). Its reward transfers less well to a fresh agent
-    (CartPole 0.76 against 1.00): use AIRL for a reward to keep"""
+    """the discriminator's Adam learning rate"""
     disc_steps: int = 4
     """discriminator gradient steps per iteration"""
     disc_batch_size: int = 256
     """agent samples (and as many expert samples) per discriminator step"""
     disc_grad_penalty: float = 1.0
-    """weight of the penalty (|grad of the logit| - 1)^2 at random expert/agent interpolates
-    (WGAN-GP, as in DAC): it keeps the faster discriminator smooth; 0 switches it off"""
+    """weight of the penalty (|grad logit| - 1)^2 at expert/agent interpolates (WGAN-GP, as in DAC); 0: off"""
     disc_anneal_lr: bool = False
     """decay the discriminator's learning rate linearly to zero over the run"""
     disc_replay_size: int = 0

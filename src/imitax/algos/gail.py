@@ -87,7 +87,7 @@ class GAILConfig:
     # With the gradient penalty below. A discriminator that learns too slowly gives a blurred
     # reward (the tests' point mass, 5 seeds: 0.75 at 3e-4 without a penalty, 0.89 here; CartPole
     # and Pendulum unchanged within noise). Its reward transfers less well to a fresh agent
-    # (CartPole 0.76 against 1.00): AIRL is the method for a reward to keep.
+    # (CartPole 0.76 against 1.00): for a reward to keep, AIRL at 1e-4 (see airl.py).
     disc_learning_rate: float = 1e-3
     """the discriminator's Adam learning rate"""
     disc_steps: int = 4

@@ -63,7 +63,8 @@ def draw(results: dict, path: Path) -> None:
         ax.set_xlabel("policy learning rate")
         ax.set_ylabel("discriminator learning rate")
         share = results["envs"][env_id][algo]["fraction_at_least_0.9"]
-        ax.set_title(f"{algo.upper()} {env_id}\n{share:.0%} of points >= 0.9", fontsize=9)
+        note = results["envs"][env_id][algo].get("defaults_note", "")
+        ax.set_title(f"{algo.upper()} {env_id}{note}\n{share:.0%} of points >= 0.9", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 

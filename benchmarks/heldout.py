@@ -89,21 +89,28 @@ def seed_scores(env, policy, stacked_params, num_seeds: int, random_score: float
     return out
 
 
-def record_demos(env_id: str, episodes: int) -> tuple[Demonstrations, str]:
+def record_demos(env_id: str, episodes: int, root: Path | None = None) -> tuple[Demonstrations, str]:
     """`episodes` expert episodes recorded with `imitax.collect` (reference scores included)
-    into a temporary Minari root, loaded back; and where the expert came from."""
-    policy, source = expert_policy(env_id)
-    with tempfile.TemporaryDirectory() as root:
-        os.environ["MINARI_DATASETS_PATH"] = root
+    and loaded back; and where the expert came from. With `root`, the Minari root is kept
+    there and a recording already in it is loaded instead (`--processes` records each task's
+    expert once for all its processes); without, a temporary root."""
+    if root is None:
+        with tempfile.TemporaryDirectory() as temporary:
+            return record_demos(env_id, episodes, Path(temporary))
+    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    source_file = root / "expert_source.txt"
+    if not source_file.is_file():
+        policy, source = expert_policy(env_id)
         imitax.collect(env_id, policy, episodes=episodes, dataset_id="bench/expert-v0", batched=True,
                        reference_episodes=100)
-        return load_demonstrations("bench/expert-v0"), source
+        source_file.write_text(source)
+    return load_demonstrations("bench/expert-v0"), source_file.read_text()
 
 
 def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[str], eval_episodes: int,
-              first_seed: int = 0) -> dict:
+              first_seed: int = 0, demos_root: Path | None = None) -> dict:
     start = time.perf_counter()
-    demos, source = record_demos(env_id, max(demo_counts))
+    demos, source = record_demos(env_id, max(demo_counts), demos_root)
     expert_score, random_score = demos.expert_score, demos.random_score
     out: dict = {"expert_source": source, "expert_return": expert_score, "random_return": random_score,
                  "expert_s": round(time.perf_counter() - start, 1), "tuning_set": env_id in TUNING}
@@ -201,6 +208,10 @@ def run_in_processes(args: argparse.Namespace) -> None:
                     jobs.append([env_id, algo, str(count), str(first), str(num)])
     parts_dir = args.parts_dir or Path(tempfile.mkdtemp(prefix="heldout-parts-"))
     parts_dir.mkdir(parents=True, exist_ok=True)
+    roots = {env_id: parts_dir / "demos" / env_id.replace("/", "_") for env_id in args.envs}
+    for env_id, root in roots.items():  # each expert trained and recorded once, not once per process
+        root.mkdir(parents=True, exist_ok=True)
+        record_demos(env_id, max(args.demos), root)
     env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
            "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
                          " intra_op_parallelism_threads=1").strip()}
@@ -209,7 +220,8 @@ def run_in_processes(args: argparse.Namespace) -> None:
         env_id, algo, count, first, num = job
         part = parts_dir / f"part-{index}.json"
         command = [sys.executable, __file__, "--envs", env_id, "--algos", algo, "--demos", count, "--first-seed", first,
-                   "--seeds", num, "--eval-episodes", str(args.eval_episodes), "--output", str(part)]
+                   "--seeds", num, "--eval-episodes", str(args.eval_episodes), "--output", str(part),
+                   "--demos-root", str(roots[env_id])]
         with open(parts_dir / f"part-{index}.log", "w") as log:
             code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
         print(f"[{index + 1}/{len(jobs)}] {' '.join(job)}: exit {code}", flush=True)
@@ -232,6 +244,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="run tasks, methods, demo counts and (on Gymnasium tasks) seeds as this many parallel "
                              "single-threaded processes, then merge")
+    parser.add_argument("--demos-root", type=Path, help=argparse.SUPPRESS)  # set by --processes: the recorded expert
     parser.add_argument("--parts-dir", type=Path, help="with --processes: where each process writes its part and log")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--table", action="store_true", help="print the saved results as a Markdown table and stop")
@@ -250,7 +263,8 @@ def main() -> None:
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
     results = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "envs": earlier.get("envs", {})}
     for env_id in args.envs:
-        entry = bench_env(env_id, args.seeds, args.demos, args.algos, args.eval_episodes, args.first_seed)
+        entry = bench_env(env_id, args.seeds, args.demos, args.algos, args.eval_episodes, args.first_seed,
+                          args.demos_root)
         results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry, "seeds": args.seeds}
         atomic_write_json(args.output, results)  # after every task: a long run keeps what it measured
     print(markdown_table(results))

@@ -22,7 +22,7 @@ from pathlib import Path
 import jax
 
 import imitax
-from imitax.algos.airl import AIRLConfig, train_airl
+from imitax.algos.airl import REWARD_KEEPING_DISC_LEARNING_RATE, AIRLConfig, train_airl
 from imitax.algos.gail import GAILConfig, train_gail
 from imitax.data.rollout import collect_episodes
 from imitax.data.types import flatten_trajectories
@@ -32,8 +32,6 @@ from imitax.rl.loop import seed_slice
 from imitax.rl.ppo import PPOConfig
 from imitax.rl.train import train_ppo
 
-# AIRL's setting for a reward to keep (README): its default 1e-3 serves the policy
-REWARD_KEEPING_RATE = 1e-4
 CHANGED_DYNAMICS = {"Pendulum-v1": {"m": 1.3, "g": 12.0}, "CartPole-v1": {"masspole": 0.2, "total_mass": 1.2, "length": 0.7, "polemass_length": 0.14}}
 
 
@@ -73,7 +71,7 @@ def bench_env(env_id: str, seeds: int) -> dict:
            "reference": {"original": {"expert": expert, "random": random},
                          "changed": {"expert": changed_expert, "random": changed_random}}}
     for name, trained in (("gail", train_gail(env, demos, GAILConfig.for_env(env_id), num_seeds=seeds)),
-                          ("airl", train_airl(env, demos, AIRLConfig.for_env(env_id, disc_learning_rate=REWARD_KEEPING_RATE),
+                          ("airl", train_airl(env, demos, AIRLConfig.for_env(env_id, disc_learning_rate=REWARD_KEEPING_DISC_LEARNING_RATE),
                                                num_seeds=seeds))):
         algo = trained.algo
         original, transfer = [], []

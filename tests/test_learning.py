@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import imitax
-from imitax.algos.airl import AIRLConfig, train_airl
+from imitax.algos.airl import REWARD_KEEPING_DISC_LEARNING_RATE, AIRLConfig, train_airl
 from imitax.algos.bc import BC, BCConfig, train_bc
 from imitax.algos.gail import GAILConfig, train_gail
 from imitax.nets.discriminator import reward_from_logits
@@ -91,7 +91,8 @@ def test_gail_reaches_expert_on_cartpole_gymnasium_backend(cartpole_expert):
 def test_airl_reaches_expert_and_its_reward_trains_a_fresh_agent(cartpole_expert):
     env = imitax.make("CartPole-v1")
     # the reward-keeping setting (README): at the default 1e-3 the saved reward transfers worse
-    result = train_airl(env, cartpole_expert.demos, AIRLConfig.for_env("CartPole-v1", disc_learning_rate=1e-4), seed=0)
+    config = AIRLConfig.for_env("CartPole-v1", disc_learning_rate=REWARD_KEEPING_DISC_LEARNING_RATE)
+    result = train_airl(env, cartpole_expert.demos, config, seed=0)
     params = seed_slice(result.state.ppo, 0).policy_params
     score = _score(env, result.algo.ppo.policy, params, cartpole_expert)
     assert score >= 0.9, score

@@ -56,6 +56,10 @@ from imitax.rl.ppo import PPOConfig
 
 AIRL_REWARDS = ("auto", "logit", "positive", "shaped")
 
+# The discriminator learning rate for a reward to keep: slower than the default, which serves
+# the policy (see `AIRLConfig.disc_learning_rate`).
+REWARD_KEEPING_DISC_LEARNING_RATE = 1e-4
+
 
 @dataclasses.dataclass(frozen=True)
 class AIRLConfig:

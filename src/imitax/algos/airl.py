@@ -51,6 +51,7 @@ from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.airl_reward import AIRLRewardNet
 from imitax.nets.mlp import check_network
+from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.ppo import PPOConfig
 
@@ -100,7 +101,9 @@ class AIRLConfig:
     """agent transitions from the whole run (reservoir) for the generator's discriminator; 0: current rollout only"""
     disc_replay_fraction: float = 0.5
     """share of each discriminator batch's agent samples drawn from the replay"""
-    disc_grad_penalty: float = 0.0  # read by GAIL's loss; AIRL keeps it at 0 (a penalty on g did not help transfer)
+    disc_grad_penalty: float = 0.0
+    """weight of (|grad f| - 1)^2 at expert/agent interpolates, on the generator's discriminator
+    only (the saved reward's network gets none)"""
 
     def validate(self) -> AIRLConfig:
         self.ppo.validate()
@@ -111,8 +114,7 @@ class AIRLConfig:
                       activation_name="airl.disc_activation")
         check_replay(self, "airl")
         require_non_negative(self, "airl", "reward_replay_size")
-        if self.disc_grad_penalty != 0:
-            raise ConfigError("airl.disc_grad_penalty is not supported; expected 0")
+        require_non_negative(self, "airl", "disc_grad_penalty")
         return self
 
     @classmethod
@@ -184,6 +186,31 @@ class AIRL(GAIL):
             self.logits(state.disc_params["net"], state, transitions)
         return step + net.absorbing_value(net.absorbing_reward(state.disc_params), transitions.terminated)
 
+    def _grad_penalty(self, net_params: Any, obs_norm: ObsNormalizer, expert: Transitions, agent: Transitions,
+                      key: jax.Array) -> jnp.ndarray:
+        """(|grad f| - 1)^2 at interpolates of expert and agent transitions, the gradient taken
+        with respect to the normalised s and s' (and a Box action when g sees it)."""
+        net = self.discriminator
+        mix = jax.random.uniform(key, (expert.obs.shape[0], 1))
+
+        def blend(expert_part: jnp.ndarray, agent_part: jnp.ndarray) -> jnp.ndarray:
+            return mix * expert_part + (1 - mix) * agent_part
+
+        inputs = {"obs": blend(obs_norm(expert.obs), obs_norm(agent.obs)),
+                  "next_obs": blend(obs_norm(expert.next_obs), obs_norm(agent.next_obs))}
+        if not self.config.state_only and not self.spec.discrete:
+            inputs["actions"] = blend(expert.actions, agent.actions)
+        identity = ObsNormalizer.identity(self.spec.obs_dim)
+
+        def f(one: dict[str, jnp.ndarray], actions: jnp.ndarray) -> jnp.ndarray:
+            transition = Transitions(obs=one["obs"], actions=one.get("actions", actions), rewards=jnp.zeros(()),
+                                     next_obs=one["next_obs"], terminated=jnp.zeros(()), truncated=jnp.zeros(()))
+            return net.shaped_reward({"net": net_params, "obs_norm": identity}, transition)
+
+        grads = jax.vmap(jax.grad(f))(inputs, agent.actions)
+        norm = jnp.sqrt(sum(jnp.sum(g ** 2, axis=-1) for g in grads.values()))
+        return ((norm - 1.0) ** 2).mean()
+
     def update_discriminator(self, state: GAILState, agent: Transitions) -> tuple[GAILState, dict[str, jnp.ndarray]]:
         """The generator's discriminator, then (`separate_reward`) the saved reward on the
         same rollout plus the replay, at a learning rate that decays to zero."""
@@ -193,7 +220,7 @@ class AIRL(GAIL):
         replay = state.replay if self.config.reward_replay_size > 0 else None
         net_params, opt_state, reward_metrics = self.fit_discriminator(
             state, state.reward_params["net"], state.reward_opt_state, self.reward_optimizer, agent, replay,
-            jax.random.fold_in(state.key, 2))
+            jax.random.fold_in(state.key, 2), grad_penalty=0.0)
         state = state.replace(reward_params={**state.reward_params, "net": net_params}, reward_opt_state=opt_state)
         return state, {**metrics, "reward_disc_loss": reward_metrics["disc_loss"]}
 

@@ -198,15 +198,17 @@ class GAIL:
         terminal transition the absorbing state's discounted value."""
         return self.discriminator.reward(state.disc_params, transitions, self.config.reward)
 
-    def disc_loss(self, net_params: Any, state: GAILState, expert: Transitions, agent: Transitions, key: jax.Array) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+    def disc_loss(self, net_params: Any, state: GAILState, expert: Transitions, agent: Transitions, key: jax.Array,
+                  grad_penalty: float) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        """Cross-entropy of expert (label 1) against agent (label 0) logits, plus `grad_penalty`
+        times the gradient penalty at expert/agent interpolates."""
         expert_logits = self.logits(net_params, state, expert)
         agent_logits = self.logits(net_params, state, agent)
         loss = optax.sigmoid_binary_cross_entropy(expert_logits, 1.0).mean() + \
             optax.sigmoid_binary_cross_entropy(agent_logits, 0.0).mean() + \
             self.absorbing_loss(net_params, expert, agent)
-        if self.config.disc_grad_penalty > 0:
-            obs_norm = state.disc_params["obs_norm"]
-            loss = loss + self.config.disc_grad_penalty * self._grad_penalty(net_params, obs_norm, expert, agent, key)
+        if grad_penalty > 0:
+            loss = loss + grad_penalty * self._grad_penalty(net_params, state.disc_params["obs_norm"], expert, agent, key)
         return loss, {
             "disc_loss": loss,
             "disc_expert_accuracy": (expert_logits > 0).mean(),
@@ -237,14 +239,14 @@ class GAIL:
         replay = state.replay.add(jax.random.fold_in(disc_key, 1), agent) if state.replay is not None else None
         net_params, opt_state, metrics = self.fit_discriminator(
             state, state.disc_params["net"], state.disc_opt_state, self.disc_optimizer(self.config.disc_anneal_lr), agent,
-            replay if self.config.disc_replay_size > 0 else None, disc_key)
+            replay if self.config.disc_replay_size > 0 else None, disc_key, self.config.disc_grad_penalty)
         disc_params = {**state.disc_params, "net": net_params}
         metrics = {**metrics, "disc_absorbing_logit": self.absorbing_logit(net_params)}
         return state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key, replay=replay), metrics
 
     def fit_discriminator(self, state: GAILState, net_params: Any, opt_state: optax.OptState,
                           optimizer: optax.GradientTransformation, agent: Transitions, replay: Reservoir | None,
-                          key: jax.Array) -> tuple[Any, optax.OptState, dict[str, jnp.ndarray]]:
+                          key: jax.Array, grad_penalty: float) -> tuple[Any, optax.OptState, dict[str, jnp.ndarray]]:
         """`disc_steps` steps of `disc_loss` on `net_params`: agent batches from `agent`
         (`[num_agent, ...]`), a `disc_replay_fraction` of them from `replay` when given."""
         c = self.config
@@ -260,7 +262,8 @@ class GAIL:
                 agent_batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), agent_batch,
                                            replay.sample(jax.random.fold_in(agent_key, 1), num_replayed))
             expert_batch = jax.tree.map(lambda x: x[jax.random.randint(expert_key, (c.disc_batch_size,), 0, num_expert)], state.expert)
-            grads, metrics = jax.grad(self.disc_loss, has_aux=True)(net_params, state, expert_batch, agent_batch, gp_key)
+            grads, metrics = jax.grad(self.disc_loss, has_aux=True)(net_params, state, expert_batch, agent_batch, gp_key,
+                                                            grad_penalty)
             updates, opt_state = optimizer.update(grads, opt_state, net_params)
             return (optax.apply_updates(net_params, updates), opt_state, key), metrics
 

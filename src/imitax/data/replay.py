@@ -1,6 +1,7 @@
-"""A fixed-size uniform sample of every transition ever added (reservoir sampling).
+"""Replay buffers with fixed shapes: a reservoir (a uniform sample of every transition ever
+added) and a FIFO ring (`ReplayBuffer`, the recent past, for off-policy learners).
 
-Adversarial imitation's discriminator normally sees only the current policy's rollout,
+Why a reservoir: adversarial imitation's discriminator normally sees only the current policy's rollout,
 so once the policy is near the expert it forgets what earlier, worse policies did, and
 the learned reward is unconstrained on those states. A fresh agent trained on the saved
 reward starts out exactly there. A reservoir keeps a uniform sample over the whole run
@@ -49,4 +50,39 @@ class Reservoir:
         """n rows drawn uniformly with replacement from the filled slots (call after an add)."""
         filled = jnp.maximum(jnp.minimum(self.seen, self.capacity), 1)
         rows = jax.random.randint(key, (n,), 0, filled)
+        return jax.tree.map(lambda x: x[rows], self.items)
+
+
+@struct.dataclass
+class ReplayBuffer:
+    """A preallocated first-in-first-out ring of transitions, for off-policy learners.
+
+    items: Transitions with fields [capacity, ...]; position: i32[], the next slot written;
+    size: i32[], filled slots (up to capacity). Fixed shapes, so it lives in a compiled carry.
+    """
+
+    items: Transitions
+    position: jnp.ndarray
+    size: jnp.ndarray
+
+    @classmethod
+    def allocate(cls, example: Transitions, capacity: int) -> ReplayBuffer:
+        """An empty buffer for transitions shaped like one row of `example` ([n, ...])."""
+        items = jax.tree.map(lambda x: jnp.zeros((capacity, *x.shape[1:]), x.dtype), example)
+        return cls(items, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+    @property
+    def capacity(self) -> int:
+        return self.items.obs.shape[0]
+
+    def add(self, batch: Transitions) -> ReplayBuffer:
+        """Append the rows of `batch` ([n, ...], n <= capacity), overwriting the oldest."""
+        n = batch.obs.shape[0]
+        slots = (self.position + jnp.arange(n, dtype=jnp.int32)) % self.capacity
+        items = jax.tree.map(lambda buf, x: buf.at[slots].set(x.astype(buf.dtype)), self.items, batch)
+        return ReplayBuffer(items, (self.position + n) % self.capacity, jnp.minimum(self.size + n, self.capacity))
+
+    def sample(self, key: jax.Array, n: int) -> Transitions:
+        """n rows drawn uniformly with replacement from the filled slots (at least one must be)."""
+        rows = jax.random.randint(key, (n,), 0, jnp.maximum(self.size, 1))
         return jax.tree.map(lambda x: x[rows], self.items)

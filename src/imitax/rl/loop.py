@@ -73,9 +73,11 @@ def run_compiled(
     on_chunk: ChunkCallback | None = None,
     carry: Carry | None = None,
     checkpoint: LoopCheckpoint | None = None,
+    checked_part: Callable[[Carry], Any] = lambda carry: carry,
 ) -> LoopResult:
     """Run `num_iterations` steps for `num_seeds` independent seeds in one program,
-    resuming from `checkpoint` when it holds saved progress."""
+    resuming from `checkpoint` when it holds saved progress. `checked_part(carry)` is what
+    the divergence check scans (a replay buffer need not be)."""
     length = chunk_length(num_iterations, target_chunks)
 
     def chunk(carry: Carry) -> tuple[Carry, Metrics]:
@@ -103,7 +105,7 @@ def run_compiled(
         carry, metrics = compiled(carry)
         metrics = jax.device_get(metrics)
         done += length
-        check_finite(done, metrics, carry)
+        check_finite(done, metrics, checked_part(carry))
         chunks.append(metrics)
         if on_chunk is not None:
             on_chunk(done, metrics)
@@ -153,14 +155,17 @@ def run_host(
     checkpoint: LoopCheckpoint | None = None,
     saved_part: Callable[[Carry], Any] = lambda carry: carry,
     with_saved_part: Callable[[Carry, Any], Carry] = lambda carry, saved: saved,
+    checked_part: Callable[[Carry], Any] | None = None,
 ) -> LoopResult:
     """The same contract for host-stepped environments; seeds run one after another.
 
     `init_fn` takes an int seed; the first `step_fn` call compiles, counted in compile_s.
     A checkpoint stores `saved_part(carry)` of every seed (the learner state, not the
     live environment) and `with_saved_part(fresh_carry, saved)` puts it back: a resumed
-    run starts new episodes where it left off.
+    run starts new episodes where it left off. The divergence check scans
+    `checked_part(carry)` (default: the saved part).
     """
+    checked_part = checked_part or saved_part
     report_every = max(1, num_iterations // max(1, target_chunks))
     carries = [init_fn(seed + index) for index in range(num_seeds)]
     history = {}  # {metric: f[num_seeds, num_iterations]}, NaN where not run yet
@@ -185,7 +190,7 @@ def run_host(
                 history.setdefault(name, np.full((num_seeds, num_iterations), np.nan))[seed_index, iteration] = value
             done = iteration + 1
             if done % report_every == 0 or done == num_iterations:
-                check_finite(done, metrics, saved_part(carry))
+                check_finite(done, metrics, checked_part(carry))
                 carries[seed_index] = carry
                 since = done - (done % report_every or report_every)
                 if on_chunk is not None and seed_index == num_seeds - 1:

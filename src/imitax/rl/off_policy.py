@@ -1,0 +1,215 @@
+"""Off-policy training on either backend, and `train_sac` built on it.
+
+`run_off_policy` takes a learner as pure functions: `init(key) -> state`,
+`act(state, key, obs) -> (actions, extras)` and `update(state, replay, key) -> (state,
+metrics)`, where `update` draws what it needs from the replay buffer (SAC: `gradient_steps`
+batches; DAC: agent and expert batches for its discriminator too). One iteration steps
+`num_envs` environments `rollout_steps` times (uniformly random actions for the first
+`learning_starts` environment steps), appends the transitions to a FIFO `ReplayBuffer`,
+then, once `learning_starts` steps are stored, calls `update`.
+
+On a JAX environment the iteration is scanned under one jit and vmapped over seeds, the
+buffer inside the carry. On a Gymnasium environment the host steps a vector env with a
+jitted `act`, and one jitted call per iteration appends the rollout and runs the update
+(the buffer donated, so it is updated in place rather than copied). The buffer is saved
+with checkpoints (a resumed run continues with the same replay) and is left out of the
+divergence check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from imitax.data.replay import ReplayBuffer
+from imitax.data.rollout import EnvCarry, HostRollout, Rollout, reset_jax, rollout_jax
+from imitax.data.types import Transitions
+from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import Box, EnvSpec
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, run_compiled, run_host
+from imitax.rl.sac import SAC, SACConfig, SACState
+
+# reward_fn(transitions [B]) -> f32[B]; None means the environment's reward
+RewardFn = Callable[[Transitions], jnp.ndarray]
+State = Any
+
+
+@dataclasses.dataclass(frozen=True)
+class OffPolicyLearner:
+    init: Callable[[jax.Array], State]
+    act: Callable[[State, jax.Array, jnp.ndarray], tuple[jnp.ndarray, dict[str, jnp.ndarray]]]
+    update: Callable[[State, ReplayBuffer, jax.Array], tuple[State, dict[str, jnp.ndarray]]]
+    num_envs: int
+    rollout_steps: int
+    learning_starts: int
+    buffer_capacity: int
+
+
+def random_actions(spec: EnvSpec, key: jax.Array, num: int) -> jnp.ndarray:
+    """Uniformly random actions: f32[num, action_dim] inside the bounds, or i32[num]."""
+    space = spec.action_space
+    if isinstance(space, Box):
+        return jax.random.uniform(key, (num, spec.action_dim), minval=jnp.asarray(space.low_array),
+                                  maxval=jnp.asarray(space.high_array))
+    return jax.random.randint(key, (num,), 0, space.n)
+
+
+def _flat(transitions: Transitions) -> Transitions:
+    """[T, N, ...] -> [T * N, ...]."""
+    return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), transitions)
+
+
+def _skip_update(update: Callable[..., tuple[State, dict[str, jnp.ndarray]]], state: State, replay: ReplayBuffer,
+                 key: jax.Array) -> tuple[State, dict[str, jnp.ndarray]]:
+    """The state unchanged and zero metrics shaped like `update`'s (before learning starts)."""
+    _, metric_shapes = jax.eval_shape(update, state, replay, key)
+    return state, jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
+
+
+def run_off_policy(
+    env: JaxEnv | GymnasiumEnv,
+    learner: OffPolicyLearner,
+    num_iterations: int,
+    seed: int = 0,
+    num_seeds: int = 1,
+    on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
+) -> LoopResult:
+    """Returns a LoopResult whose carry's first element is the learner state [num_seeds, ...]
+    and second the replay buffer."""
+    spec, steps_per_iteration = env.spec, learner.num_envs * learner.rollout_steps
+
+    def allocate() -> ReplayBuffer:
+        space = spec.action_space
+        action = jnp.zeros((1, spec.action_dim), jnp.float32) if isinstance(space, Box) else jnp.zeros((1,), jnp.int32)
+        obs = jnp.zeros((1, spec.obs_dim), jnp.float32)
+        flag = jnp.zeros((1,), bool)
+        example = Transitions(obs, action, jnp.zeros((1,), jnp.float32), obs, flag, flag)
+        return ReplayBuffer.allocate(example, learner.buffer_capacity)
+
+    if isinstance(env, JaxEnv):
+        def init(key: jax.Array) -> tuple[Any, ...]:
+            learner_key, env_key, loop_key = jax.random.split(key, 3)
+            return (learner.init(learner_key), allocate(), reset_jax(env, env_key, learner.num_envs), loop_key,
+                    jnp.zeros((), jnp.int32))
+
+        def iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+            state, replay, env_carry, key, env_steps = carry
+            key, rollout_key, update_key = jax.random.split(key, 3)
+            exploring = env_steps < learner.learning_starts
+
+            def act(step_key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+                policy_key, random_key = jax.random.split(step_key)
+                actions, _ = learner.act(state, policy_key, obs)
+                return jnp.where(exploring, random_actions(spec, random_key, obs.shape[0]), actions), {}
+
+            env_carry, rollout = rollout_jax(env, act, env_carry, rollout_key, learner.rollout_steps)
+            replay = replay.add(_flat(rollout.transitions))
+            env_steps = env_steps + steps_per_iteration
+            state, metrics = jax.lax.cond(env_steps >= learner.learning_starts, learner.update,
+                                          partial(_skip_update, learner.update), state, replay, update_key)
+            metrics = {**metrics, "episode_return": rollout.mean_episode_return()}
+            return (state, replay, env_carry, key, env_steps), metrics
+
+        return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_seeds,
+                            on_chunk=on_chunk, checkpoint=checkpoint,
+                            checked_part=lambda carry: (carry[0], carry[2], carry[3]))
+
+    env = env.with_num_envs(learner.num_envs)
+    act_jit = jax.jit(learner.act)
+    random_jit = jax.jit(partial(random_actions, spec), static_argnums=1)
+
+    def store(replay: ReplayBuffer, transitions: Transitions) -> ReplayBuffer:
+        return replay.add(_flat(transitions))
+
+    def store_and_update(state: State, replay: ReplayBuffer, transitions: Transitions,
+                         key: jax.Array) -> tuple[State, ReplayBuffer, dict[str, jnp.ndarray]]:
+        replay = store(replay, transitions)
+        state, metrics = learner.update(state, replay, key)
+        return state, replay, metrics
+
+    store_jit = jax.jit(store, donate_argnums=0)
+    store_and_update_jit = jax.jit(store_and_update, donate_argnums=1)
+
+    def host_init(run_seed: int) -> tuple[Any, ...]:
+        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
+        return learner.init(learner_key), allocate(), HostRollout(env, run_seed), loop_key, 0
+
+    def host_iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        state, replay, host, key, env_steps = carry
+        key, rollout_key, update_key = jax.random.split(key, 3)
+        if env_steps < learner.learning_starts:
+            act = lambda step_key, obs: (random_jit(step_key, obs.shape[0]), {})  # noqa: E731
+        else:
+            act = partial(act_jit, state)
+        rollout = host.collect(act, rollout_key, learner.rollout_steps)
+        env_steps += steps_per_iteration
+        if env_steps >= learner.learning_starts:
+            state, replay, metrics = store_and_update_jit(state, replay, rollout.transitions, update_key)
+        else:
+            replay = store_jit(replay, rollout.transitions)
+            _, metrics = _skip_update(learner.update, state, replay, update_key)
+        metrics = {**metrics, "episode_return": rollout.mean_episode_return()}
+        return (state, replay, host, key, env_steps), metrics
+
+    return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_seeds, on_chunk=on_chunk,
+                    checkpoint=checkpoint, saved_part=lambda carry: (carry[0], carry[1], carry[3], carry[4]),
+                    with_saved_part=lambda carry, saved: (saved[0], saved[1], carry[2], saved[2], int(saved[3])),
+                    checked_part=lambda carry: (carry[0], carry[3]))
+
+
+def sac_learner(sac: SAC, reward_fn: RewardFn | None = None) -> OffPolicyLearner:
+    """SAC on the environment's reward, or on `reward_fn` of the sampled transitions:
+    `gradient_steps` steps per update, each on a fresh batch from the replay."""
+    c = sac.config
+
+    def update(state: SACState, replay: ReplayBuffer, key: jax.Array) -> tuple[SACState, dict[str, Any]]:
+        def step(state: SACState, step_key: jax.Array) -> tuple[SACState, dict[str, jnp.ndarray]]:
+            batch = replay.sample(step_key, c.batch_size)
+            rewards = batch.rewards if reward_fn is None else reward_fn(batch)
+            return sac.update(state, batch, rewards)
+
+        state, metrics = jax.lax.scan(step, state, jax.random.split(key, c.gradient_steps))
+        return state, jax.tree.map(jnp.mean, metrics)
+
+    return OffPolicyLearner(sac.init, sac.act, update, c.num_envs, c.rollout_steps, c.learning_starts,
+                            c.buffer_capacity)
+
+
+@dataclasses.dataclass
+class SACResult:
+    """state: SACState with a leading [num_seeds] axis; history: {metric: [num_seeds, num_iterations]}."""
+
+    sac: SAC
+    state: SACState
+    history: dict[str, Any]
+    compile_s: float
+    run_s: float
+
+    @property
+    def env_steps(self) -> int:
+        return self.sac.config.num_iterations * self.sac.config.steps_per_iteration
+
+
+def train_sac(
+    env: JaxEnv | GymnasiumEnv,
+    config: SACConfig,
+    seed: int = 0,
+    num_seeds: int = 1,
+    reward_fn: RewardFn | None = None,
+    on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
+) -> SACResult:
+    """Train SAC; `num_seeds` independent runs (vmapped on JAX envs)."""
+    config.validate()
+    sac = SAC(config, env.spec)
+    result = run_off_policy(env, sac_learner(sac, reward_fn), config.num_iterations, seed, num_seeds, on_chunk,
+                            checkpoint)
+    return SACResult(sac, result.carry[0], result.history, result.compile_s, result.run_s)
+

@@ -1,0 +1,247 @@
+"""Soft actor-critic (Haarnoja et al. 2018) for Box and Discrete actions, as pure functions.
+
+`SAC(config, spec)` is a hashable description; its methods are pure:
+`init(key) -> SACState`, `act(state, key, obs)`, `update(state, batch, rewards)` (one
+gradient step of the critics, the actor and the temperature, then the target critics'
+Polyak step). Rewards are an argument of `update`, as in PPO, so a learned reward replaces
+the environment's without touching this module.
+
+Box actions: a tanh-squashed Gaussian scaled to the bounds, twin Q(s, a), the
+reparameterised actor loss, target entropy -action_dim. Discrete actions (Christodoulou
+2019): a categorical policy, twin Q(s, .) over all actions, expectations over actions taken
+exactly instead of sampled, target entropy `target_entropy_scale` * log(n).
+The temperature alpha is learned (`learn_alpha`) or fixed at `init_alpha`.
+
+Termination and truncation are told apart: the target bootstraps from the true next
+observation unless the transition is terminal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from imitax.data.types import Transitions
+from imitax.envs.spec import EnvSpec
+from imitax.errors import ConfigError, require_non_negative, require_positive
+from imitax.nets.mlp import check_network
+from imitax.nets.normalizer import ObsNormalizer
+from imitax.nets.policy import Policy
+from imitax.nets.q import QEnsemble
+from imitax.nets.squashed_policy import SquashedGaussianPolicy, check_bounded
+
+
+@dataclasses.dataclass(frozen=True)
+class SACConfig:
+    """SAC hyperparameters. `SACConfig.for_env(id)` adds the task's budget."""
+
+    total_steps: int = 100_000
+    """environment steps over all parallel environments"""
+    num_envs: int = 1
+    """parallel environments"""
+    rollout_steps: int = 1
+    """steps per environment between updates"""
+    gradient_steps: int = 1
+    """gradient steps per update (update-to-data ratio: gradient_steps / (num_envs * rollout_steps))"""
+    learning_starts: int = 5_000
+    """environment steps of uniformly random actions before the first update"""
+    buffer_size: int = 1_000_000
+    """replay capacity in transitions (at most total_steps are allocated)"""
+    batch_size: int = 256
+    gamma: float = 0.99
+    tau: float = 0.005
+    """Polyak step of the target critics"""
+    actor_learning_rate: float = 3e-4
+    critic_learning_rate: float = 3e-4
+    alpha_learning_rate: float = 3e-4
+    init_alpha: float = 1.0
+    """initial (or, without learn_alpha, fixed) entropy temperature"""
+    learn_alpha: bool = True
+    """tune alpha towards the target entropy"""
+    target_entropy_scale: float = 0.89
+    """Discrete actions: target entropy = this x log(n) (Box: -action_dim)"""
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    activation: str = "relu"
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.num_envs * self.rollout_steps
+
+    @property
+    def num_iterations(self) -> int:
+        return max(1, self.total_steps // self.steps_per_iteration)
+
+    @property
+    def buffer_capacity(self) -> int:
+        return max(self.steps_per_iteration, min(self.buffer_size, self.num_iterations * self.steps_per_iteration))
+
+    def validate(self) -> SACConfig:
+        require_positive(self, "sac", "total_steps", "num_envs", "rollout_steps", "gradient_steps", "buffer_size",
+                         "batch_size", "actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
+                         "init_alpha")
+        require_non_negative(self, "sac", "learning_starts", "target_entropy_scale")
+        check_network(self.hidden_sizes, self.activation, hidden_name="sac.hidden_sizes", activation_name="sac.activation")
+        for name in ("gamma", "tau"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"sac.{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.buffer_size < self.steps_per_iteration:
+            raise ConfigError(f"sac.buffer_size {self.buffer_size} is smaller than one iteration's "
+                              f"num_envs * rollout_steps = {self.steps_per_iteration} transitions; expected at least that")
+        return self
+
+    @classmethod
+    def for_env(cls, env_id: str, **overrides: Any) -> SACConfig:
+        """The defaults with the task's budget, `overrides` applied."""
+        return dataclasses.replace(cls(**SAC_BUDGETS.get(env_id, {})), **overrides)
+
+
+# Budgets only (environment steps): the method's settings are the same everywhere.
+SAC_BUDGETS: dict[str, dict[str, Any]] = {
+    "Pendulum-v1": {"total_steps": 20_000, "learning_starts": 1_000},
+}
+
+
+@struct.dataclass
+class SACState:
+    """Network parameters (critics stacked on a leading [num_critics] axis), optimiser
+    states, log alpha: f32[], key and update count."""
+
+    actor_params: Any
+    critic_params: Any
+    target_critic_params: Any
+    log_alpha: jnp.ndarray
+    actor_opt_state: optax.OptState
+    critic_opt_state: optax.OptState
+    alpha_opt_state: optax.OptState
+    obs_norm: ObsNormalizer
+    key: jax.Array
+    update_step: jnp.ndarray
+
+    @property
+    def policy_params(self) -> dict[str, Any]:
+        """What the policy's `distribution`/`act` take (and what a policy checkpoint stores)."""
+        return {"net": self.actor_params, "obs_norm": self.obs_norm}
+
+
+@dataclasses.dataclass(frozen=True)
+class SAC:
+    config: SACConfig
+    spec: EnvSpec
+
+    @property
+    def policy(self) -> SquashedGaussianPolicy | Policy:
+        c = self.config
+        if self.spec.discrete:
+            return Policy(self.spec, tuple(c.hidden_sizes), c.activation)
+        return SquashedGaussianPolicy(self.spec, tuple(c.hidden_sizes), c.activation)
+
+    @property
+    def critics(self) -> QEnsemble:
+        return QEnsemble(self.spec, tuple(self.config.hidden_sizes), self.config.activation, num_critics=2)
+
+    @property
+    def target_entropy(self) -> float:
+        if self.spec.discrete:
+            return float(self.config.target_entropy_scale * np.log(self.spec.action_space.n))
+        return -float(self.spec.action_dim)
+
+    def _optimizers(self) -> tuple[optax.GradientTransformation, ...]:
+        c = self.config
+        return optax.adam(c.actor_learning_rate), optax.adam(c.critic_learning_rate), optax.adam(c.alpha_learning_rate)
+
+    def init(self, key: jax.Array) -> SACState:
+        if not self.spec.discrete:
+            check_bounded(self.spec, "SAC")
+        key, actor_key, critic_key = jax.random.split(key, 3)
+        actor_params = self.policy.init(actor_key)["net"]
+        critic_params = self.critics.init(critic_key)
+        log_alpha = jnp.log(jnp.asarray(self.config.init_alpha, jnp.float32))
+        actor_opt, critic_opt, alpha_opt = self._optimizers()
+        return SACState(actor_params, critic_params, critic_params, log_alpha, actor_opt.init(actor_params),
+                        critic_opt.init(critic_params), alpha_opt.init(log_alpha),
+                        ObsNormalizer.identity(self.spec.obs_dim), key, jnp.zeros((), jnp.int32))
+
+    def act(self, state: SACState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        """obs: f32[n, obs_dim] -> sampled actions (in bounds) and no extras."""
+        return self.policy.act(state.policy_params, key, obs), {}
+
+    def _policy_terms(self, actor_params: Any, obs_norm: ObsNormalizer, key: jax.Array,
+                      obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Box: (sampled actions f32[B, action_dim], log pi f32[B]).
+        Discrete: (probabilities f32[B, n], log probabilities f32[B, n])."""
+        params = {"net": actor_params, "obs_norm": obs_norm}
+        if self.spec.discrete:
+            logits = self.policy.distribution(params, obs).logits
+            log_probs = jax.nn.log_softmax(logits)
+            return jnp.exp(log_probs), log_probs
+        return self.policy.sample_and_log_prob(params, key, obs)
+
+    def _soft_value(self, critic_params: Any, state: SACState, key: jax.Array, obs: jnp.ndarray) -> jnp.ndarray:
+        """V(s) = E_a~pi[min_i Q_i(s, a) - alpha log pi(a|s)] under the current policy: f32[B]."""
+        alpha = jnp.exp(state.log_alpha)
+        first, second = self._policy_terms(state.actor_params, state.obs_norm, key, obs)
+        if self.spec.discrete:
+            q = self.critics.all_values(critic_params, state.obs_norm(obs)).min(0)
+            return (first * (q - alpha * second)).sum(-1)
+        q = self.critics.values(critic_params, state.obs_norm(obs), first).min(0)
+        return q - alpha * second
+
+    def _critic_loss(self, critic_params: Any, state: SACState, batch: Transitions,
+                     targets: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        obs = state.obs_norm(batch.obs)
+        if self.spec.discrete:
+            all_q = self.critics.all_values(critic_params, obs)
+            q = jnp.take_along_axis(all_q, batch.actions.astype(jnp.int32)[None, :, None], axis=-1)[..., 0]
+        else:
+            q = self.critics.values(critic_params, obs, batch.actions)
+        loss = ((q - targets[None]) ** 2).mean(1).sum()
+        return loss, {"critic_loss": loss, "q_mean": q.mean()}
+
+    def _actor_loss(self, actor_params: Any, state: SACState, key: jax.Array,
+                    obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """The actor's loss and the policy's mean entropy estimate -E[log pi]."""
+        alpha = jnp.exp(state.log_alpha)
+        first, second = self._policy_terms(actor_params, state.obs_norm, key, obs)
+        if self.spec.discrete:
+            q = self.critics.all_values(state.critic_params, state.obs_norm(obs)).min(0)
+            return (first * (alpha * second - q)).sum(-1).mean(), -(first * second).sum(-1).mean()
+        q = self.critics.values(state.critic_params, state.obs_norm(obs), first).min(0)
+        return (alpha * second - q).mean(), -second.mean()
+
+    def update(self, state: SACState, batch: Transitions, rewards: jnp.ndarray) -> tuple[SACState, dict[str, jnp.ndarray]]:
+        """One gradient step on a replay batch `[B, ...]` scored with `rewards: f32[B]`."""
+        c = self.config
+        actor_opt, critic_opt, alpha_opt = self._optimizers()
+        key, target_key, actor_key = jax.random.split(state.key, 3)
+
+        next_value = self._soft_value(state.target_critic_params, state, target_key, batch.next_obs)
+        targets = jax.lax.stop_gradient(rewards + c.gamma * (1.0 - batch.terminated.astype(jnp.float32)) * next_value)
+        critic_grads, metrics = jax.grad(self._critic_loss, has_aux=True)(state.critic_params, state, batch, targets)
+        updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt_state, state.critic_params)
+        critic_params = optax.apply_updates(state.critic_params, updates)
+        state = state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state)
+
+        (actor_loss, entropy), actor_grads = jax.value_and_grad(self._actor_loss, has_aux=True)(
+            state.actor_params, state, actor_key, batch.obs)
+        updates, actor_opt_state = actor_opt.update(actor_grads, state.actor_opt_state, state.actor_params)
+        actor_params = optax.apply_updates(state.actor_params, updates)
+
+        log_alpha, alpha_opt_state = state.log_alpha, state.alpha_opt_state
+        if c.learn_alpha:
+            # d/d log_alpha of -log_alpha * (target_entropy - entropy): alpha grows while entropy is below target
+            alpha_grad = jax.lax.stop_gradient(entropy - self.target_entropy)
+            updates, alpha_opt_state = alpha_opt.update(alpha_grad, state.alpha_opt_state, state.log_alpha)
+            log_alpha = optax.apply_updates(state.log_alpha, updates)
+
+        target_critic_params = optax.incremental_update(critic_params, state.target_critic_params, c.tau)
+        new_state = state.replace(actor_params=actor_params, actor_opt_state=actor_opt_state, log_alpha=log_alpha,
+                                  alpha_opt_state=alpha_opt_state, target_critic_params=target_critic_params,
+                                  key=key, update_step=state.update_step + 1)
+        return new_state, {**metrics, "actor_loss": actor_loss, "entropy": entropy, "alpha": jnp.exp(log_alpha),
+                           "reward_mean": rewards.mean()}

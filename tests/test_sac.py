@@ -1,0 +1,103 @@
+"""SAC, its replay buffer and the off-policy loop."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import imitax
+from imitax.data.replay import ReplayBuffer
+from imitax.data.types import Transitions
+from imitax.envs.spec import Box, EnvSpec
+from imitax.errors import ConfigError
+from imitax.eval import evaluate
+from imitax.io.resume import ResumeCheckpoint
+from imitax.nets.squashed_policy import SquashedGaussianPolicy
+from imitax.rl.loop import seed_slice
+from imitax.rl.off_policy import train_sac
+from imitax.rl.sac import SAC, SACConfig
+
+from test_resume import Interrupted, assert_trees_equal, interrupt_after
+
+
+def _transitions(values: np.ndarray) -> Transitions:
+    n = values.shape[0]
+    obs = jnp.asarray(values, jnp.float32)[:, None].repeat(2, axis=1)
+    return Transitions(obs, jnp.zeros(n, jnp.int32), jnp.zeros(n), obs, jnp.zeros(n, bool), jnp.zeros(n, bool))
+
+
+def test_replay_buffer_keeps_the_most_recent_transitions():
+    buffer = ReplayBuffer.allocate(_transitions(np.zeros(1)), capacity=10)
+    buffer = buffer.add(_transitions(np.arange(4.0)))
+    assert int(buffer.size) == 4
+    assert float(buffer.sample(jax.random.PRNGKey(0), 200).obs.max()) == 3.0  # only filled slots
+    for start in (4.0, 8.0, 12.0):
+        buffer = buffer.add(_transitions(np.arange(start, start + 4)))
+    assert int(buffer.size) == 10 and int(buffer.position) == 6
+    assert sorted(np.asarray(buffer.items.obs[:, 0]).tolist()) == list(np.arange(6.0, 16.0))
+    drawn = np.asarray(buffer.sample(jax.random.PRNGKey(1), 2000).obs[:, 0])
+    assert set(drawn.tolist()) == set(np.arange(6.0, 16.0).tolist())
+
+
+def test_squashed_policy_stays_in_bounds_with_a_finite_log_density():
+    spec = EnvSpec("test", 3, Box((-2.0, 0.0), (2.0, 10.0)), 10)
+    policy = SquashedGaussianPolicy(spec, (16,))
+    params = policy.init(jax.random.PRNGKey(0))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (1000, 3)) * 100
+    actions, log_prob = policy.sample_and_log_prob(params, jax.random.PRNGKey(2), obs)
+    assert actions.shape == (1000, 2) and log_prob.shape == (1000,)
+    assert bool(jnp.isfinite(log_prob).all())
+    low, high = np.array([-2.0, 0.0]), np.array([2.0, 10.0])
+    for a in (actions, policy.act(params, jax.random.PRNGKey(3), obs, deterministic=True)):
+        assert bool(((a >= low) & (a <= high)).all())
+    # the squashed mean of an untrained policy sits at the middle of the bounds
+    np.testing.assert_allclose(policy.act(params, None, jnp.zeros((1, 3)), deterministic=True)[0], [0.0, 5.0], atol=0.1)
+
+
+def test_sac_config_and_bounds_are_checked():
+    with pytest.raises(ConfigError, match="sac.tau"):
+        SACConfig(tau=1.5).validate()
+    with pytest.raises(ConfigError, match="sac.batch_size"):
+        SACConfig(batch_size=0).validate()
+    with pytest.raises(ConfigError, match="buffer_size"):
+        SACConfig(num_envs=8, rollout_steps=4, buffer_size=16).validate()
+    unbounded = EnvSpec("free", 2, Box((-np.inf,), (np.inf,)), 10)
+    with pytest.raises(ConfigError, match="unbounded"):
+        SAC(SACConfig(), unbounded).init(jax.random.PRNGKey(0))
+
+
+def test_sac_learns_pendulum():
+    env = imitax.make("Pendulum-v1")
+    config = SACConfig.for_env("Pendulum-v1", total_steps=8_000)
+    result = train_sac(env, config, seed=0)
+    params = seed_slice(result.state, 0).policy_params
+    returns = evaluate(env, lambda k, o: result.sac.policy.act(params, k, o, deterministic=True),
+                       jax.random.PRNGKey(1), 20)
+    # random actions score about -1,220 and a PPO expert -160
+    assert returns.mean > -300, returns.mean
+    assert result.env_steps == 8_000
+
+
+def test_interrupted_sac_run_resumes_bit_exact_with_its_replay(tmp_path):
+    env = imitax.make("Pendulum-v1")
+    config = SACConfig(total_steps=1_200, learning_starts=400, batch_size=32, hidden_sizes=(16,), num_envs=2)
+    uninterrupted = train_sac(env, config, seed=1, num_seeds=2)
+    with pytest.raises(Interrupted):
+        train_sac(env, config, seed=1, num_seeds=2, on_chunk=interrupt_after(300),
+                  checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    resumed = train_sac(env, config, seed=1, num_seeds=2, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    assert_trees_equal(uninterrupted.state, resumed.state)
+    for name, values in uninterrupted.history.items():
+        np.testing.assert_array_equal(values, resumed.history[name])
+
+
+def test_sac_on_the_gymnasium_backend_resumes_without_gaps(tmp_path):
+    env = imitax.make("Pendulum-v1", backend="gymnasium")
+    config = SACConfig(total_steps=600, learning_starts=200, batch_size=32, hidden_sizes=(16,), num_envs=2)
+    with pytest.raises(Interrupted):
+        train_sac(env, config, seed=0, on_chunk=interrupt_after(150), checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    result = train_sac(env, config, seed=0, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    assert not np.isnan(result.history["critic_loss"]).any()
+    assert np.asarray(result.history["critic_loss"])[0, -1] > 0  # the updates ran after the warm-up
+    # one update per iteration from the one that stores the 200th transition (the 100th of 300)
+    assert int(result.state.update_step[0]) == 300 - 99

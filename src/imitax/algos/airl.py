@@ -101,9 +101,14 @@ class AIRLConfig:
     """agent transitions from the whole run (reservoir) for the generator's discriminator; 0: current rollout only"""
     disc_replay_fraction: float = 0.5
     """share of each discriminator batch's agent samples drawn from the replay"""
-    disc_grad_penalty: float = 0.0
-    """weight of (|grad f| - 1)^2 at expert/agent interpolates, on the generator's discriminator
-    only (the saved reward's network gets none)"""
+    # Measured with 10 demos, 5 seeds, penalty 1 against none: on Box actions (reward "shaped")
+    # the point mass 0.826 against 0.758, InvertedDoublePendulum 0.802 against 0.649 (no seed
+    # collapsed), Reacher 0.949 against 0.839, Pendulum 0.990 against 0.993, MountainCarContinuous
+    # 1.000 against 1.002; on MountainCar-v0 (Discrete, reward "logit") 0.693 against 0.819.
+    disc_grad_penalty: float | None = None
+    """weight of (|grad f| - 1)^2 at expert/agent interpolates, on the generator's discriminator only
+    (the saved reward's network gets none); None: 1 when the generator's reward is "shaped" (f alone,
+    Box actions by default), else 0"""
 
     def validate(self) -> AIRLConfig:
         self.ppo.validate()
@@ -114,7 +119,8 @@ class AIRLConfig:
                       activation_name="airl.disc_activation")
         check_replay(self, "airl")
         require_non_negative(self, "airl", "reward_replay_size")
-        require_non_negative(self, "airl", "disc_grad_penalty")
+        if self.disc_grad_penalty is not None:
+            require_non_negative(self, "airl", "disc_grad_penalty")
         return self
 
     @classmethod
@@ -145,6 +151,13 @@ class AIRL(GAIL):
         if self.config.reward != "auto":
             return self.config.reward
         return "logit" if self.spec.discrete else "shaped"
+
+    @property
+    def grad_penalty(self) -> float:
+        """`disc_grad_penalty`, None resolved by the generator's reward."""
+        if self.config.disc_grad_penalty is not None:
+            return self.config.disc_grad_penalty
+        return 1.0 if self.generator_reward == "shaped" else 0.0
 
     @property
     def reward_optimizer(self) -> optax.GradientTransformation:

@@ -153,16 +153,30 @@ class GAIL:
     def discriminator(self) -> Discriminator:
         c = self.config
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs, c.absorbing,
-                             c.ppo.gamma)
+                             self.gamma)
 
     def disc_optimizer(self, anneal: bool, learning_rate: float | None = None) -> optax.GradientTransformation:
         """Adam at `learning_rate` (default `disc_learning_rate`), decayed linearly to zero over
         the run when `anneal`."""
-        c = self.config
-        rate = c.disc_learning_rate if learning_rate is None else learning_rate
+        rate = self.config.disc_learning_rate if learning_rate is None else learning_rate
         if not anneal:
             return optax.adam(rate)
-        return optax.adam(optax.linear_schedule(rate, 0.0, c.ppo.num_updates * c.disc_steps))
+        return optax.adam(optax.linear_schedule(rate, 0.0, self.num_disc_updates))
+
+    @property
+    def grad_penalty(self) -> float:
+        """Weight of the generator's discriminator's gradient penalty."""
+        return self.config.disc_grad_penalty
+
+    @property
+    def gamma(self) -> float:
+        """The generator's discount (the absorbing loop's)."""
+        return self.config.ppo.gamma
+
+    @property
+    def num_disc_updates(self) -> int:
+        """Discriminator gradient steps over the whole run."""
+        return self.config.ppo.num_updates * self.config.disc_steps
 
     def init(self, key: jax.Array, expert: Transitions) -> GAILState:
         ppo_key, disc_key, key = jax.random.split(key, 3)
@@ -223,8 +237,8 @@ class GAIL:
         if not c.absorbing:
             return jnp.zeros(())
         logit = self.absorbing_logit(net_params)
-        return absorbing_value(optax.sigmoid_binary_cross_entropy(logit, 1.0), expert.terminated.mean(), c.ppo.gamma) + \
-            absorbing_value(optax.sigmoid_binary_cross_entropy(logit, 0.0), agent.terminated.mean(), c.ppo.gamma)
+        return absorbing_value(optax.sigmoid_binary_cross_entropy(logit, 1.0), expert.terminated.mean(), self.gamma) + \
+            absorbing_value(optax.sigmoid_binary_cross_entropy(logit, 0.0), agent.terminated.mean(), self.gamma)
 
     def _grad_penalty(self, net_params: Any, obs_norm: ObsNormalizer, expert: Transitions, agent: Transitions, key: jax.Array) -> jnp.ndarray:
         disc = self.discriminator
@@ -239,7 +253,7 @@ class GAIL:
         replay = state.replay.add(jax.random.fold_in(disc_key, 1), agent) if state.replay is not None else None
         net_params, opt_state, metrics = self.fit_discriminator(
             state, state.disc_params["net"], state.disc_opt_state, self.disc_optimizer(self.config.disc_anneal_lr), agent,
-            replay if self.config.disc_replay_size > 0 else None, disc_key, self.config.disc_grad_penalty)
+            replay if self.config.disc_replay_size > 0 else None, disc_key, self.grad_penalty)
         disc_params = {**state.disc_params, "net": net_params}
         metrics = {**metrics, "disc_absorbing_logit": self.absorbing_logit(net_params)}
         return state.replace(disc_params=disc_params, disc_opt_state=opt_state, key=key, replay=replay), metrics

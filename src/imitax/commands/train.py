@@ -1,4 +1,4 @@
-"""`imitax train bc|gail|airl ENV --demos ID`: imitation from a Minari dataset."""
+"""`imitax train bc|gail|airl|sqil|dac ENV --demos ID`: imitation from a Minari dataset."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ import tyro
 
 from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
+from imitax.algos.dac import DACConfig, train_dac
 from imitax.algos.gail import GAILConfig, train_gail
+from imitax.algos.sqil import SQILConfig, train_sqil
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run,
                                    training, with_seed_axis)
 from imitax.data.minari_io import Demonstrations, load_demonstrations
@@ -71,6 +73,28 @@ class TrainAIRLArgs(ImitationArgs):
     @classmethod
     def defaults(cls, env_id: str) -> TrainAIRLArgs:
         return cls(env_id, demos=tyro.MISSING, airl=AIRLConfig.for_env(env_id))  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class TrainSQILArgs(ImitationArgs):
+    """SQIL: soft actor-critic with reward 1 on expert transitions and 0 on the agent's."""
+
+    sqil: SQILConfig = SQILConfig()
+
+    @classmethod
+    def defaults(cls, env_id: str) -> TrainSQILArgs:
+        return cls(env_id, demos=tyro.MISSING, sqil=SQILConfig.for_env(env_id))  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
+class TrainDACArgs(ImitationArgs):
+    """DAC: off-policy adversarial imitation (GAIL's discriminator, a SAC generator, replay)."""
+
+    dac: DACConfig = DACConfig()
+
+    @classmethod
+    def defaults(cls, env_id: str) -> TrainDACArgs:
+        return cls(env_id, demos=tyro.MISSING, dac=DACConfig.for_env(env_id))  # type: ignore[arg-type]
 
 
 @dataclasses.dataclass
@@ -169,24 +193,39 @@ def run_airl(args: TrainAIRLArgs) -> dict[str, Any]:
     return _run_adversarial(args, args.airl, "AIRL", partial(train_airl, config=args.airl))
 
 
-def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig, algo_name: str,
+def run_sqil(args: TrainSQILArgs) -> dict[str, Any]:
+    return _run_adversarial(args, args.sqil, "SQIL", partial(train_sqil, config=args.sqil))
+
+
+def run_dac(args: TrainDACArgs) -> dict[str, Any]:
+    return _run_adversarial(args, args.dac, "DAC", partial(train_dac, config=args.dac))
+
+
+def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILConfig | DACConfig, algo_name: str,
                      trainer: Any) -> dict[str, Any]:
+    """GAIL and AIRL (PPO generator), DAC and SQIL (SAC): train, evaluate, save the policy
+    and, where the method learns one, the reward."""
     opts = args.options
     config.validate()
     env, demos, random_score, expert_score = load_for(args)
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
-    ppo = config.ppo
-    with training(run_dir, opts, f"{algo_name} {args.env_id}", ppo.num_updates * ppo.batch_size * args.num_seeds,
-                  ppo.batch_size * args.num_seeds, "env_steps") as (mon, checkpoint):
+    off_policy = hasattr(config, "sac")
+    if off_policy:
+        total, per_iteration = config.sac.num_iterations * config.sac.steps_per_iteration, config.sac.steps_per_iteration
+    else:
+        total, per_iteration = config.ppo.num_updates * config.ppo.batch_size, config.ppo.batch_size
+    with training(run_dir, opts, f"{algo_name} {args.env_id}", total * args.num_seeds, per_iteration * args.num_seeds,
+                  "env_steps") as (mon, checkpoint):
         result = trainer(env, demos.transitions(), seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon,
                          checkpoint=checkpoint)
-    policy = result.algo.ppo.policy
-    policy_params = jax.vmap(lambda s: s.policy_params)(result.state.ppo)
+    policy = result.algo.policy if off_policy else result.algo.ppo.policy
+    policy_params = jax.vmap(lambda s: s.policy_params)(result.state.sac if off_policy else result.state.ppo)
     evaluations = evaluate_seeds(env, policy, policy_params, args.num_seeds, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm=algo_name.lower(), dataset=args.demos)
-    save_checkpoint(run_dir / "reward", seed_slice(result.algo.saved_reward_params(result.state), 0),
-                    {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(),
-                     "network": result.algo.discriminator.config(), "reward": config.reward})
+    if hasattr(result.algo, "discriminator"):
+        save_checkpoint(run_dir / "reward", seed_slice(result.algo.saved_reward_params(result.state), 0),
+                        {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(),
+                         "network": result.algo.discriminator.config(), "reward": config.reward})
     steps = result.env_steps * args.num_seeds
     out = {"command": f"train {algo_name.lower()}", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),

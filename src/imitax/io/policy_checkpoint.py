@@ -17,14 +17,18 @@ from imitax.errors import CheckpointError, ImitaxError
 from imitax.io.checkpoint import load_checkpoint, require_finite, save_checkpoint
 from imitax.nets.mlp import check_network
 from imitax.nets.policy import Policy
+from imitax.nets.squashed_policy import SquashedGaussianPolicy
+
+# meta.json's policy "kind" (absent: the Gaussian/categorical `Policy`)
+POLICY_KINDS: dict[str, type[Policy] | type[SquashedGaussianPolicy]] = {"squashed_gaussian": SquashedGaussianPolicy}
 
 
-def save_policy(path: str | Path, policy: Policy, params: dict[str, Any], **metadata: Any) -> Path:
+def save_policy(path: str | Path, policy: Policy | SquashedGaussianPolicy, params: dict[str, Any], **metadata: Any) -> Path:
     meta = {"kind": "policy", "env_spec": policy.spec.to_dict(), "policy": policy.config(), **metadata}
     return save_checkpoint(path, params, meta)
 
 
-def load_policy(path: str | Path) -> tuple[Policy, dict[str, Any], dict[str, Any]]:
+def load_policy(path: str | Path) -> tuple[Policy | SquashedGaussianPolicy, dict[str, Any], dict[str, Any]]:
     """(policy, params, metadata) from a policy checkpoint folder or a run folder holding one."""
     path = Path(path)
     if (path / "checkpoint").is_dir():
@@ -33,7 +37,10 @@ def load_policy(path: str | Path) -> tuple[Policy, dict[str, Any], dict[str, Any
     if meta.get("kind") != "policy":
         raise CheckpointError(f"{path}: checkpoint kind is {meta.get('kind')!r}; expected a 'policy' checkpoint")
     try:
-        policy = Policy.from_config(EnvSpec.from_dict(meta["env_spec"]), meta["policy"])
+        kind = meta["policy"].get("kind")
+        if kind is not None and kind not in POLICY_KINDS:
+            raise CheckpointError(f"policy kind {kind!r}; expected one of {', '.join(POLICY_KINDS)} or none")
+        policy = POLICY_KINDS.get(kind, Policy).from_config(EnvSpec.from_dict(meta["env_spec"]), meta["policy"])
         check_network(policy.hidden_sizes, policy.activation, hidden_name="policy.hidden_sizes",
                       activation_name="policy.activation")
     except (ImitaxError, KeyError, TypeError, ValueError) as error:

@@ -1,4 +1,4 @@
-"""Learned rewards as checkpoints: GAIL's discriminator or AIRL's g(s[, a]).
+"""Learned rewards as checkpoints: GAIL's or DAC's discriminator, or AIRL's g(s[, a]).
 
 `load_reward(path)` rebuilds the network named in meta.json and returns a pure
 `reward_fn(transitions) -> f32[...]` that plugs into `train_ppo(reward_fn=...)`.
@@ -33,34 +33,48 @@ def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
     meta = read_metadata(path)
     if meta.get("kind") != "reward":
         raise CheckpointError(f"{path}: checkpoint kind is {meta.get('kind')!r}; expected a 'reward' checkpoint "
-                              "(the reward/ folder of a gail or airl run)")
+                              "(the reward/ folder of a gail, airl or dac run)")
     try:
         spec = EnvSpec.from_dict(meta["env_spec"])
         network = meta["network"]
         algorithm = meta["algorithm"]
         check_network(network["hidden_sizes"], network["activation"], hidden_name="network.hidden_sizes",
                       activation_name="network.activation")
-        if algorithm == "airl":
-            net: AIRLRewardNet | Discriminator = AIRLRewardNet(
-                spec, tuple(network["hidden_sizes"]), network["activation"], _flag(network["state_only"], "state_only"),
-                _discount(network["gamma"]), _flag(network.get("absorbing", False), "absorbing"))
-        elif algorithm == "gail":
-            net = Discriminator(spec, tuple(network["hidden_sizes"]), network["activation"], network["use_next_obs"],
-                                _flag(network.get("absorbing", False), "absorbing"),
-                                _discount(network.get("gamma", 0.99)))
-            kind = meta.get("reward", "positive")
-            if kind not in REWARD_KINDS:
-                raise CheckpointError(f"reward form {kind!r}; expected one of {', '.join(REWARD_KINDS)}")
-        else:
-            raise CheckpointError(f"reward of algorithm {algorithm!r}; expected 'gail' or 'airl'")
+        if algorithm not in REWARD_NETWORKS:
+            raise CheckpointError(f"reward of algorithm {algorithm!r}; expected one of {', '.join(REWARD_NETWORKS)}")
+        net, reward = REWARD_NETWORKS[algorithm](spec, network, meta)
     except (ImitaxError, KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: meta.json has no valid env_spec/network/algorithm ({error}); expected the "
-                              "fields a gail or airl run writes") from None
+                              "fields a gail, airl or dac run writes") from None
     params, _ = load_checkpoint(path, template=net.init(jax.random.PRNGKey(0), ObsNormalizer.identity(spec.obs_dim)))
     require_finite(path, params)
-    if isinstance(net, AIRLRewardNet):
-        return (lambda transitions: net.reward(params, transitions)), spec, meta
-    return (lambda transitions: net.reward(params, transitions, kind)), spec, meta
+    return (lambda transitions: reward(params, transitions)), spec, meta
+
+
+def _airl_reward(spec: EnvSpec, network: dict[str, Any], meta: dict[str, Any]) -> tuple[AIRLRewardNet, Callable[..., jnp.ndarray]]:
+    """AIRL's g(s[, a]) with its absorbing value."""
+    net = AIRLRewardNet(spec, tuple(network["hidden_sizes"]), network["activation"],
+                        _flag(network["state_only"], "state_only"), _discount(network["gamma"]),
+                        _flag(network.get("absorbing", False), "absorbing"))
+    return net, net.reward
+
+
+def _discriminator_reward(spec: EnvSpec, network: dict[str, Any], meta: dict[str, Any]) -> tuple[Discriminator, Callable[..., jnp.ndarray]]:
+    """A GAIL-style discriminator's reward of the form the run trained on."""
+    net = Discriminator(spec, tuple(network["hidden_sizes"]), network["activation"], network["use_next_obs"],
+                        _flag(network.get("absorbing", False), "absorbing"), _discount(network.get("gamma", 0.99)))
+    kind = meta.get("reward", "positive")
+    if kind not in REWARD_KINDS:
+        raise CheckpointError(f"reward form {kind!r}; expected one of {', '.join(REWARD_KINDS)}")
+    return net, lambda params, transitions: net.reward(params, transitions, kind)
+
+
+# The saved-reward kinds, by the algorithm that wrote them: a builder of (network, reward(params, transitions)).
+REWARD_NETWORKS: dict[str, Callable[[EnvSpec, dict[str, Any], dict[str, Any]], tuple[Any, Callable[..., jnp.ndarray]]]] = {
+    "gail": _discriminator_reward,
+    "dac": _discriminator_reward,
+    "airl": _airl_reward,
+}
 
 
 def _flag(value: Any, name: str) -> bool:

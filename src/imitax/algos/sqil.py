@@ -1,0 +1,168 @@
+"""SQIL: soft Q imitation learning (Reddy, Dragan & Levine, 2020), on SAC.
+
+Reward 1 for every expert transition and 0 for every agent transition, then ordinary
+soft actor-critic: each gradient step draws `expert_fraction` of its batch from the
+demonstrations and the rest from the agent's replay. The agent is paid for returning to
+and staying on the expert's states; as its own transitions fill the replay with zeros,
+the reward it earns off the expert's states decays. Box actions use SAC's squashed
+Gaussian, Discrete ones discrete SAC (the paper's soft Q-learning with a learned policy).
+
+Termination (`absorbing=True`): a terminal transition leads to an absorbing state whose
+per-step reward is that of the transition's source (1 for the expert's, 0 for the agent's),
+folded into the terminal transition's reward as gamma / (1 - gamma) times it (see
+`imitax.nets.absorbing`). So ending an episode where the expert ends its episodes is worth
+as much as staying on its states forever, and the agent's own falls are worth nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from imitax.data.replay import ReplayBuffer
+from imitax.data.types import Transitions
+from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import EnvSpec
+from imitax.errors import ConfigError
+from imitax.nets.absorbing import absorbing_value
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint
+from imitax.rl.off_policy import OffPolicyLearner, run_off_policy
+from imitax.rl.sac import SAC, SACConfig, SACState
+
+# The learner for every task; per-task tables hold budgets only.
+SQIL_SAC = SACConfig(total_steps=100_000, learning_starts=1_000)
+SQIL_BUDGETS: dict[str, dict[str, Any]] = {}
+
+
+def sac_for_env(env_id: str, defaults: SACConfig, budgets: dict[str, dict[str, Any]], **overrides: Any) -> SACConfig:
+    """`defaults` with the task's budget from `budgets` and `overrides` applied."""
+    return dataclasses.replace(defaults, **{**budgets.get(env_id, {}), **overrides})
+
+
+@dataclasses.dataclass(frozen=True)
+class SQILConfig:
+    """SQIL hyperparameters; `SQILConfig.for_env(id)` adds the task's budget."""
+
+    sac: SACConfig = SQIL_SAC
+    """the soft actor-critic learner (its total_steps is the run's length)"""
+    expert_fraction: float = 0.5
+    """share of each batch drawn from the demonstrations"""
+    absorbing: bool = True
+    """terminal transitions lead to an absorbing state with their source's reward"""
+
+    def validate(self) -> SQILConfig:
+        self.sac.validate()
+        if not 0.0 < self.expert_fraction < 1.0:
+            raise ConfigError(f"sqil.expert_fraction must be in (0, 1), got {self.expert_fraction}")
+        return self
+
+    @property
+    def expert_batch_size(self) -> int:
+        return max(1, min(self.sac.batch_size - 1, round(self.expert_fraction * self.sac.batch_size)))
+
+    @classmethod
+    def for_env(cls, env_id: str, **overrides: Any) -> SQILConfig:
+        """The defaults with the task's budget; `sac={...}` overrides learner fields."""
+        sac = sac_for_env(env_id, SQIL_SAC, SQIL_BUDGETS, **overrides.pop("sac", {}))
+        return dataclasses.replace(cls(sac=sac), **overrides)
+
+
+@struct.dataclass
+class SQILState:
+    sac: SACState
+    expert: Transitions  # fields [num_expert, ...]; carried so vmapped runs share one program
+
+
+@dataclasses.dataclass(frozen=True)
+class SQIL:
+    config: SQILConfig
+    spec: EnvSpec
+
+    @property
+    def sac(self) -> SAC:
+        return SAC(self.config.sac, self.spec)
+
+    @property
+    def policy(self) -> Any:
+        return self.sac.policy
+
+    def init(self, key: jax.Array, expert: Transitions) -> SQILState:
+        return SQILState(self.sac.init(key), expert)
+
+    def act(self, state: SQILState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+        return self.sac.act(state.sac, key, obs)
+
+    def rewards(self, batch: Transitions, from_expert: jnp.ndarray) -> jnp.ndarray:
+        """f32[B]: 1 for expert rows (`from_expert`: bool[B]), 0 for agent rows, plus the
+        absorbing state's value after terminal transitions."""
+        per_step = from_expert.astype(jnp.float32)
+        if not self.config.absorbing:
+            return per_step
+        return per_step + absorbing_value(per_step, batch.terminated.astype(jnp.float32), self.config.sac.gamma)
+
+    def update(self, state: SQILState, replay: ReplayBuffer, key: jax.Array) -> tuple[SQILState, dict[str, jnp.ndarray]]:
+        """`gradient_steps` SAC steps, each on expert and agent rows labelled 1 and 0."""
+        c = self.config
+        num_expert = c.expert_batch_size
+        from_expert = jnp.arange(c.sac.batch_size) < num_expert
+        total_expert = state.expert.obs.shape[0]
+
+        def step(sac_state: SACState, step_key: jax.Array) -> tuple[SACState, dict[str, jnp.ndarray]]:
+            expert_key, agent_key = jax.random.split(step_key)
+            rows = jax.random.randint(expert_key, (num_expert,), 0, total_expert)
+            expert_batch = jax.tree.map(lambda x: x[rows], state.expert)
+            agent_batch = replay.sample(agent_key, c.sac.batch_size - num_expert)
+            batch = jax.tree.map(lambda e, a: jnp.concatenate([e, a.astype(e.dtype)]), expert_batch, agent_batch)
+            return self.sac.update(sac_state, batch, self.rewards(batch, from_expert))
+
+        sac_state, metrics = jax.lax.scan(step, state.sac, jax.random.split(key, c.sac.gradient_steps))
+        return state.replace(sac=sac_state), jax.tree.map(jnp.mean, metrics)
+
+
+@dataclasses.dataclass
+class OffPolicyImitationResult:
+    """algo: the method object (its `policy` acts); state: its state with a leading
+    [num_seeds] axis (`state.sac.policy_params`); history: {metric: [num_seeds, iterations]}."""
+
+    algo: Any
+    state: Any
+    history: dict[str, np.ndarray]
+    compile_s: float
+    run_s: float
+
+    @property
+    def env_steps(self) -> int:
+        """Per seed."""
+        sac = self.algo.config.sac
+        return sac.num_iterations * sac.steps_per_iteration
+
+
+def train_off_policy_imitation(algo: Any, env: JaxEnv | GymnasiumEnv, expert: Transitions, seed: int, num_seeds: int,
+                               on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> OffPolicyImitationResult:
+    """The off-policy loop for a method with `init(key, expert)`, `act` and `update(state, replay, key)`."""
+    expert = jax.tree.map(jnp.asarray, expert)
+    sac = algo.config.sac
+    learner = OffPolicyLearner(lambda key: algo.init(key, expert), algo.act, algo.update, sac.num_envs,
+                               sac.rollout_steps, sac.learning_starts, sac.buffer_capacity)
+    result = run_off_policy(env, learner, sac.num_iterations, seed, num_seeds, on_chunk, checkpoint)
+    return OffPolicyImitationResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)
+
+
+def train_sqil(
+    env: JaxEnv | GymnasiumEnv,
+    expert: Transitions,
+    config: SQILConfig,
+    seed: int = 0,
+    num_seeds: int = 1,
+    on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
+) -> OffPolicyImitationResult:
+    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`)."""
+    config.validate()
+    return train_off_policy_imitation(SQIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint)

@@ -1,0 +1,77 @@
+"""SQIL and DAC: labels, rewards and end-to-end learning in small budgets."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import imitax
+from imitax.algos.dac import DACConfig, train_dac
+from imitax.algos.sqil import SQIL, SQILConfig, train_sqil
+from imitax.data.rollout import collect_episodes
+from imitax.data.types import Transitions, flatten_trajectories
+from imitax.errors import ConfigError
+from imitax.eval import evaluate, normalized_score
+from imitax.rl.loop import seed_slice
+from imitax.rl.ppo import PPOConfig
+from imitax.rl.train import train_ppo
+
+SMALL = dict(hidden_sizes=(64, 64), batch_size=128, learning_starts=1_000)
+
+
+def _mean_return(env, result) -> float:
+    params = seed_slice(result.state.sac, 0).policy_params
+    return float(evaluate(env, lambda k, o: result.algo.policy.act(params, k, o, deterministic=True),
+                          jax.random.PRNGKey(7), 20).mean)
+
+
+@pytest.fixture(scope="module")
+def pendulum_demos():
+    """5 episodes of a short-trained PPO policy on gymnax Pendulum-v1 (it swings up, not
+    optimally), and that policy's mean return."""
+    env = imitax.make("Pendulum-v1")
+    result = train_ppo(env, PPOConfig.for_env("Pendulum-v1", total_steps=400_000), seed=0)
+    params, policy = seed_slice(result.state, 0).policy_params, result.ppo.policy
+    expert_fn = lambda k, o: policy.act(params, k, o, deterministic=True)  # noqa: E731
+    demos = collect_episodes(env, expert_fn, jax.random.PRNGKey(3), 5)
+    return env, flatten_trajectories(demos), float(evaluate(env, expert_fn, jax.random.PRNGKey(4), 20).mean)
+
+
+def test_sqil_labels_expert_rows_one_and_gives_absorbing_states_their_source_reward():
+    spec = imitax.make("CartPole-v1").spec
+    sqil = SQIL(SQILConfig(), spec)
+    terminated = jnp.array([False, True, False, True])
+    batch = Transitions(jnp.zeros((4, 4)), jnp.zeros(4, jnp.int32), jnp.zeros(4), jnp.zeros((4, 4)), terminated,
+                        jnp.zeros(4, bool))
+    rewards = np.asarray(sqil.rewards(batch, jnp.array([True, True, False, False])))
+    gamma = SQILConfig().sac.gamma
+    # expert rows 1 (a terminal one also earns the absorbing loop's 1 per step forever), agent rows 0
+    np.testing.assert_allclose(rewards, [1.0, 1.0 + gamma / (1 - gamma), 0.0, 0.0], rtol=1e-5)
+
+
+def test_off_policy_configs_refuse_bad_values():
+    with pytest.raises(ConfigError, match="sqil.expert_fraction"):
+        SQILConfig(expert_fraction=1.0).validate()
+    with pytest.raises(ConfigError, match="dac.disc_learning_rate"):
+        DACConfig(disc_learning_rate=0.0).validate()
+    with pytest.raises(ConfigError, match="unknown DAC reward"):
+        DACConfig(reward="survival").validate()
+    with pytest.raises(ConfigError, match="sac.gamma"):
+        DACConfig.for_env("Pendulum-v1", sac={"gamma": 2.0}).validate()
+
+
+def test_sqil_learns_cartpole(cartpole_expert):
+    config = SQILConfig.for_env("CartPole-v1", sac=dict(total_steps=10_000, **SMALL))
+    result = train_sqil(cartpole_expert.env, cartpole_expert.demos, config, seed=0)
+    score = normalized_score(_mean_return(cartpole_expert.env, result), cartpole_expert.random_score,
+                             cartpole_expert.expert_score)
+    assert score > 0.8, score
+
+
+def test_dac_learns_pendulum(pendulum_demos):
+    env, demos, demonstrator_return = pendulum_demos
+    config = DACConfig.for_env("Pendulum-v1", sac=dict(total_steps=10_000, **SMALL))
+    result = train_dac(env, demos, config, seed=0)
+    # random actions return about -1,220; a fully trained PPO expert -160
+    assert _mean_return(env, result) > max(-300.0, demonstrator_return - 100), demonstrator_return
+    assert result.env_steps == 10_000

@@ -64,6 +64,36 @@ def test_flow_writes_run_folders(flow):
     assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 3e-4
 
 
+def test_off_policy_flow_sac_expert_then_sqil_and_dac(tmp_path, monkeypatch):
+    """expert --algo sac -> collect -> train sqil / dac -> train rl on DAC's reward: tiny budgets."""
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    common = ["--runs-dir", str(tmp_path / "runs"), "--json", "--no-progress", "--eval-episodes", "3"]
+
+    def run(args):
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = main(args)
+        assert code == 0, (args, buffer.getvalue())
+        return json.loads(buffer.getvalue().strip().splitlines()[-1])
+
+    small = ["--sac.hidden-sizes", "64", "64", "--sac.batch-size", "128", "--sac.learning-starts", "1000"]
+    expert = run(["expert", "Pendulum-v1", "--algo", "sac", "--sac.total-steps", "8000", *small, *common])
+    assert expert["algo"] == "sac" and expert["env_steps"] == 8000 and expert["beats_random"]
+    meta = json.loads(Path(expert["run_dir"], "checkpoint", "meta.json").read_text())
+    assert meta["policy"]["kind"] == "squashed_gaussian" and meta["algorithm"] == "sac"
+    run(["collect", "Pendulum-v1", "--expert", expert["run_dir"], "--episodes", "2", "--reference-episodes", "3",
+         "--dataset-id", "pendulum/sac-v0", "--json"])
+    for algo in ("sqil", "dac"):
+        result = run(["train", algo, "Pendulum-v1", "--demos", "pendulum/sac-v0", f"--{algo}.sac.total-steps", "1200",
+                      *[arg.replace("--sac.", f"--{algo}.sac.") for arg in small], *common])
+        assert result["command"] == f"train {algo}" and result["env_steps"] == 1200
+        assert Path(result["run_dir"], "checkpoint", "params.msgpack").exists()
+        # only DAC learns a reward to keep
+        assert Path(result["run_dir"], "reward").exists() == (algo == "dac")
+    rl = run(["train", "rl", "Pendulum-v1", "--reward", result["run_dir"], "--ppo.total-steps", "4096", *common])
+    assert rl["reward_algorithm"] == "dac"
+
+
 def test_train_rl_on_learned_reward(flow):
     rl = flow["rl"]
     assert rl["reward_algorithm"] == "gail" and rl["reference"] == flow["gail"]["reference"]

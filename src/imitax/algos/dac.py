@@ -20,7 +20,7 @@ import optax
 from flax import struct
 
 from imitax.algos.gail import GAIL
-from imitax.algos.sqil import SQIL_SAC, OffPolicyImitationResult, sac_for_env, train_off_policy_imitation
+from imitax.algos.off_policy_imitation import IMITATION_SAC, OffPolicyImitationResult, sac_for_env, train_off_policy_imitation
 from imitax.data.replay import ReplayBuffer, Reservoir
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
@@ -32,15 +32,11 @@ from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.sac import SAC, SACConfig, SACState
 
-DAC_SAC = SQIL_SAC
-DAC_BUDGETS: dict[str, dict[str, Any]] = {}
-
-
 @dataclasses.dataclass(frozen=True)
 class DACConfig:
     """DAC hyperparameters; `DACConfig.for_env(id)` adds the task's budget."""
 
-    sac: SACConfig = DAC_SAC
+    sac: SACConfig = IMITATION_SAC
     """the generator (its total_steps is the run's length)"""
     reward: str = "logit"
     """reward from the discriminator logit: logit | positive | negative"""
@@ -79,7 +75,7 @@ class DACConfig:
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> DACConfig:
         """The defaults with the task's budget; `sac={...}` overrides generator fields."""
-        sac = sac_for_env(env_id, DAC_SAC, DAC_BUDGETS, **overrides.pop("sac", {}))
+        sac = sac_for_env(env_id, **overrides.pop("sac", {}))
         return dataclasses.replace(cls(sac=sac), **overrides)
 
 

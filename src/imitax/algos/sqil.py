@@ -21,9 +21,9 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import struct
 
+from imitax.algos.off_policy_imitation import IMITATION_SAC, OffPolicyImitationResult, sac_for_env, train_off_policy_imitation
 from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
@@ -32,24 +32,13 @@ from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError
 from imitax.nets.absorbing import absorbing_value
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
-from imitax.rl.off_policy import OffPolicyLearner, run_off_policy
 from imitax.rl.sac import SAC, SACConfig, SACState
-
-# The learner for every task; per-task tables hold budgets only.
-SQIL_SAC = SACConfig(total_steps=100_000, learning_starts=1_000)
-SQIL_BUDGETS: dict[str, dict[str, Any]] = {}
-
-
-def sac_for_env(env_id: str, defaults: SACConfig, budgets: dict[str, dict[str, Any]], **overrides: Any) -> SACConfig:
-    """`defaults` with the task's budget from `budgets` and `overrides` applied."""
-    return dataclasses.replace(defaults, **{**budgets.get(env_id, {}), **overrides})
-
 
 @dataclasses.dataclass(frozen=True)
 class SQILConfig:
     """SQIL hyperparameters; `SQILConfig.for_env(id)` adds the task's budget."""
 
-    sac: SACConfig = SQIL_SAC
+    sac: SACConfig = IMITATION_SAC
     """the soft actor-critic learner (its total_steps is the run's length)"""
     expert_fraction: float = 0.5
     """share of each batch drawn from the demonstrations"""
@@ -69,7 +58,7 @@ class SQILConfig:
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> SQILConfig:
         """The defaults with the task's budget; `sac={...}` overrides learner fields."""
-        sac = sac_for_env(env_id, SQIL_SAC, SQIL_BUDGETS, **overrides.pop("sac", {}))
+        sac = sac_for_env(env_id, **overrides.pop("sac", {}))
         return dataclasses.replace(cls(sac=sac), **overrides)
 
 
@@ -123,35 +112,6 @@ class SQIL:
 
         sac_state, metrics = jax.lax.scan(step, state.sac, jax.random.split(key, c.sac.gradient_steps))
         return state.replace(sac=sac_state), jax.tree.map(jnp.mean, metrics)
-
-
-@dataclasses.dataclass
-class OffPolicyImitationResult:
-    """algo: the method object (its `policy` acts); state: its state with a leading
-    [num_seeds] axis (`state.sac.policy_params`); history: {metric: [num_seeds, iterations]}."""
-
-    algo: Any
-    state: Any
-    history: dict[str, np.ndarray]
-    compile_s: float
-    run_s: float
-
-    @property
-    def env_steps(self) -> int:
-        """Per seed."""
-        sac = self.algo.config.sac
-        return sac.num_iterations * sac.steps_per_iteration
-
-
-def train_off_policy_imitation(algo: Any, env: JaxEnv | GymnasiumEnv, expert: Transitions, seed: int, num_seeds: int,
-                               on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> OffPolicyImitationResult:
-    """The off-policy loop for a method with `init(key, expert)`, `act` and `update(state, replay, key)`."""
-    expert = jax.tree.map(jnp.asarray, expert)
-    sac = algo.config.sac
-    learner = OffPolicyLearner(lambda key: algo.init(key, expert), algo.act, algo.update, sac.num_envs,
-                               sac.rollout_steps, sac.learning_starts, sac.buffer_capacity)
-    result = run_off_policy(env, learner, sac.num_iterations, seed, num_seeds, on_chunk, checkpoint)
-    return OffPolicyImitationResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)
 
 
 def train_sqil(

@@ -40,8 +40,9 @@ class TrainingMonitor:
         for name, values in metrics.items():
             values = np.asarray(values, np.float64)
             if name == "episode_return":
-                if np.isfinite(values).any():
-                    self.last_return = float(np.nanmean(values[:, -max(1, values.shape[1] // 2):]))
+                recent = values[:, -max(1, values.shape[1] // 2):]
+                if np.isfinite(recent).any():  # an off-policy chunk can be shorter than an episode
+                    self.last_return = float(np.nanmean(recent))
                 row[name] = self.last_return
             else:
                 row[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from imitax.data.replay import ReplayBuffer
-from imitax.data.rollout import EnvCarry, HostRollout, Rollout, reset_jax, rollout_jax
+from imitax.data.rollout import HostRollout, reset_jax, rollout_jax
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv

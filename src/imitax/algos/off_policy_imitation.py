@@ -1,0 +1,57 @@
+"""What the off-policy imitation methods (SQIL, DAC) share: their SAC learner's defaults
+per task, the loop that runs them and the result it returns."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from imitax.data.types import Transitions
+from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.jax_env import JaxEnv
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint
+from imitax.rl.off_policy import OffPolicyLearner, run_off_policy
+from imitax.rl.sac import SACConfig
+
+
+# The SAC learner of SQIL and DAC on every task; the per-task table holds budgets only.
+IMITATION_SAC = SACConfig(total_steps=100_000, learning_starts=1_000)
+BUDGETS: dict[str, dict[str, Any]] = {}
+
+
+def sac_for_env(env_id: str, **overrides: Any) -> SACConfig:
+    """`IMITATION_SAC` with the task's budget and `overrides` applied."""
+    return dataclasses.replace(IMITATION_SAC, **{**BUDGETS.get(env_id, {}), **overrides})
+
+
+@dataclasses.dataclass
+class OffPolicyImitationResult:
+    """algo: the method object (its `policy` acts); state: its state with a leading
+    [num_seeds] axis (`state.sac.policy_params`); history: {metric: [num_seeds, iterations]}."""
+
+    algo: Any
+    state: Any
+    history: dict[str, np.ndarray]
+    compile_s: float
+    run_s: float
+
+    @property
+    def env_steps(self) -> int:
+        """Per seed."""
+        sac = self.algo.config.sac
+        return sac.num_iterations * sac.steps_per_iteration
+
+
+def train_off_policy_imitation(algo: Any, env: JaxEnv | GymnasiumEnv, expert: Transitions, seed: int, num_seeds: int,
+                               on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> OffPolicyImitationResult:
+    """The off-policy loop for a method with `init(key, expert)`, `act` and `update(state, replay, key)`."""
+    expert = jax.tree.map(jnp.asarray, expert)
+    sac = algo.config.sac
+    learner = OffPolicyLearner(lambda key: algo.init(key, expert), algo.act, algo.update, sac.num_envs,
+                               sac.rollout_steps, sac.learning_starts, sac.buffer_capacity)
+    result = run_off_policy(env, learner, sac.num_iterations, seed, num_seeds, on_chunk, checkpoint)
+    return OffPolicyImitationResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)

@@ -1,0 +1,105 @@
+"""Off-policy imitation benchmark: DAC and SQIL against GAIL, final score and env steps to 0.9.
+
+For each task the expert is recorded as in benchmarks/heldout.py (`record_demos`: an imitax
+PPO expert or a shipped checkpoint, 100 reference episodes each for expert and random);
+each method trains from 10 demos and from the first of them with its defaults, `--seeds`
+seeds (vmapped on JAX tasks), and every seed is evaluated over `--eval-episodes` episodes
+(deterministic actions). "Env steps to 0.9" is, per seed, the first point where the mean
+return of the training episodes of the last 5% of the run so far, normalised (random = 0,
+expert = 1), reaches 0.9; training episodes use the stochastic policy, so it is a
+conservative figure. Writes benchmarks/results/off_policy.json (other tasks' rows kept).
+
+    python benchmarks/off_policy.py [--envs CartPole-v1 Pendulum-v1] [--algos dac sqil gail] [--demos 10 1] [--seeds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from imitax.algos.dac import DACConfig, train_dac
+from imitax.algos.gail import GAILConfig, train_gail
+from imitax.algos.sqil import SQILConfig, train_sqil
+from imitax.data.types import flatten_trajectories
+from imitax.eval import normalized_score, seed_statistics
+from imitax.io.atomic import atomic_write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from heldout import make_env, record_demos, seed_scores  # noqa: E402
+
+METHODS = {"dac": (DACConfig, train_dac), "sqil": (SQILConfig, train_sqil), "gail": (GAILConfig, train_gail)}
+
+
+def steps_to_threshold(returns: np.ndarray, steps_per_iteration: int, random_score: float, expert_score: float,
+                       threshold: float = 0.9) -> list[int | None]:
+    """Per seed (`returns`: f[num_seeds, iterations], NaN where no episode ended), the env
+    steps after which the trailing mean training return first reaches `threshold`."""
+    out: list[int | None] = []
+    window = max(1, returns.shape[1] // 20)
+    for seed_returns in returns:
+        reached = None
+        for end in range(window, returns.shape[1] + 1):
+            recent = seed_returns[end - window:end]
+            if np.isfinite(recent).any() and \
+                    normalized_score(float(np.nanmean(recent)), random_score, expert_score) >= threshold:
+                reached = end * steps_per_iteration
+                break
+        out.append(reached)
+    return out
+
+
+def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: int, eval_episodes: int) -> dict:
+    demos, source = record_demos(env_id, max(demo_counts))
+    out: dict = {"expert_source": source, "expert_return": demos.expert_score, "random_return": demos.random_score}
+    env = make_env(env_id)
+    for count in demo_counts:
+        transitions = flatten_trajectories(demos.trajectories[:count])
+        for algo in algos:
+            config_type, trainer = METHODS[algo]
+            config = config_type.for_env(env_id)
+            start = time.perf_counter()
+            result = trainer(env, transitions, config, seed=0, num_seeds=num_seeds)
+            train_s = time.perf_counter() - start
+            if algo == "gail":
+                policy, learner_state = result.algo.ppo.policy, result.state.ppo
+                per_iteration = config.ppo.batch_size
+            else:
+                policy, learner_state = result.algo.policy, result.state.sac
+                per_iteration = config.sac.steps_per_iteration
+            params = jax.vmap(lambda s: s.policy_params)(learner_state)
+            scores = seed_scores(env, policy, params, num_seeds, demos.random_score, demos.expert_score, eval_episodes)
+            to_09 = steps_to_threshold(np.asarray(result.history["episode_return"]), per_iteration,
+                                       demos.random_score, demos.expert_score)
+            out[f"{algo}_{count}demos"] = {**seed_statistics(scores).to_dict(), "env_steps": result.env_steps,
+                                           "env_steps_to_0.9": to_09, "train_s": round(train_s, 1)}
+            print(f"  {env_id} {algo} {count} demos: {np.mean(scores):.3f} per seed {scores}, env steps to 0.9 "
+                  f"{to_09} of {result.env_steps:,} ({train_s:.0f}s)", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "Pendulum-v1"])
+    parser.add_argument("--algos", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--demos", nargs="+", type=int, default=[10, 1])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--eval-episodes", type=int, default=50)
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/off_policy.json"))
+    args = parser.parse_args()
+    results = json.loads(args.output.read_text()) if args.output.is_file() else {"envs": {}}
+    for env_id in args.envs:
+        entry = bench_env(env_id, args.algos, args.demos, args.seeds, args.eval_episodes)
+        results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry, "seeds": args.seeds,
+                                   "machine": "2-core development CPU", "date": time.strftime("%Y-%m-%d")}
+        atomic_write_json(args.output, results)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

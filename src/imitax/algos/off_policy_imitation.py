@@ -21,7 +21,7 @@ from imitax.rl.sac import SACConfig
 # The SAC learner of SQIL and DAC on every task; the per-task table holds budgets only.
 IMITATION_SAC = SACConfig(total_steps=100_000, learning_starts=1_000)
 BUDGETS: dict[str, dict[str, Any]] = {
-    "CartPole-v1": {"total_steps": 30_000},
+    "CartPole-v1": {"total_steps": 60_000},
     "Pendulum-v1": {"total_steps": 20_000},
 }
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import imitax
 from imitax.cli import main
-from imitax.commands.expert import CLEAR_MARGIN, expected_return, solved_level
+from imitax.commands.expert import CLEAR_MARGIN, ExpertArgs, expected_return, is_mujoco, solved_level
 
 
 def run_cli(args: list[str]) -> tuple[int, str, str]:
@@ -75,3 +76,12 @@ def test_saved_mujoco_experts_load_with_their_references(env_id):
     policy, params, meta = load_policy(folder)
     assert policy.spec.env_id == env_id
     assert meta["expert_return"] >= expected_return(meta["random_return"], solved_level(env_id))
+
+
+def test_expert_algo_auto_picks_sac_for_mujoco_box_tasks_only():
+    assert is_mujoco("Hopper-v5") and is_mujoco("InvertedDoublePendulum-v5")
+    assert not is_mujoco("Pendulum-v1") and not is_mujoco("point_mass:imitax_test/PointMass-v0")
+    box = type("Env", (), {"spec": imitax.make("Pendulum-v1").spec})()
+    assert ExpertArgs("Pendulum-v1").resolved_algo(box) == "ppo"
+    assert ExpertArgs("Reacher-v5").resolved_algo(box) == "sac"
+    assert ExpertArgs("Reacher-v5", algo="ppo").resolved_algo(box) == "ppo"

@@ -103,7 +103,7 @@ class AIRLConfig:
     """share of each discriminator batch's agent samples drawn from the replay"""
     # Measured with 10 demos, 5 seeds, penalty 1 against none: on Box actions (reward "shaped")
     # the point mass 0.826 against 0.758, InvertedDoublePendulum 0.802 against 0.649 (no seed
-    # collapsed), Reacher 0.949 against 0.839, Pendulum 0.990 against 0.993, MountainCarContinuous
+    # collapsed), Reacher 0.949 against 0.839, Pendulum 0.990 against 1.002, MountainCarContinuous
     # 1.000 against 1.002; on MountainCar-v0 (Discrete, reward "logit") 0.693 against 0.819.
     disc_grad_penalty: float | None = None
     """weight of (|grad f| - 1)^2 at expert/agent interpolates, on the generator's discriminator only

@@ -16,9 +16,8 @@ import gymnasium as gym
 import tyro
 
 from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, start_run, training, with_seed_axis
-from imitax.errors import ImitaxError
+from imitax.errors import ConfigError, ImitaxError
 from imitax.io.policy_checkpoint import save_policy
-from imitax.errors import ConfigError
 from imitax.rl.loop import seed_slice
 from imitax.rl.off_policy import train_sac
 from imitax.rl.ppo import PPOConfig

@@ -68,13 +68,13 @@ def test_sac_config_and_bounds_are_checked():
 
 def test_sac_learns_pendulum():
     env = imitax.make("Pendulum-v1")
-    config = SACConfig.for_env("Pendulum-v1", total_steps=8_000)
+    config = SACConfig.for_env("Pendulum-v1", total_steps=8_000, hidden_sizes=(128, 128))
     result = train_sac(env, config, seed=0)
     params = seed_slice(result.state, 0).policy_params
     returns = evaluate(env, lambda k, o: result.sac.policy.act(params, k, o, deterministic=True),
                        jax.random.PRNGKey(1), 20)
-    # random actions score about -1,220 and a PPO expert -160
-    assert returns.mean > -300, returns.mean
+    # random actions score about -1,220 and a PPO expert -160 (seeds 0, 1, 2 here: -162 each)
+    assert returns.mean > -250, returns.mean
     assert result.env_steps == 8_000
 
 

@@ -19,43 +19,24 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from imitax.algos.gail import GAIL
+from imitax.algos.gail import GAIL, DiscriminatorOptions
 from imitax.algos.off_policy_imitation import IMITATION_SAC, OffPolicyImitationResult, sac_for_env, train_off_policy_imitation
 from imitax.data.replay import ReplayBuffer, Reservoir
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.errors import ConfigError, require_non_negative, require_positive
-from imitax.nets.discriminator import REWARD_KINDS
-from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.sac import SAC, SACConfig, SACState
 
 @dataclasses.dataclass(frozen=True)
-class DACConfig:
-    """DAC hyperparameters; `DACConfig.for_env(id)` adds the task's budget."""
+class DACConfig(DiscriminatorOptions):
+    """DAC hyperparameters (GAIL's discriminator options); `DACConfig.for_env(id)` adds the task's budget."""
 
     sac: SACConfig = IMITATION_SAC
     """the generator (its total_steps is the run's length)"""
-    reward: str = "logit"
-    """reward from the discriminator logit: logit | positive | negative"""
-    absorbing: bool = True
-    """terminal transitions lead to a learned absorbing state"""
-    use_next_obs: bool = False
-    """discriminate (s, a, s') instead of (s, a)"""
-    disc_hidden_sizes: tuple[int, ...] = (64, 64)
-    disc_activation: str = "tanh"
-    disc_learning_rate: float = 1e-3
-    """the discriminator's Adam learning rate"""
     disc_steps: int = 1
-    """discriminator gradient steps per iteration"""
-    disc_batch_size: int = 256
-    """agent samples from the replay (and as many expert samples) per discriminator step"""
-    disc_grad_penalty: float = 1.0
-    """weight of the penalty (|grad logit| - 1)^2 at expert/agent interpolates; 0: off"""
-    disc_anneal_lr: bool = False
-    """decay the discriminator's learning rate linearly to zero over the run"""
+    """discriminator gradient steps per iteration (an iteration is num_envs * rollout_steps env steps)"""
 
     # read by GAIL's discriminator code; class attributes, not options: DAC's agent samples
     # always come from its off-policy replay
@@ -64,12 +45,7 @@ class DACConfig:
 
     def validate(self) -> DACConfig:
         self.sac.validate()
-        if self.reward not in REWARD_KINDS:
-            raise ConfigError(f"unknown DAC reward {self.reward!r}; expected one of {', '.join(REWARD_KINDS)}")
-        require_positive(self, "dac", "disc_learning_rate", "disc_steps", "disc_batch_size")
-        require_non_negative(self, "dac", "disc_grad_penalty")
-        check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name="dac.disc_hidden_sizes",
-                      activation_name="dac.disc_activation")
+        self.validate_discriminator("dac")
         return self
 
     @classmethod

@@ -71,11 +71,9 @@ def generator_for_env(env_id: str, **overrides: Any) -> PPOConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class GAILConfig:
-    """GAIL hyperparameters; `GAILConfig.for_env(id)` adds the task's budget."""
+class DiscriminatorOptions:
+    """The discriminator's options, shared by GAIL (PPO generator) and DAC (SAC generator)."""
 
-    ppo: PPOConfig = GENERATOR_PPO
-    """the generator (its total_steps is the run's length)"""
     reward: str = "logit"
     """reward from the discriminator logit: logit | positive | negative"""
     absorbing: bool = True
@@ -98,6 +96,23 @@ class GAILConfig:
     """weight of the penalty (|grad logit| - 1)^2 at expert/agent interpolates (WGAN-GP, as in DAC); 0: off"""
     disc_anneal_lr: bool = False
     """decay the discriminator's learning rate linearly to zero over the run"""
+
+    def validate_discriminator(self, section: str) -> None:
+        """ConfigError naming `section.field` for the first bad discriminator option."""
+        if self.reward not in REWARD_KINDS:
+            raise ConfigError(f"unknown {section.upper()} reward {self.reward!r}; expected one of {', '.join(REWARD_KINDS)}")
+        require_positive(self, section, "disc_learning_rate", "disc_steps", "disc_batch_size")
+        check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name=f"{section}.disc_hidden_sizes",
+                      activation_name=f"{section}.disc_activation")
+        require_non_negative(self, section, "disc_grad_penalty")
+
+
+@dataclasses.dataclass(frozen=True)
+class GAILConfig(DiscriminatorOptions):
+    """GAIL hyperparameters; `GAILConfig.for_env(id)` adds the task's budget."""
+
+    ppo: PPOConfig = GENERATOR_PPO
+    """the generator (its total_steps is the run's length)"""
     disc_replay_size: int = 0
     """agent transitions kept from the whole run (reservoir) for the discriminator; 0: current rollout only"""
     disc_replay_fraction: float = 0.5
@@ -105,12 +120,7 @@ class GAILConfig:
 
     def validate(self) -> GAILConfig:
         self.ppo.validate()
-        if self.reward not in REWARD_KINDS:
-            raise ConfigError(f"unknown GAIL reward {self.reward!r}; expected one of {', '.join(REWARD_KINDS)}")
-        require_positive(self, "gail", "disc_learning_rate", "disc_steps", "disc_batch_size")
-        check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name="gail.disc_hidden_sizes",
-                      activation_name="gail.disc_activation")
-        require_non_negative(self, "gail", "disc_grad_penalty")
+        self.validate_discriminator("gail")
         check_replay(self, "gail")
         return self
 

@@ -1,0 +1,110 @@
+"""Off-policy speed: SAC gradient steps/s, and the off-policy loop against its act + update bound.
+
+For each task, with SAC's defaults (256x256 networks, batch 256, one env, one gradient step
+per env step), measured in one run so the ratios compare like with like:
+- update only: `SAC.update` on replay batches, scanned under one jit (gradient steps/s);
+- act only: the policy acting and the environment stepping, no learning (env steps/s; on a
+  JAX task a compiled rollout, on a Gymnasium one the host loop with a jitted act);
+- the loop: `train_sac` from the first step (`learning_starts=0`), env steps/s after compile;
+- the bound: one act + one update per env step, 1 / (1/act + 1/update), and the loop's
+  share of it (the target is >= 70%).
+Writes benchmarks/results/off_policy_speed.json.
+
+    python benchmarks/off_policy_speed.py [--envs Pendulum-v1 Hopper-v5] [--steps 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+
+import imitax
+from imitax.data.replay import ReplayBuffer
+from imitax.data.rollout import HostRollout, reset_jax, rollout_jax
+from imitax.data.types import Transitions
+from imitax.envs.jax_env import JaxEnv
+from imitax.io.atomic import atomic_write_json
+from imitax.rl.off_policy import random_actions, train_sac
+from imitax.rl.sac import SAC, SACConfig
+
+GYMNAX = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0")
+
+
+def update_rate(sac: SAC, steps: int) -> float:
+    """Gradient steps/s of `SAC.update` on uniformly random transitions in a full buffer."""
+    spec, c = sac.spec, sac.config
+    key = jax.random.PRNGKey(0)
+    n = 10_000
+    obs = jax.random.normal(key, (n, spec.obs_dim))
+    actions = random_actions(spec, key, n)
+    flags = jnp.zeros(n, bool)
+    replay = ReplayBuffer.allocate(Transitions(obs[:1], actions[:1], jnp.zeros(1), obs[:1], flags[:1], flags[:1]), n)
+    replay = replay.add(Transitions(obs, actions, jax.random.normal(key, (n,)), obs[::-1], flags, flags))
+
+    @jax.jit
+    def run(state, key):
+        def step(state, step_key):
+            batch = replay.sample(step_key, c.batch_size)
+            return sac.update(state, batch, batch.rewards)[0], None
+        return jax.lax.scan(step, state, jax.random.split(key, steps))[0]
+
+    state = sac.init(key)
+    jax.block_until_ready(run(state, key))  # compile
+    start = time.perf_counter()
+    jax.block_until_ready(run(state, jax.random.PRNGKey(1)))
+    return steps / (time.perf_counter() - start)
+
+
+def act_rate(env, sac: SAC, steps: int) -> float:
+    """Env steps/s of the policy acting alone (one env)."""
+    state = sac.init(jax.random.PRNGKey(0))
+    act = lambda key, obs: sac.act(state, key, obs)  # noqa: E731
+    if isinstance(env, JaxEnv):
+        run = jax.jit(lambda key: rollout_jax(env, act, reset_jax(env, key, 1), key, steps)[1].transitions.rewards)
+        jax.block_until_ready(run(jax.random.PRNGKey(0)))
+        start = time.perf_counter()
+        jax.block_until_ready(run(jax.random.PRNGKey(1)))
+        return steps / (time.perf_counter() - start)
+    host = HostRollout(env.with_num_envs(1), 0)
+    act_jit = jax.jit(act)
+    host.collect(act_jit, jax.random.PRNGKey(0), 10)  # compile
+    start = time.perf_counter()
+    host.collect(act_jit, jax.random.PRNGKey(1), steps)
+    return steps / (time.perf_counter() - start)
+
+
+def bench(env_id: str, steps: int) -> dict:
+    env = imitax.make(env_id, backend="jax" if env_id in GYMNAX else "gymnasium")
+    config = SACConfig(total_steps=steps, learning_starts=0)
+    sac = SAC(config, env.spec)
+    updates = update_rate(sac, steps)
+    acting = act_rate(env, sac, steps)
+    result = train_sac(env, config, seed=0)
+    loop = result.env_steps / result.run_s
+    bound = 1.0 / (1.0 / acting + 1.0 / updates)
+    out = {"backend": env.backend if hasattr(env, "backend") else "jax", "gradient_steps_per_s": updates,
+           "act_env_steps_per_s": acting, "loop_env_steps_per_s": loop, "bound_env_steps_per_s": bound,
+           "loop_share_of_bound": loop / bound, "loop_compile_s": result.compile_s, "steps": steps}
+    print(f"{env_id}: SAC update {updates:,.0f} gradient steps/s; acting {acting:,.0f} env steps/s; loop "
+          f"{loop:,.0f} env steps/s = {loop / bound:.0%} of the act + update bound {bound:,.0f}", flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5"])
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/off_policy_speed.json"))
+    args = parser.parse_args()
+    results = {"machine": "2-core development CPU", "date": time.strftime("%Y-%m-%d"),
+               "envs": {env_id: bench(env_id, args.steps) for env_id in args.envs}}
+    atomic_write_json(args.output, results)
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

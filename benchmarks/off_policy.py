@@ -10,6 +10,7 @@ expert = 1), reaches 0.9; training episodes use the stochastic policy, so it is 
 conservative figure. Writes benchmarks/results/off_policy.json (other tasks' rows kept).
 
     python benchmarks/off_policy.py [--envs CartPole-v1 Pendulum-v1] [--algos dac sqil gail] [--demos 10 1] [--seeds 3]
+    python benchmarks/off_policy.py --table
 """
 
 from __future__ import annotations
@@ -83,6 +84,22 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
     return out
 
 
+def markdown_table(results: dict) -> str:
+    """One row per task, method and demo count: score per seed and env steps to 0.9."""
+    lines = ["| task | method | demos | normalised score [per seed] | env steps to 0.9, per seed | env steps |",
+             "|---|---|---|---|---|---|"]
+    for env_id, entry in results["envs"].items():
+        for key, row in entry.items():
+            if not isinstance(row, dict) or "values" not in row:
+                continue
+            algo, demos = key.split("_")
+            seeds = ", ".join(f"{v:.2f}" for v in row["values"])
+            to_09 = ", ".join("-" if x is None else f"{x:,}" for x in row["env_steps_to_0.9"])
+            lines.append(f"| {env_id} | {algo.upper()} | {demos.removesuffix('demos')} | {row['mean']:.3f} [{seeds}] | "
+                         f"{to_09} | {row['env_steps']:,} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "Pendulum-v1"])
@@ -91,7 +108,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/off_policy.json"))
+    parser.add_argument("--table", action="store_true", help="print the saved results as a Markdown table and stop")
     args = parser.parse_args()
+    if args.table:
+        print(markdown_table(json.loads(args.output.read_text())))
+        return
     results = json.loads(args.output.read_text()) if args.output.is_file() else {"envs": {}}
     for env_id in args.envs:
         entry = bench_env(env_id, args.algos, args.demos, args.seeds, args.eval_episodes)

@@ -237,7 +237,7 @@ def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQIL
 def _finish(run_dir: Any, algo: str, env_id: str, rows: list[dict[str, Any]], x: str, out: dict[str, Any], as_json: bool) -> dict[str, Any]:
     ref = out["reference"]
     finish_run(run_dir, f"{algo} on {env_id}", rows, x,
-               ["episode_return", "disc_loss", "loss", "disc_expert_accuracy", "disc_agent_accuracy"], out,
+               ["episode_return", "disc_loss", "critic_loss", "loss", "disc_expert_accuracy", "disc_agent_accuracy"], out,
                hlines={"expert": ref["expert"], "random": ref["random"]})
     seeds = ", ".join(f"{s:.3f}" for s in out["seed_normalized_scores"])
     emit({**out, "run_dir": str(run_dir)}, as_json, [

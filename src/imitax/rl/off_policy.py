@@ -137,6 +137,8 @@ def run_off_policy(
     store_jit = jax.jit(store, donate_argnums=0)
     store_and_update_jit = jax.jit(store_and_update, donate_argnums=1)
 
+    warmup_metrics: dict[str, jnp.ndarray] = {}  # zeros shaped like the update's metrics
+
     def host_init(run_seed: int) -> tuple[Any, ...]:
         learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
         return learner.init(learner_key), allocate(), HostRollout(env, run_seed), loop_key, 0
@@ -154,7 +156,9 @@ def run_off_policy(
             state, replay, metrics = store_and_update_jit(state, replay, rollout.transitions, update_key)
         else:
             replay = store_jit(replay, rollout.transitions)
-            _, metrics = _skip_update(learner.update, state, replay, update_key)
+            if not warmup_metrics:  # traced once, not every warm-up step
+                warmup_metrics.update(_skip_update(learner.update, state, replay, update_key)[1])
+            metrics = dict(warmup_metrics)
         metrics = {**metrics, "episode_return": rollout.mean_episode_return()}
         return (state, replay, host, key, env_steps), metrics
 

@@ -1,4 +1,5 @@
-"""Off-policy imitation benchmark: DAC and SQIL against GAIL, final score and env steps to 0.9.
+"""Off-policy imitation benchmark: DAC, SQIL and IQ-Learn against GAIL, final score and env
+steps to 0.9; offline IQ-Learn against BC on the same demos.
 
 For each task the expert is recorded as in benchmarks/heldout.py (`record_demos`: an imitax
 PPO expert or a shipped checkpoint, 100 reference episodes each for expert and random);
@@ -7,9 +8,11 @@ seeds (vmapped on JAX tasks), and every seed is evaluated over `--eval-episodes`
 (deterministic actions). "Env steps to 0.9" is, per seed, the first point where the mean
 return of the training episodes of the last 5% of the run so far, normalised (random = 0,
 expert = 1), reaches 0.9; training episodes use the stochastic policy, so it is a
-conservative figure. Writes benchmarks/results/off_policy.json (other tasks' rows kept).
+conservative figure. The offline methods ("iq-learn-offline", "bc") never step the
+environment: their row has no env steps, only gradient steps. Writes
+benchmarks/results/off_policy.json (other tasks' and methods' rows kept).
 
-    python benchmarks/off_policy.py [--envs CartPole-v1 Pendulum-v1] [--algos dac sqil gail] [--demos 10 1] [--seeds 3]
+    python benchmarks/off_policy.py [--envs CartPole-v1 Pendulum-v1] [--algos dac sqil iq-learn gail] [--demos 10 1] [--seeds 3]
     python benchmarks/off_policy.py --table
 """
 
@@ -24,8 +27,10 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.dac import DACConfig, train_dac
 from imitax.algos.gail import GAILConfig, train_gail
+from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
 from imitax.algos.sqil import SQILConfig, train_sqil
 from imitax.data.types import flatten_trajectories
 from imitax.eval import normalized_score, seed_statistics
@@ -34,7 +39,22 @@ from imitax.io.atomic import atomic_write_json
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from heldout import make_env, record_demos, seed_scores  # noqa: E402
 
-METHODS = {"dac": (DACConfig, train_dac), "sqil": (SQILConfig, train_sqil), "gail": (GAILConfig, train_gail)}
+def _offline_iq_learn_config(env_id: str) -> IQLearnConfig:
+    return IQLearnConfig.for_env(env_id, offline=True)
+
+
+def _bc_config(env_id: str) -> BCConfig:
+    return BCConfig()
+
+
+def _train_bc(env, transitions, config: BCConfig, seed: int, num_seeds: int):
+    return train_bc(transitions, env.spec, config, seed=seed, num_seeds=num_seeds)
+
+
+# name: (config for a task id, trainer(env, transitions, config, seed=, num_seeds=))
+METHODS = {"dac": (DACConfig.for_env, train_dac), "sqil": (SQILConfig.for_env, train_sqil),
+           "iq-learn": (IQLearnConfig.for_env, train_iq_learn), "gail": (GAILConfig.for_env, train_gail),
+           "iq-learn-offline": (_offline_iq_learn_config, train_iq_learn), "bc": (_bc_config, _train_bc)}
 
 
 def steps_to_threshold(returns: np.ndarray, steps_per_iteration: int, random_score: float, expert_score: float,
@@ -62,25 +82,31 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
     for count in demo_counts:
         transitions = flatten_trajectories(demos.trajectories[:count])
         for algo in algos:
-            config_type, trainer = METHODS[algo]
-            config = config_type.for_env(env_id)
+            make_config, trainer = METHODS[algo]
+            config = make_config(env_id)
             start = time.perf_counter()
             result = trainer(env, transitions, config, seed=0, num_seeds=num_seeds)
             train_s = time.perf_counter() - start
+            gradient_steps = None
             if algo == "gail":
-                policy, learner_state = result.algo.ppo.policy, result.state.ppo
-                per_iteration = config.ppo.batch_size
+                policy, params = result.algo.ppo.policy, jax.vmap(lambda s: s.policy_params)(result.state.ppo)
+                per_iteration, env_steps = config.ppo.batch_size, result.env_steps
+            elif algo == "bc":
+                policy, params, per_iteration, env_steps = result.bc.policy, result.params, 1, 0
+                gradient_steps = result.gradient_steps
             else:
-                policy, learner_state = result.algo.policy, result.state.sac
-                per_iteration = config.sac.steps_per_iteration
-            params = jax.vmap(lambda s: s.policy_params)(learner_state)
+                policy, params = result.algo.policy, jax.vmap(lambda s: s.policy_params)(result.state.sac)
+                per_iteration, env_steps = config.sac.steps_per_iteration, result.env_steps
+                gradient_steps = result.gradient_steps if env_steps == 0 else None
             scores = seed_scores(env, policy, params, num_seeds, demos.random_score, demos.expert_score, eval_episodes)
-            to_09 = steps_to_threshold(np.asarray(result.history["episode_return"]), per_iteration,
-                                       demos.random_score, demos.expert_score)
-            out[f"{algo}_{count}demos"] = {**seed_statistics(scores).to_dict(), "env_steps": result.env_steps,
-                                           "env_steps_to_0.9": to_09, "train_s": round(train_s, 1)}
+            to_09 = steps_to_threshold(np.asarray(result.history["episode_return"]), per_iteration, demos.random_score,
+                                       demos.expert_score) if env_steps else [None] * num_seeds
+            out[f"{algo}_{count}demos"] = {**seed_statistics(scores).to_dict(), "env_steps": env_steps,
+                                           "env_steps_to_0.9": to_09, "gradient_steps": gradient_steps,
+                                           "train_s": round(train_s, 1)}
+            budget = f"{env_steps:,} env steps" if env_steps else f"{gradient_steps:,} gradient steps, offline"
             print(f"  {env_id} {algo} {count} demos: {np.mean(scores):.3f} per seed {scores}, env steps to 0.9 "
-                  f"{to_09} of {result.env_steps:,} ({train_s:.0f}s)", flush=True)
+                  f"{to_09} of {budget} ({train_s:.0f}s)", flush=True)
     return out
 
 
@@ -95,15 +121,16 @@ def markdown_table(results: dict) -> str:
             algo, demos = key.split("_")
             seeds = ", ".join(f"{v:.2f}" for v in row["values"])
             to_09 = ", ".join("-" if x is None else f"{x:,}" for x in row["env_steps_to_0.9"])
+            budget = f"{row['env_steps']:,}" if row["env_steps"] else f"0 (offline, {row['gradient_steps']:,} gradient steps)"
             lines.append(f"| {env_id} | {algo.upper()} | {demos.removesuffix('demos')} | {row['mean']:.3f} [{seeds}] | "
-                         f"{to_09} | {row['env_steps']:,} |")
+                         f"{to_09 if row['env_steps'] else 'n/a'} | {budget} |")
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "Pendulum-v1"])
-    parser.add_argument("--algos", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--algos", nargs="+", default=["dac", "sqil", "iq-learn", "gail"], choices=list(METHODS))
     parser.add_argument("--demos", nargs="+", type=int, default=[10, 1])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--eval-episodes", type=int, default=50)
@@ -116,7 +143,7 @@ def main() -> None:
     results = json.loads(args.output.read_text()) if args.output.is_file() else {"envs": {}}
     for env_id in args.envs:
         entry = bench_env(env_id, args.algos, args.demos, args.seeds, args.eval_episodes)
-        results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry, "seeds": args.seeds,
+        results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry,
                                    "machine": "2-core development CPU", "date": time.strftime("%Y-%m-%d")}
         atomic_write_json(args.output, results)
     print(f"wrote {args.output}")

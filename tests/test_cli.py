@@ -64,8 +64,9 @@ def test_flow_writes_run_folders(flow):
     assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 3e-4
 
 
-def test_off_policy_flow_sac_expert_then_sqil_and_dac(tmp_path, monkeypatch):
-    """expert --algo sac -> collect -> train sqil / dac -> train rl on DAC's reward: tiny budgets."""
+def test_off_policy_flow_sac_expert_then_sqil_dac_and_iq_learn(tmp_path, monkeypatch):
+    """expert --algo sac -> collect -> train sqil / dac / iq-learn (online and offline) -> train
+    rl on DAC's and IQ-Learn's rewards: tiny budgets."""
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     common = ["--runs-dir", str(tmp_path / "runs"), "--json", "--no-progress", "--eval-episodes", "3"]
 
@@ -83,15 +84,23 @@ def test_off_policy_flow_sac_expert_then_sqil_and_dac(tmp_path, monkeypatch):
     assert meta["policy"]["kind"] == "squashed_gaussian" and meta["algorithm"] == "sac"
     run(["collect", "Pendulum-v1", "--expert", expert["run_dir"], "--episodes", "2", "--reference-episodes", "3",
          "--dataset-id", "pendulum/sac-v0", "--json"])
-    for algo in ("sqil", "dac"):
+    runs = {}
+    for algo in ("sqil", "dac", "iq-learn"):
         result = run(["train", algo, "Pendulum-v1", "--demos", "pendulum/sac-v0", f"--{algo}.sac.total-steps", "1200",
                       *[arg.replace("--sac.", f"--{algo}.sac.") for arg in small], *common])
         assert result["command"] == f"train {algo}" and result["env_steps"] == 1200
         assert Path(result["run_dir"], "checkpoint", "params.msgpack").exists()
-        # only DAC learns a reward to keep
-        assert Path(result["run_dir"], "reward").exists() == (algo == "dac")
-    rl = run(["train", "rl", "Pendulum-v1", "--reward", result["run_dir"], "--ppo.total-steps", "4096", *common])
-    assert rl["reward_algorithm"] == "dac"
+        # SQIL learns no reward to keep
+        assert Path(result["run_dir"], "reward").exists() == (algo != "sqil")
+        runs[algo] = result
+    offline = run(["train", "iq-learn", "Pendulum-v1", "--demos", "pendulum/sac-v0", "--iq-learn.offline",
+                   "--iq-learn.sac.total-steps", "600", "--iq-learn.sac.hidden-sizes", "64", "64", *common])
+    assert offline["env_steps"] == 0 and offline["gradient_steps"] == 600
+    rows = [json.loads(line) for line in Path(offline["run_dir"], "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["gradient_steps"] == 600 and "critic_loss" in rows[-1]
+    for algo in ("dac", "iq-learn"):
+        rl = run(["train", "rl", "Pendulum-v1", "--reward", runs[algo]["run_dir"], "--ppo.total-steps", "4096", *common])
+        assert rl["reward_algorithm"] == algo
 
 
 def test_train_rl_on_learned_reward(flow):

@@ -1,4 +1,4 @@
-"""The `imitax` command: expert, collect, train bc|gail|airl|sqil|dac|rl|dagger|mce-irl, eval, bench.
+"""The `imitax` command: expert, collect, train bc|gail|airl|sqil|dac|iq-learn|rl|dagger|mce-irl, eval, bench.
 
 Each command's options are a typed dataclass read by tyro: the same object is the
 Python API's config and the run's saved config.json. Defaults that depend on the
@@ -29,9 +29,9 @@ USAGE = """usage: imitax COMMAND [options]   (imitax COMMAND --help for a comman
 commands:
   expert ENV [--algo ppo|sac]   train a PPO or SAC expert on ENV and save its policy
   collect ENV --episodes N      roll out the expert into a Minari dataset
-  train bc|gail|airl|sqil|dac ENV --demos ID
+  train bc|gail|airl|sqil|dac|iq-learn ENV --demos ID
                                 imitate the demonstrations in a Minari dataset
-  train rl ENV --reward RUN     PPO from scratch on a gail/airl/dac run's learned reward
+  train rl ENV --reward RUN     PPO from scratch on a gail/airl/dac/iq-learn run's learned reward
   train dagger ENV --expert RUN DAgger: an expert policy labels the states the learner visits
   train mce-irl [--mdp random]  MCE IRL on a tabular MDP (gridworld or random), exact or from sampled demos
   eval RUN                      returns and normalised score of a run's policy
@@ -46,8 +46,9 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     from imitax.commands.collect import CollectArgs, run_collect
     from imitax.commands.evaluate import EvalArgs, run_eval
     from imitax.commands.expert import ExpertArgs, run_expert
-    from imitax.commands.train import (TrainAIRLArgs, TrainBCArgs, TrainDACArgs, TrainGAILArgs, TrainRLArgs, TrainSQILArgs,
-                                       run_airl, run_bc, run_dac, run_gail, run_rl, run_sqil)
+    from imitax.commands.train import (TrainAIRLArgs, TrainBCArgs, TrainDACArgs, TrainGAILArgs, TrainIQLearnArgs,
+                                       TrainRLArgs, TrainSQILArgs, run_airl, run_bc, run_dac, run_gail, run_iq_learn,
+                                       run_rl, run_sqil)
     from imitax.commands.train_dagger import TrainDAggerArgs, run_dagger
     from imitax.commands.train_mce_irl import TrainMCEIRLArgs, run_mce_irl
 
@@ -59,6 +60,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
         "train airl": (TrainAIRLArgs, run_airl),
         "train sqil": (TrainSQILArgs, run_sqil),
         "train dac": (TrainDACArgs, run_dac),
+        "train iq-learn": (TrainIQLearnArgs, run_iq_learn),
         "train rl": (TrainRLArgs, run_rl),
         "train dagger": (TrainDAggerArgs, run_dagger),
         "train mce-irl": (TrainMCEIRLArgs, run_mce_irl),
@@ -76,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name == "train":
         if not args or args[0].startswith("-"):
             print(USAGE, file=sys.stderr)
-            print("imitax: error: `imitax train` needs an algorithm: bc, gail, airl, sqil, dac, dagger, mce-irl or rl", file=sys.stderr)
+            print("imitax: error: `imitax train` needs an algorithm: bc, gail, airl, sqil, dac, iq-learn, dagger, mce-irl or rl", file=sys.stderr)
             return 2
         name = f"train {args.pop(0)}"
     commands = _commands()

@@ -201,6 +201,10 @@ class GAIL:
         """The parameters of the reward the run saves (`learned_reward` takes them)."""
         return state.disc_params if state.reward_params is None else state.reward_params
 
+    def saved_reward(self, state: GAILState) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(parameters, metadata) of the reward a run saves, for `imitax train rl --reward`."""
+        return self.saved_reward_params(state), {"network": self.discriminator.config(), "reward": self.config.reward}
+
     @property
     def replay_size(self) -> int:
         """Capacity of the reservoir of past agent transitions (0: none)."""

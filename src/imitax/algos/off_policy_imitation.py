@@ -1,4 +1,4 @@
-"""What the off-policy imitation methods (SQIL, DAC) share: their SAC learner's defaults
+"""What the off-policy imitation methods (SQIL, DAC, IQ-Learn) share: their SAC learner's defaults
 per task, the loop that runs them and the result it returns."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from imitax.rl.off_policy import OffPolicyLearner, run_off_policy
 from imitax.rl.sac import SACConfig
 
 
-# The SAC learner of SQIL and DAC on every task; the per-task table holds budgets only.
+# The SAC learner of SQIL and DAC (IQ-Learn's differs in its temperature) on every task; the per-task table holds budgets only.
 IMITATION_SAC = SACConfig(total_steps=100_000, learning_starts=1_000)
 BUDGETS: dict[str, dict[str, Any]] = {
     "CartPole-v1": {"total_steps": 60_000},
@@ -26,27 +26,34 @@ BUDGETS: dict[str, dict[str, Any]] = {
 }
 
 
-def sac_for_env(env_id: str, **overrides: Any) -> SACConfig:
-    """`IMITATION_SAC` with the task's budget and `overrides` applied."""
-    return dataclasses.replace(IMITATION_SAC, **{**BUDGETS.get(env_id, {}), **overrides})
+def sac_for_env(env_id: str, base: SACConfig = IMITATION_SAC, **overrides: Any) -> SACConfig:
+    """`base` with the task's budget and `overrides` applied."""
+    return dataclasses.replace(base, **{**BUDGETS.get(env_id, {}), **overrides})
 
 
 @dataclasses.dataclass
 class OffPolicyImitationResult:
     """algo: the method object (its `policy` acts); state: its state with a leading
-    [num_seeds] axis (`state.sac.policy_params`); history: {metric: [num_seeds, iterations]}."""
+    [num_seeds] axis (`state.sac.policy_params`); history: {metric: [num_seeds, iterations]};
+    env_steps: per seed (0 for an offline run)."""
 
     algo: Any
     state: Any
     history: dict[str, np.ndarray]
     compile_s: float
     run_s: float
+    env_steps: int = -1
+
+    def __post_init__(self) -> None:
+        if self.env_steps < 0:
+            sac = self.algo.config.sac
+            self.env_steps = sac.num_iterations * sac.steps_per_iteration
 
     @property
-    def env_steps(self) -> int:
+    def gradient_steps(self) -> int:
         """Per seed."""
         sac = self.algo.config.sac
-        return sac.num_iterations * sac.steps_per_iteration
+        return sac.num_iterations * sac.gradient_steps
 
 
 def train_off_policy_imitation(algo: Any, env: JaxEnv | GymnasiumEnv, expert: Transitions, seed: int, num_seeds: int,

@@ -1,4 +1,4 @@
-"""`imitax train bc|gail|airl|sqil|dac ENV --demos ID`: imitation from a Minari dataset."""
+"""`imitax train bc|gail|airl|sqil|dac|iq-learn ENV --demos ID`: imitation from a Minari dataset."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.dac import DACConfig, train_dac
 from imitax.algos.gail import GAILConfig, train_gail
+from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
 from imitax.algos.sqil import SQILConfig, train_sqil
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run,
                                    training, with_seed_axis)
@@ -98,8 +99,19 @@ class TrainDACArgs(ImitationArgs):
 
 
 @dataclasses.dataclass
+class TrainIQLearnArgs(ImitationArgs):
+    """IQ-Learn: inverse soft-Q learning (online, or offline from the demonstrations alone)."""
+
+    iq_learn: IQLearnConfig = IQLearnConfig()
+
+    @classmethod
+    def defaults(cls, env_id: str) -> TrainIQLearnArgs:
+        return cls(env_id, demos=tyro.MISSING, iq_learn=IQLearnConfig.for_env(env_id))  # type: ignore[arg-type]
+
+
+@dataclasses.dataclass
 class TrainRLArgs:
-    """PPO from scratch on a learned reward alone (a gail or airl run's reward/)."""
+    """PPO from scratch on a learned reward alone (a gail, airl, dac or iq-learn run's reward/)."""
 
     env_id: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="ENV_ID")]
     reward: Path
@@ -201,37 +213,46 @@ def run_dac(args: TrainDACArgs) -> dict[str, Any]:
     return _run_adversarial(args, args.dac, "DAC", partial(train_dac, config=args.dac))
 
 
-def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILConfig | DACConfig, algo_name: str,
-                     trainer: Any) -> dict[str, Any]:
-    """GAIL and AIRL (PPO generator), DAC and SQIL (SAC): train, evaluate, save the policy
-    and, where the method learns one, the reward."""
+def run_iq_learn(args: TrainIQLearnArgs) -> dict[str, Any]:
+    return _run_adversarial(args, args.iq_learn, "IQ-Learn", partial(train_iq_learn, config=args.iq_learn))
+
+
+def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILConfig | DACConfig | IQLearnConfig,
+                     algo_name: str, trainer: Any) -> dict[str, Any]:
+    """GAIL and AIRL (PPO generator), DAC, SQIL and IQ-Learn (SAC): train, evaluate, save the
+    policy and, where the method learns one, the reward."""
     opts = args.options
     config.validate()
     env, demos, random_score, expert_score = load_for(args)
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
     off_policy = hasattr(config, "sac")
-    if off_policy:
+    unit = "env_steps"
+    if getattr(config, "offline", False):
+        total, per_iteration, unit = config.gradient_steps, config.sac.gradient_steps, "gradient_steps"
+    elif off_policy:
         total, per_iteration = config.sac.num_iterations * config.sac.steps_per_iteration, config.sac.steps_per_iteration
     else:
         total, per_iteration = config.ppo.num_updates * config.ppo.batch_size, config.ppo.batch_size
     with training(run_dir, opts, f"{algo_name} {args.env_id}", total * args.num_seeds, per_iteration * args.num_seeds,
-                  "env_steps") as (mon, checkpoint):
+                  unit) as (mon, checkpoint):
         result = trainer(env, demos.transitions(), seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon,
                          checkpoint=checkpoint)
     policy = result.algo.policy if off_policy else result.algo.ppo.policy
     policy_params = jax.vmap(lambda s: s.policy_params)(result.state.sac if off_policy else result.state.ppo)
     evaluations = evaluate_seeds(env, policy, policy_params, args.num_seeds, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm=algo_name.lower(), dataset=args.demos)
-    if hasattr(result.algo, "discriminator"):
-        save_checkpoint(run_dir / "reward", seed_slice(result.algo.saved_reward_params(result.state), 0),
-                        {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(),
-                         "network": result.algo.discriminator.config(), "reward": config.reward})
+    if hasattr(result.algo, "saved_reward"):
+        params, reward_meta = result.algo.saved_reward(result.state)
+        save_checkpoint(run_dir / "reward", seed_slice(params, 0),
+                        {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(), **reward_meta})
     steps = result.env_steps * args.num_seeds
     out = {"command": f"train {algo_name.lower()}", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),
            "env_steps": steps, "compile_s": result.compile_s, "train_s": result.run_s,
            "env_steps_per_s": steps / max(result.run_s, 1e-9)}
-    return _finish(run_dir, algo_name, args.env_id, mon.rows, "env_steps", out, opts.json)
+    if unit == "gradient_steps":
+        out["gradient_steps"] = result.gradient_steps * args.num_seeds
+    return _finish(run_dir, algo_name, args.env_id, mon.rows, unit, out, opts.json)
 
 
 def _finish(run_dir: Any, algo: str, env_id: str, rows: list[dict[str, Any]], x: str, out: dict[str, Any], as_json: bool) -> dict[str, Any]:

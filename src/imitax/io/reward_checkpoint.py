@@ -1,4 +1,5 @@
-"""Learned rewards as checkpoints: GAIL's or DAC's discriminator, or AIRL's g(s[, a]).
+"""Learned rewards as checkpoints: GAIL's or DAC's discriminator, AIRL's g(s[, a]) or the
+reward IQ-Learn's soft Q-function implies.
 
 `load_reward(path)` rebuilds the network named in meta.json and returns a pure
 `reward_fn(transitions) -> f32[...]` that plugs into `train_ppo(reward_fn=...)`.
@@ -21,6 +22,7 @@ from imitax.nets.airl_reward import AIRLRewardNet
 from imitax.nets.discriminator import REWARD_KINDS, Discriminator
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
+from imitax.rl.implicit_reward import ImplicitReward
 
 RewardFn = Callable[[Transitions], jnp.ndarray]
 
@@ -33,7 +35,7 @@ def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
     meta = read_metadata(path)
     if meta.get("kind") != "reward":
         raise CheckpointError(f"{path}: checkpoint kind is {meta.get('kind')!r}; expected a 'reward' checkpoint "
-                              "(the reward/ folder of a gail, airl or dac run)")
+                              "(the reward/ folder of a gail, airl, dac or iq-learn run)")
     try:
         spec = EnvSpec.from_dict(meta["env_spec"])
         network = meta["network"]
@@ -45,7 +47,7 @@ def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
         net, reward = REWARD_NETWORKS[algorithm](spec, network, meta)
     except (ImitaxError, KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: meta.json has no valid env_spec/network/algorithm ({error}); expected the "
-                              "fields a gail, airl or dac run writes") from None
+                              "fields a gail, airl, dac or iq-learn run writes") from None
     params, _ = load_checkpoint(path, template=net.init(jax.random.PRNGKey(0), ObsNormalizer.identity(spec.obs_dim)))
     require_finite(path, params)
     return (lambda transitions: reward(params, transitions)), spec, meta
@@ -69,17 +71,31 @@ def _discriminator_reward(spec: EnvSpec, network: dict[str, Any], meta: dict[str
     return net, lambda params, transitions: net.reward(params, transitions, kind)
 
 
+def _implicit_reward(spec: EnvSpec, network: dict[str, Any], meta: dict[str, Any]) -> tuple[ImplicitReward, Callable[..., jnp.ndarray]]:
+    """IQ-Learn's Q(s, a) - gamma V(s') from its saved critics and actor."""
+    net = ImplicitReward(spec, tuple(network["hidden_sizes"]), network["activation"], _discount(network["gamma"]),
+                         _count(network["num_critics"], "num_critics"))
+    return net, net.reward
+
+
 # The saved-reward kinds, by the algorithm that wrote them: a builder of (network, reward(params, transitions)).
 REWARD_NETWORKS: dict[str, Callable[[EnvSpec, dict[str, Any], dict[str, Any]], tuple[Any, Callable[..., jnp.ndarray]]]] = {
     "gail": _discriminator_reward,
     "dac": _discriminator_reward,
     "airl": _airl_reward,
+    "iq-learn": _implicit_reward,
 }
 
 
 def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise CheckpointError(f"network.{name} is {value!r}; expected true or false")
+    return value
+
+
+def _count(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 16:
+        raise CheckpointError(f"network.{name} is {value!r}; expected an integer from 1 to 16")
     return value
 
 

@@ -72,6 +72,8 @@ class SACConfig:
     """Discrete actions: target entropy = this x log(n) (Box: -action_dim)"""
     hidden_sizes: tuple[int, ...] = (256, 256)
     activation: str = "relu"
+    num_critics: int = 2
+    """critics trained side by side; targets and the actor use their minimum (2: clipped double Q)"""
 
     @property
     def steps_per_iteration(self) -> int:
@@ -87,7 +89,7 @@ class SACConfig:
 
     def validate(self) -> SACConfig:
         require_positive(self, "sac", "total_steps", "num_envs", "rollout_steps", "gradient_steps", "buffer_size",
-                         "batch_size", "actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
+                         "batch_size", "num_critics", "actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",
                          "init_alpha")
         require_non_negative(self, "sac", "learning_starts", "target_entropy_scale")
         check_network(self.hidden_sizes, self.activation, hidden_name="sac.hidden_sizes", activation_name="sac.activation")
@@ -148,7 +150,7 @@ class SAC:
 
     @property
     def critics(self) -> QEnsemble:
-        return QEnsemble(self.spec, tuple(self.config.hidden_sizes), self.config.activation, num_critics=2)
+        return QEnsemble(self.spec, tuple(self.config.hidden_sizes), self.config.activation, self.config.num_critics)
 
     @property
     def target_entropy(self) -> float:
@@ -176,64 +178,40 @@ class SAC:
         """obs: f32[n, obs_dim] -> sampled actions (in bounds) and no extras."""
         return self.policy.act(state.policy_params, key, obs), {}
 
-    def _policy_terms(self, actor_params: Any, obs_norm: ObsNormalizer, key: jax.Array,
-                      obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
-        """Box: (sampled actions f32[B, action_dim], log pi f32[B]).
-        Discrete: (probabilities f32[B, n], log probabilities f32[B, n])."""
-        params = {"net": actor_params, "obs_norm": obs_norm}
-        if self.spec.discrete:
-            logits = self.policy.distribution(params, obs).logits
-            log_probs = jax.nn.log_softmax(logits)
-            return jnp.exp(log_probs), log_probs
-        return self.policy.sample_and_log_prob(params, key, obs)
+    def soft_value(self, critic_params: Any, state: SACState, key: jax.Array, obs: jnp.ndarray) -> jnp.ndarray:
+        """V(s) = E_a~pi[min_i Q_i(s, a) - alpha log pi(a|s)] under the current policy: f32[B]
+        (Box: one sampled action per row; Discrete: the exact expectation)."""
+        return soft_value(self, critic_params, state.actor_params, state.obs_norm, state.log_alpha, key, obs)
 
-    def _soft_value(self, critic_params: Any, state: SACState, key: jax.Array, obs: jnp.ndarray) -> jnp.ndarray:
-        """V(s) = E_a~pi[min_i Q_i(s, a) - alpha log pi(a|s)] under the current policy: f32[B]."""
-        alpha = jnp.exp(state.log_alpha)
-        first, second = self._policy_terms(state.actor_params, state.obs_norm, key, obs)
-        if self.spec.discrete:
-            q = self.critics.all_values(critic_params, state.obs_norm(obs)).min(0)
-            return (first * (q - alpha * second)).sum(-1)
-        q = self.critics.values(critic_params, state.obs_norm(obs), first).min(0)
-        return q - alpha * second
+    def q_values(self, critic_params: Any, state: SACState, batch: Transitions) -> jnp.ndarray:
+        """Every critic's Q(s, a) of the batch's actions: f32[num_critics, B]."""
+        return q_values(self, critic_params, state.obs_norm, batch)
 
-    def _critic_loss(self, critic_params: Any, state: SACState, batch: Transitions,
-                     targets: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
-        obs = state.obs_norm(batch.obs)
-        if self.spec.discrete:
-            all_q = self.critics.all_values(critic_params, obs)
-            q = jnp.take_along_axis(all_q, batch.actions.astype(jnp.int32)[None, :, None], axis=-1)[..., 0]
-        else:
-            q = self.critics.values(critic_params, obs, batch.actions)
-        loss = ((q - targets[None]) ** 2).mean(1).sum()
-        return loss, {"critic_loss": loss, "q_mean": q.mean()}
+    def apply_critic_grads(self, state: SACState, grads: Any) -> SACState:
+        """One optimiser step of the critics along `grads` (shaped like `critic_params`)."""
+        _, critic_opt, _ = self._optimizers()
+        updates, critic_opt_state = critic_opt.update(grads, state.critic_opt_state, state.critic_params)
+        return state.replace(critic_params=optax.apply_updates(state.critic_params, updates),
+                             critic_opt_state=critic_opt_state)
 
     def _actor_loss(self, actor_params: Any, state: SACState, key: jax.Array,
                     obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         """The actor's loss and the policy's mean entropy estimate -E[log pi]."""
         alpha = jnp.exp(state.log_alpha)
-        first, second = self._policy_terms(actor_params, state.obs_norm, key, obs)
+        first, second = policy_terms(self, actor_params, state.obs_norm, key, obs)
         if self.spec.discrete:
             q = self.critics.all_values(state.critic_params, state.obs_norm(obs)).min(0)
             return (first * (alpha * second - q)).sum(-1).mean(), -(first * second).sum(-1).mean()
         q = self.critics.values(state.critic_params, state.obs_norm(obs), first).min(0)
         return (alpha * second - q).mean(), -second.mean()
 
-    def update(self, state: SACState, batch: Transitions, rewards: jnp.ndarray) -> tuple[SACState, dict[str, jnp.ndarray]]:
-        """One gradient step on a replay batch `[B, ...]` scored with `rewards: f32[B]`."""
+    def update_actor(self, state: SACState, key: jax.Array, obs: jnp.ndarray) -> tuple[SACState, dict[str, jnp.ndarray]]:
+        """One step of the actor on observations `obs: f32[B, obs_dim]` against the current
+        critics, the temperature's step (`learn_alpha`), then the target critics' Polyak step."""
         c = self.config
-        actor_opt, critic_opt, alpha_opt = self._optimizers()
-        key, target_key, actor_key = jax.random.split(state.key, 3)
-
-        next_value = self._soft_value(state.target_critic_params, state, target_key, batch.next_obs)
-        targets = jax.lax.stop_gradient(rewards + c.gamma * (1.0 - batch.terminated.astype(jnp.float32)) * next_value)
-        critic_grads, metrics = jax.grad(self._critic_loss, has_aux=True)(state.critic_params, state, batch, targets)
-        updates, critic_opt_state = critic_opt.update(critic_grads, state.critic_opt_state, state.critic_params)
-        critic_params = optax.apply_updates(state.critic_params, updates)
-        state = state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state)
-
+        actor_opt, _, alpha_opt = self._optimizers()
         (actor_loss, entropy), actor_grads = jax.value_and_grad(self._actor_loss, has_aux=True)(
-            state.actor_params, state, actor_key, batch.obs)
+            state.actor_params, state, key, obs)
         updates, actor_opt_state = actor_opt.update(actor_grads, state.actor_opt_state, state.actor_params)
         actor_params = optax.apply_updates(state.actor_params, updates)
 
@@ -244,9 +222,60 @@ class SAC:
             updates, alpha_opt_state = alpha_opt.update(alpha_grad, state.alpha_opt_state, state.log_alpha)
             log_alpha = optax.apply_updates(state.log_alpha, updates)
 
-        target_critic_params = optax.incremental_update(critic_params, state.target_critic_params, c.tau)
         new_state = state.replace(actor_params=actor_params, actor_opt_state=actor_opt_state, log_alpha=log_alpha,
-                                  alpha_opt_state=alpha_opt_state, target_critic_params=target_critic_params,
-                                  key=key, update_step=state.update_step + 1)
-        return new_state, {**metrics, "actor_loss": actor_loss, "entropy": entropy, "alpha": jnp.exp(log_alpha),
-                           "reward_mean": rewards.mean()}
+                                  alpha_opt_state=alpha_opt_state)
+        return self.update_targets(new_state), {"actor_loss": actor_loss, "entropy": entropy, "alpha": jnp.exp(log_alpha)}
+
+    def update_targets(self, state: SACState) -> SACState:
+        """The target critics' Polyak step; counts the update."""
+        target_critic_params = optax.incremental_update(state.critic_params, state.target_critic_params, self.config.tau)
+        return state.replace(target_critic_params=target_critic_params, update_step=state.update_step + 1)
+
+    def update(self, state: SACState, batch: Transitions, rewards: jnp.ndarray) -> tuple[SACState, dict[str, jnp.ndarray]]:
+        """One gradient step on a replay batch `[B, ...]` scored with `rewards: f32[B]`."""
+        key, target_key, actor_key = jax.random.split(state.key, 3)
+        next_value = self.soft_value(state.target_critic_params, state, target_key, batch.next_obs)
+        targets = jax.lax.stop_gradient(rewards + self.config.gamma * (1.0 - batch.terminated.astype(jnp.float32)) * next_value)
+
+        def td_loss(critic_params: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+            q = self.q_values(critic_params, state, batch)
+            loss = ((q - targets[None]) ** 2).mean(1).sum()
+            return loss, {"critic_loss": loss, "q_mean": q.mean()}
+
+        grads, metrics = jax.grad(td_loss, has_aux=True)(state.critic_params)
+        state = self.apply_critic_grads(state, grads)
+        state, actor_metrics = self.update_actor(state, actor_key, batch.obs)
+        return state.replace(key=key), {**metrics, **actor_metrics, "reward_mean": rewards.mean()}
+
+
+def policy_terms(sac: SAC, actor_params: Any, obs_norm: ObsNormalizer, key: jax.Array,
+                 obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+    """Box: (sampled actions f32[B, action_dim], log pi f32[B]).
+    Discrete: (probabilities f32[B, n], log probabilities f32[B, n])."""
+    params = {"net": actor_params, "obs_norm": obs_norm}
+    if sac.spec.discrete:
+        log_probs = jax.nn.log_softmax(sac.policy.distribution(params, obs).logits)
+        return jnp.exp(log_probs), log_probs
+    return sac.policy.sample_and_log_prob(params, key, obs)
+
+
+def soft_value(sac: SAC, critic_params: Any, actor_params: Any, obs_norm: ObsNormalizer, log_alpha: jnp.ndarray,
+               key: jax.Array, obs: jnp.ndarray) -> jnp.ndarray:
+    """V(s) = E_a~pi[min_i Q_i(s, a) - alpha log pi(a|s)]: f32[B], from explicit parameters
+    (a saved IQ-Learn reward has no optimiser states)."""
+    alpha = jnp.exp(log_alpha)
+    first, second = policy_terms(sac, actor_params, obs_norm, key, obs)
+    if sac.spec.discrete:
+        q = sac.critics.all_values(critic_params, obs_norm(obs)).min(0)
+        return (first * (q - alpha * second)).sum(-1)
+    q = sac.critics.values(critic_params, obs_norm(obs), first).min(0)
+    return q - alpha * second
+
+
+def q_values(sac: SAC, critic_params: Any, obs_norm: ObsNormalizer, batch: Transitions) -> jnp.ndarray:
+    """Every critic's Q(s, a) of the batch's actions: f32[num_critics, B]."""
+    obs = obs_norm(batch.obs)
+    if sac.spec.discrete:
+        all_q = sac.critics.all_values(critic_params, obs)
+        return jnp.take_along_axis(all_q, batch.actions.astype(jnp.int32)[None, :, None], axis=-1)[..., 0]
+    return sac.critics.values(critic_params, obs, batch.actions)

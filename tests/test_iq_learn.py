@@ -35,7 +35,7 @@ def _batch(spec, n, key, terminated):
 
 
 def test_config_refuses_bad_values():
-    with pytest.raises(ConfigError, match="iq_learn.value_loss"):
+    with pytest.raises(ConfigError, match="iq_learn.value_loss is 'v1'"):
         IQLearnConfig(value_loss="v1").validate()
     with pytest.raises(ConfigError, match="offline run has none"):
         IQLearnConfig(offline=True, value_loss="value").validate()

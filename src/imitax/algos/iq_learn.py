@@ -24,9 +24,11 @@ critic, with a target copy). Every terminal transition in a batch brings one abs
 transition of the same source (expert or agent), as DAC's replay does, with the implicit
 reward (1 - gamma) V_abs. So ending an episode is worth what the expert's data says: where
 the expert ends its episodes (a goal) V_abs is pushed up, where only the agent does (a fall)
-it is not. With `absorbing=False` V is 0 after a terminal transition (the paper's code):
-then the agent's rewards, pushed below 0 by the value term, make ending an episode early
-the better deal, and CartPole's agent learns to fall.
+it is not. With `absorbing=False` V is 0 after a terminal transition (the paper's code): an
+episode's end then pays its implicit reward once and nothing after, so wherever the agent's
+rewards sit below 0 (the value term pushes them there) ending early looks good; a learned
+V_abs is pushed down by the same term, so it carries no such bias. (On CartPole, where the
+expert never ends an episode, both reach 1.0: one seed, 20k env steps.)
 
 Offline (`offline=True`): no environment step at all; every batch is the expert's and the
 run takes as many gradient steps as an online run of the same config would.
@@ -84,7 +86,7 @@ class IQLearnConfig:
     def validate(self) -> IQLearnConfig:
         self.sac.validate()
         if self.value_loss not in VALUE_LOSSES:
-            raise ConfigError(f"iq_learn.value_loss must be one of {', '.join(VALUE_LOSSES)}, got {self.value_loss!r}")
+            raise ConfigError(f"iq_learn.value_loss is {self.value_loss!r}; expected one of {', '.join(VALUE_LOSSES)}")
         if self.offline and self.value_loss == "value":
             raise ConfigError("iq_learn.value_loss 'value' needs the agent's own states; an offline run has none: "
                               "expected 'value_expert' or 'auto' with iq_learn.offline")
@@ -172,7 +174,8 @@ class IQLearn:
     def gradient_step(self, carry: tuple[SACState, AbsorbingValue], batch: Transitions,
                       from_expert: jnp.ndarray) -> tuple[tuple[SACState, AbsorbingValue], dict[str, jnp.ndarray]]:
         """One IQ step of the critics (and the absorbing value) on `batch` ([B, ...];
-        `from_expert`: f32[B] of 0/1), then SAC's actor and temperature step on its states."""
+        `from_expert`: f32[B] of 0/1), then SAC's actor and temperature step on its states (Box)
+        or the policy set to softmax(Q / alpha) (Discrete)."""
         c, sac = self.config, self.sac
         state, absorbing = carry
         gamma = c.sac.gamma

@@ -44,6 +44,8 @@ def test_config_refuses_bad_values():
         IQLearnConfig(offline=True, value_loss="value").validate()
     with pytest.raises(ConfigError, match="iq_learn.chi2_weight"):
         IQLearnConfig(chi2_weight=float("nan")).validate()
+    with pytest.raises(ConfigError, match="iq_learn.grad_penalty"):
+        IQLearnConfig(grad_penalty=-1.0).validate()
     with pytest.raises(ConfigError, match="iq_learn.expert_fraction"):
         IQLearnConfig(expert_fraction=0.0).validate()
     assert IQLearnConfig().resolved_value_loss == "value"

@@ -82,6 +82,9 @@ class IQLearnConfig:
     """weight of the chi^2 regulariser (Q - gamma V')^2 over the batch: 1/(4 alpha), alpha = 0.5"""
     absorbing: bool = True
     """terminal transitions lead to an absorbing state whose value is learned (False: V = 0 there)"""
+    grad_penalty: float = 0.0
+    """online: weight of (|grad Q| - 1)^2 at expert/agent interpolates (the paper's optional
+    Wasserstein-1 penalty; its code's lambda_gp is 10); 0: none"""
 
     def validate(self) -> IQLearnConfig:
         self.sac.validate()
@@ -94,6 +97,8 @@ class IQLearnConfig:
             raise ConfigError(f"iq_learn.expert_fraction must be in (0, 1), got {self.expert_fraction}")
         if not self.chi2_weight >= 0.0:
             raise ConfigError(f"iq_learn.chi2_weight must be >= 0, got {self.chi2_weight}")
+        if not self.grad_penalty >= 0.0:
+            raise ConfigError(f"iq_learn.grad_penalty must be >= 0, got {self.grad_penalty}")
         return self
 
     @property
@@ -180,6 +185,7 @@ class IQLearn:
         state, absorbing = carry
         gamma = c.sac.gamma
         key, value_key, next_key, actor_key = jax.random.split(state.key, 4)
+        penalty_key = jax.random.fold_in(value_key, 1)
         terminal = batch.terminated.astype(jnp.float32)
         # absorbing rows: one per terminal row, of the same source (none without `absorbing`)
         absorbing_expert = (from_expert * terminal).sum() if c.absorbing else 0.0
@@ -210,6 +216,8 @@ class IQLearn:
             chi2_term = c.chi2_weight * ((reward ** 2).sum(-1) + absorbing_all * absorbing_reward ** 2) / \
                 (from_expert.size + absorbing_all)
             loss = (expert_term + value_term + chi2_term).mean()
+            if c.grad_penalty > 0.0 and not c.offline:
+                loss = loss + c.grad_penalty * self._grad_penalty(critic_params, state, batch, penalty_key)
             seen = reward.min(0)
             return loss, {"critic_loss": loss, "q_mean": q.mean(), "value_term": value_term,
                           "reward_expert": (seen * from_expert).sum() / num_expert,
@@ -226,6 +234,38 @@ class IQLearn:
         else:
             state, actor_metrics = sac.update_actor(state, actor_key, batch.obs)
         return (state.replace(key=key), absorbing), {**metrics, **actor_metrics}
+
+    def _grad_penalty(self, critic_params: Any, state: SACState, batch: Transitions, key: jax.Array) -> jnp.ndarray:
+        """(|grad Q| - 1)^2 at random interpolates of the batch's expert rows (its first half
+        online) and its agent rows, with respect to the normalised observation and, for Box
+        actions, the action; Discrete actions take the expert row's action. Mean over critics."""
+        half = min(self.config.expert_batch_size, batch.obs.shape[0] - self.config.expert_batch_size)
+        expert = jax.tree.map(lambda x: x[:half], batch)
+        agent = jax.tree.map(lambda x: x[-half:], batch)
+        mix = jax.random.uniform(key, (half, 1))
+        obs = mix * state.obs_norm(expert.obs) + (1.0 - mix) * state.obs_norm(agent.obs)
+        critics = self.sac.critics
+
+        def one_critic(index: jnp.ndarray) -> Any:
+            return jax.tree.map(lambda p: p[index][None], critic_params)
+
+        if self.spec.discrete:
+            actions = expert.actions.astype(jnp.int32)[:, None]
+
+            def q_sum(index: jnp.ndarray, o: jnp.ndarray) -> jnp.ndarray:  # rows are independent: grad per row
+                return jnp.take_along_axis(critics.all_values(one_critic(index), o)[0], actions, axis=-1).sum()
+
+            grads = jax.vmap(lambda i: jax.grad(q_sum, argnums=1)(i, obs))(jnp.arange(critics.num_critics))
+        else:
+            inputs = jnp.concatenate([obs, mix * expert.actions + (1.0 - mix) * agent.actions], axis=-1)
+            split = obs.shape[1]
+
+            def q_sum(index: jnp.ndarray, x: jnp.ndarray) -> jnp.ndarray:
+                return critics.values(one_critic(index), x[:, :split], x[:, split:])[0].sum()
+
+            grads = jax.vmap(lambda i: jax.grad(q_sum, argnums=1)(i, inputs))(jnp.arange(critics.num_critics))
+        norms = jnp.sqrt((grads ** 2).sum(-1) + 1e-12)  # [num_critics, half]
+        return ((norms - 1.0) ** 2).mean()
 
     def _soft_q_policy(self, state: SACState) -> SACState:
         """Discrete actions: the actor becomes softmax(Q / alpha) of the first critic exactly (the

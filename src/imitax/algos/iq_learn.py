@@ -44,16 +44,16 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from imitax.algos.off_policy_imitation import IMITATION_SAC, OffPolicyImitationResult, sac_for_env, train_off_policy_imitation
+from imitax.algos.off_policy_imitation import (IMITATION_SAC, OffPolicyImitationResult, SACImitation, expert_rows,
+                                                mixed_batch, sac_for_env, train_off_policy_imitation)
 from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError
 from imitax.rl.implicit_reward import ImplicitReward
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled
-from imitax.rl.sac import SAC, SACConfig, SACState
+from imitax.rl.sac import SACConfig, SACState
 
 # The paper's SAC settings for imitation: a small fixed temperature (its code's init_temp 1e-2,
 # learn_temp false) and one critic (its MuJoCo configs' SingleQCritic); everything else is SQIL's
@@ -142,17 +142,8 @@ class IQLearnState:
 
 
 @dataclasses.dataclass(frozen=True)
-class IQLearn:
+class IQLearn(SACImitation):
     config: IQLearnConfig
-    spec: EnvSpec
-
-    @property
-    def sac(self) -> SAC:
-        return SAC(self.config.sac, self.spec)
-
-    @property
-    def policy(self) -> Any:
-        return self.sac.policy
 
     @property
     def reward_network(self) -> ImplicitReward:
@@ -285,10 +276,7 @@ class IQLearn:
         from_expert = (jnp.arange(c.sac.batch_size) < num_expert).astype(jnp.float32)
 
         def step(carry: tuple[SACState, AbsorbingValue], step_key: jax.Array) -> tuple[Any, dict[str, jnp.ndarray]]:
-            expert_key, agent_key = jax.random.split(step_key)
-            expert_batch = self._expert_rows(state.expert, expert_key, num_expert)
-            agent_batch = replay.sample(agent_key, c.sac.batch_size - num_expert)
-            batch = jax.tree.map(lambda e, a: jnp.concatenate([e, a.astype(e.dtype)]), expert_batch, agent_batch)
+            batch = mixed_batch(state.expert, replay, step_key, num_expert, c.sac.batch_size)
             return self.gradient_step(carry, batch, from_expert)
 
         (sac_state, absorbing), metrics = jax.lax.scan(step, (state.sac, state.absorbing),
@@ -301,17 +289,12 @@ class IQLearn:
         from_expert = jnp.ones((c.sac.batch_size,), jnp.float32)
 
         def step(carry: tuple[SACState, AbsorbingValue], step_key: jax.Array) -> tuple[Any, dict[str, jnp.ndarray]]:
-            return self.gradient_step(carry, self._expert_rows(state.expert, step_key, c.sac.batch_size), from_expert)
+            return self.gradient_step(carry, expert_rows(state.expert, step_key, c.sac.batch_size), from_expert)
 
         (sac_state, absorbing), metrics = jax.lax.scan(step, (state.sac, state.absorbing),
                                                        jax.random.split(key, c.sac.gradient_steps))
         metrics = {k: v for k, v in metrics.items() if k != "reward_agent"}
         return state.replace(sac=sac_state, absorbing=absorbing), jax.tree.map(jnp.mean, metrics)
-
-    @staticmethod
-    def _expert_rows(expert: Transitions, key: jax.Array, n: int) -> Transitions:
-        rows = jax.random.randint(key, (n,), 0, expert.obs.shape[0])
-        return jax.tree.map(lambda x: x[rows], expert)
 
 
 def train_iq_learn(

@@ -10,12 +10,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.off_policy import OffPolicyLearner, run_off_policy
-from imitax.rl.sac import SACConfig
+from imitax.envs.spec import EnvSpec
+from imitax.rl.sac import SAC, SACConfig
 
 
 # The SAC learner of SQIL and DAC (IQ-Learn's differs in its temperature) on every task; the per-task table holds budgets only.
@@ -30,6 +32,38 @@ BUDGETS: dict[str, dict[str, Any]] = {
 def sac_for_env(env_id: str, base: SACConfig = IMITATION_SAC, **overrides: Any) -> SACConfig:
     """`base` with the task's budget and `overrides` applied."""
     return dataclasses.replace(base, **{**BUDGETS.get(env_id, {}), **overrides})
+
+
+@dataclasses.dataclass(frozen=True)
+class SACImitation:
+    """What SQIL and IQ-Learn objects share: a config with a `sac` field, the env spec, the
+    SAC learner and its policy."""
+
+    config: Any
+    spec: EnvSpec
+
+    @property
+    def sac(self) -> SAC:
+        return SAC(self.config.sac, self.spec)
+
+    @property
+    def policy(self) -> Any:
+        return self.sac.policy
+
+
+def expert_rows(expert: Transitions, key: jax.Array, n: int) -> Transitions:
+    """n transitions drawn uniformly with replacement from `expert` (fields [num_expert, ...])."""
+    rows = jax.random.randint(key, (n,), 0, expert.obs.shape[0])
+    return jax.tree.map(lambda x: x[rows], expert)
+
+
+def mixed_batch(expert: Transitions, replay: ReplayBuffer, key: jax.Array, num_expert: int,
+                batch_size: int) -> Transitions:
+    """A batch [batch_size, ...]: `num_expert` expert rows first, then agent rows from the replay."""
+    expert_key, agent_key = jax.random.split(key)
+    agent = replay.sample(agent_key, batch_size - num_expert)
+    return jax.tree.map(lambda e, a: jnp.concatenate([e, a.astype(e.dtype)]), expert_rows(expert, expert_key, num_expert),
+                        agent)
 
 
 @dataclasses.dataclass

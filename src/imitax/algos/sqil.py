@@ -23,16 +23,16 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from imitax.algos.off_policy_imitation import IMITATION_SAC, OffPolicyImitationResult, sac_for_env, train_off_policy_imitation
+from imitax.algos.off_policy_imitation import (IMITATION_SAC, OffPolicyImitationResult, SACImitation, mixed_batch,
+                                                sac_for_env, train_off_policy_imitation)
 from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError
 from imitax.nets.absorbing import absorbing_value
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
-from imitax.rl.sac import SAC, SACConfig, SACState
+from imitax.rl.sac import SACConfig, SACState
 
 @dataclasses.dataclass(frozen=True)
 class SQILConfig:
@@ -69,17 +69,8 @@ class SQILState:
 
 
 @dataclasses.dataclass(frozen=True)
-class SQIL:
+class SQIL(SACImitation):
     config: SQILConfig
-    spec: EnvSpec
-
-    @property
-    def sac(self) -> SAC:
-        return SAC(self.config.sac, self.spec)
-
-    @property
-    def policy(self) -> Any:
-        return self.sac.policy
 
     def init(self, key: jax.Array, expert: Transitions) -> SQILState:
         return SQILState(self.sac.init(key), expert)
@@ -100,14 +91,9 @@ class SQIL:
         c = self.config
         num_expert = c.expert_batch_size
         from_expert = jnp.arange(c.sac.batch_size) < num_expert
-        total_expert = state.expert.obs.shape[0]
 
         def step(sac_state: SACState, step_key: jax.Array) -> tuple[SACState, dict[str, jnp.ndarray]]:
-            expert_key, agent_key = jax.random.split(step_key)
-            rows = jax.random.randint(expert_key, (num_expert,), 0, total_expert)
-            expert_batch = jax.tree.map(lambda x: x[rows], state.expert)
-            agent_batch = replay.sample(agent_key, c.sac.batch_size - num_expert)
-            batch = jax.tree.map(lambda e, a: jnp.concatenate([e, a.astype(e.dtype)]), expert_batch, agent_batch)
+            batch = mixed_batch(state.expert, replay, step_key, num_expert, c.sac.batch_size)
             return self.sac.update(sac_state, batch, self.rewards(batch, from_expert))
 
         sac_state, metrics = jax.lax.scan(step, state.sac, jax.random.split(key, c.sac.gradient_steps))

@@ -198,26 +198,26 @@ def run_bc(args: TrainBCArgs) -> dict[str, Any]:
 
 
 def run_gail(args: TrainGAILArgs) -> dict[str, Any]:
-    return _run_adversarial(args, args.gail, "GAIL", partial(train_gail, config=args.gail))
+    return _run_from_demos(args, args.gail, "GAIL", partial(train_gail, config=args.gail))
 
 
 def run_airl(args: TrainAIRLArgs) -> dict[str, Any]:
-    return _run_adversarial(args, args.airl, "AIRL", partial(train_airl, config=args.airl))
+    return _run_from_demos(args, args.airl, "AIRL", partial(train_airl, config=args.airl))
 
 
 def run_sqil(args: TrainSQILArgs) -> dict[str, Any]:
-    return _run_adversarial(args, args.sqil, "SQIL", partial(train_sqil, config=args.sqil))
+    return _run_from_demos(args, args.sqil, "SQIL", partial(train_sqil, config=args.sqil))
 
 
 def run_dac(args: TrainDACArgs) -> dict[str, Any]:
-    return _run_adversarial(args, args.dac, "DAC", partial(train_dac, config=args.dac))
+    return _run_from_demos(args, args.dac, "DAC", partial(train_dac, config=args.dac))
 
 
 def run_iq_learn(args: TrainIQLearnArgs) -> dict[str, Any]:
-    return _run_adversarial(args, args.iq_learn, "IQ-Learn", partial(train_iq_learn, config=args.iq_learn))
+    return _run_from_demos(args, args.iq_learn, "IQ-Learn", partial(train_iq_learn, config=args.iq_learn))
 
 
-def _run_adversarial(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILConfig | DACConfig | IQLearnConfig,
+def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILConfig | DACConfig | IQLearnConfig,
                      algo_name: str, trainer: Any) -> dict[str, Any]:
     """GAIL and AIRL (PPO generator), DAC, SQIL and IQ-Learn (SAC): train, evaluate, save the
     policy and, where the method learns one, the reward."""

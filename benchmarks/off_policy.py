@@ -75,7 +75,8 @@ def steps_to_threshold(returns: np.ndarray, steps_per_iteration: int, random_sco
     return out
 
 
-def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: int, eval_episodes: int) -> dict:
+def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: int, eval_episodes: int,
+              first_seed: int = 0) -> dict:
     demos, source = record_demos(env_id, max(demo_counts))
     out: dict = {"expert_source": source, "expert_return": demos.expert_score, "random_return": demos.random_score}
     env = make_env(env_id)
@@ -85,7 +86,7 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
             make_config, trainer = METHODS[algo]
             config = make_config(env_id)
             start = time.perf_counter()
-            result = trainer(env, transitions, config, seed=0, num_seeds=num_seeds)
+            result = trainer(env, transitions, config, seed=first_seed, num_seeds=num_seeds)
             train_s = time.perf_counter() - start
             gradient_steps = None
             if algo == "gail":
@@ -98,7 +99,8 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
                 policy, params = result.algo.policy, jax.vmap(lambda s: s.policy_params)(result.state.sac)
                 per_iteration, env_steps = config.sac.steps_per_iteration, result.env_steps
                 gradient_steps = result.gradient_steps if env_steps == 0 else None
-            scores = seed_scores(env, policy, params, num_seeds, demos.random_score, demos.expert_score, eval_episodes)
+            scores = seed_scores(env, policy, params, num_seeds, demos.random_score, demos.expert_score, eval_episodes,
+                                 first_seed)
             to_09 = steps_to_threshold(np.asarray(result.history["episode_return"]), per_iteration, demos.random_score,
                                        demos.expert_score) if env_steps else [None] * num_seeds
             out[f"{algo}_{count}demos"] = {**seed_statistics(scores).to_dict(), "env_steps": env_steps,
@@ -107,6 +109,20 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
             budget = f"{env_steps:,} env steps" if env_steps else f"{gradient_steps:,} gradient steps, offline"
             print(f"  {env_id} {algo} {count} demos: {np.mean(scores):.3f} per seed {scores}, env steps to 0.9 "
                   f"{to_09} of {budget} ({train_s:.0f}s)", flush=True)
+    return out
+
+
+def with_earlier_seeds(earlier: dict, entry: dict) -> dict:
+    """Rows of `entry` (later seeds) joined to the same rows of `earlier`: values and env steps
+    to 0.9 appended, statistics recomputed over all seeds."""
+    out = dict(entry)
+    for key, row in entry.items():
+        before = earlier.get(key)
+        if isinstance(row, dict) and "values" in row and isinstance(before, dict) and "values" in before:
+            values = list(before["values"]) + list(row["values"])
+            out[key] = {**row, **seed_statistics(values).to_dict(),
+                        "env_steps_to_0.9": list(before["env_steps_to_0.9"]) + list(row["env_steps_to_0.9"]),
+                        "train_s": round(before["train_s"] + row["train_s"], 1)}
     return out
 
 
@@ -133,6 +149,8 @@ def main() -> None:
     parser.add_argument("--algos", nargs="+", default=["dac", "sqil", "iq-learn", "gail"], choices=list(METHODS))
     parser.add_argument("--demos", nargs="+", type=int, default=[10, 1])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first_seed .. first_seed + seeds - 1; their values are appended to a row's existing ones")
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/off_policy.json"))
     parser.add_argument("--table", action="store_true", help="print the saved results as a Markdown table and stop")
@@ -142,7 +160,9 @@ def main() -> None:
         return
     results = json.loads(args.output.read_text()) if args.output.is_file() else {"envs": {}}
     for env_id in args.envs:
-        entry = bench_env(env_id, args.algos, args.demos, args.seeds, args.eval_episodes)
+        entry = bench_env(env_id, args.algos, args.demos, args.seeds, args.eval_episodes, args.first_seed)
+        if args.first_seed:
+            entry = with_earlier_seeds(results["envs"].get(env_id, {}), entry)
         results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry,
                                    "machine": "2-core development CPU", "date": time.strftime("%Y-%m-%d")}
         atomic_write_json(args.output, results)

@@ -20,14 +20,15 @@ import optax
 from flax import struct
 
 from imitax.algos.gail import GAIL, DiscriminatorOptions
-from imitax.algos.off_policy_imitation import IMITATION_SAC, OffPolicyImitationResult, sac_for_env, train_off_policy_imitation
+from imitax.algos.off_policy_imitation import (IMITATION_SAC, OffPolicyImitationResult, SACImitation, sac_for_env,
+                                                train_off_policy_imitation)
 from imitax.data.replay import ReplayBuffer, Reservoir
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
-from imitax.rl.sac import SAC, SACConfig, SACState
+from imitax.rl.sac import SACConfig, SACState
 
 @dataclasses.dataclass(frozen=True)
 class DACConfig(DiscriminatorOptions):
@@ -69,16 +70,10 @@ class DACState:
 
 
 @dataclasses.dataclass(frozen=True)
-class DAC(GAIL):
+class DAC(SACImitation, GAIL):
+    """GAIL's discriminator code with `SACImitation`'s SAC learner and policy."""
+
     config: DACConfig  # type: ignore[assignment]
-
-    @property
-    def sac(self) -> SAC:
-        return SAC(self.config.sac, self.spec)
-
-    @property
-    def policy(self) -> Any:
-        return self.sac.policy
 
     @property
     def gamma(self) -> float:

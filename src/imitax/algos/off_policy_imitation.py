@@ -14,13 +14,14 @@ from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import EnvSpec
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 from imitax.rl.off_policy import OffPolicyLearner, run_off_policy
-from imitax.envs.spec import EnvSpec
 from imitax.rl.sac import SAC, SACConfig
 
 
-# The SAC learner of SQIL and DAC (IQ-Learn's differs in its temperature) on every task; the per-task table holds budgets only.
+# The SAC learner of SQIL and DAC on every task (IQ-Learn's differs in its temperature and
+# critics); the per-task table holds budgets only.
 IMITATION_SAC = SACConfig(total_steps=100_000, learning_starts=1_000)
 BUDGETS: dict[str, dict[str, Any]] = {
     "CartPole-v1": {"total_steps": 60_000},
@@ -36,8 +37,8 @@ def sac_for_env(env_id: str, base: SACConfig = IMITATION_SAC, **overrides: Any) 
 
 @dataclasses.dataclass(frozen=True)
 class SACImitation:
-    """What SQIL and IQ-Learn objects share: a config with a `sac` field, the env spec, the
-    SAC learner and its policy."""
+    """What SQIL, DAC and IQ-Learn objects share: a config with a `sac` field, the env spec,
+    the SAC learner and its policy."""
 
     config: Any
     spec: EnvSpec
@@ -77,10 +78,10 @@ class OffPolicyImitationResult:
     history: dict[str, np.ndarray]
     compile_s: float
     run_s: float
-    env_steps: int = -1
+    env_steps: int | None = None  # None: every iteration's env steps (an online run)
 
     def __post_init__(self) -> None:
-        if self.env_steps < 0:
+        if self.env_steps is None:
             sac = self.algo.config.sac
             self.env_steps = sac.num_iterations * sac.steps_per_iteration
 

@@ -260,6 +260,16 @@ def test_dataset_root_honours_env(datasets_root):
     json.dumps(CARTPOLE.to_dict())  # the recorded spec is plain JSON
 
 
+def test_relative_datasets_root(tmp_path, monkeypatch):
+    """A relative MINARI_DATASETS_PATH (minari's writer joined it to itself) saves and loads."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", "relative/datasets")
+    episodes = make_episodes(CARTPOLE)
+    path = save("relative/rel-v0", episodes, CARTPOLE)
+    assert path == tmp_path / "relative" / "datasets" / "relative" / "rel-v0"
+    assert_same_episodes(load_demonstrations("relative/rel-v0").trajectories, episodes)
+
+
 def test_foreign_dataset_with_gymnasium_env_id(datasets_root):
     """minari records Gymnasium's env spec; imitax reads the env id and time limit from it."""
     rng = np.random.default_rng(1)

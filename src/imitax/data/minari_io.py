@@ -76,9 +76,10 @@ class Demonstrations:
 
 
 def dataset_root() -> pathlib.Path:
-    """The folder holding local Minari datasets: `$MINARI_DATASETS_PATH` or `~/.minari/datasets`."""
+    """The folder holding local Minari datasets: `$MINARI_DATASETS_PATH` or `~/.minari/datasets`,
+    made absolute (minari's writer joins a relative root to itself)."""
     configured = os.environ.get("MINARI_DATASETS_PATH")
-    return pathlib.Path(configured) if configured else pathlib.Path.home() / ".minari" / "datasets"
+    return (pathlib.Path(configured) if configured else pathlib.Path.home() / ".minari" / "datasets").absolute()
 
 
 def list_local_datasets() -> list[str]:

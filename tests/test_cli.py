@@ -64,9 +64,9 @@ def test_flow_writes_run_folders(flow):
     assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 3e-4
 
 
-def test_off_policy_flow_sac_expert_then_sqil_dac_and_iq_learn(tmp_path, monkeypatch):
-    """expert --algo sac -> collect -> train sqil / dac / iq-learn (online and offline) -> train
-    rl on DAC's and IQ-Learn's rewards: tiny budgets."""
+def test_off_policy_flow_sac_expert_then_sqil_dac_iq_learn_and_sac_airl(tmp_path, monkeypatch):
+    """expert --algo sac -> collect -> train sqil / dac / iq-learn (online and offline) / airl with
+    the SAC generator -> train rl on DAC's, IQ-Learn's and that AIRL's rewards: tiny budgets."""
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     common = ["--runs-dir", str(tmp_path / "runs"), "--json", "--no-progress", "--eval-episodes", "3"]
 
@@ -85,9 +85,10 @@ def test_off_policy_flow_sac_expert_then_sqil_dac_and_iq_learn(tmp_path, monkeyp
     run(["collect", "Pendulum-v1", "--expert", expert["run_dir"], "--episodes", "2", "--reference-episodes", "3",
          "--dataset-id", "pendulum/sac-v0", "--json"])
     runs = {}
-    for algo in ("sqil", "dac", "iq-learn"):
+    for algo in ("sqil", "dac", "iq-learn", "airl"):
+        generator = ["--airl.generator", "sac"] if algo == "airl" else []  # AIRL, off-policy
         result = run(["train", algo, "Pendulum-v1", "--demos", "pendulum/sac-v0", f"--{algo}.sac.total-steps", "1200",
-                      *[arg.replace("--sac.", f"--{algo}.sac.") for arg in small], *common])
+                      *[arg.replace("--sac.", f"--{algo}.sac.") for arg in small], *generator, *common])
         assert result["command"] == f"train {algo}" and result["env_steps"] == 1200
         assert Path(result["run_dir"], "checkpoint", "params.msgpack").exists()
         # SQIL learns no reward to keep
@@ -98,7 +99,7 @@ def test_off_policy_flow_sac_expert_then_sqil_dac_and_iq_learn(tmp_path, monkeyp
     assert offline["env_steps"] == 0 and offline["gradient_steps"] == 600
     rows = [json.loads(line) for line in Path(offline["run_dir"], "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["gradient_steps"] == 600 and "critic_loss" in rows[-1]
-    for algo in ("dac", "iq-learn"):
+    for algo in ("dac", "iq-learn", "airl"):
         rl = run(["train", "rl", "Pendulum-v1", "--reward", runs[algo]["run_dir"], "--ppo.total-steps", "4096", *common])
         assert rl["reward_algorithm"] == algo
 

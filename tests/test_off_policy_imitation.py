@@ -1,4 +1,5 @@
-"""SQIL and DAC: labels, rewards and end-to-end learning in small budgets."""
+"""SQIL and DAC (GAIL with the SAC generator): labels, rewards, the generator protocol and
+end-to-end learning in small budgets."""
 
 import jax
 import jax.numpy as jnp
@@ -7,13 +8,16 @@ import pytest
 
 import imitax
 from imitax.algos.dac import DACConfig, train_dac
+from imitax.algos.gail import GAIL, GAILConfig, train_gail
 from imitax.algos.sqil import SQIL, SQILConfig, train_sqil
 from imitax.data.rollout import collect_episodes
 from imitax.data.types import Transitions, flatten_trajectories
 from imitax.errors import ConfigError
 from imitax.eval import evaluate, normalized_score
+from imitax.rl.generator import SACGenerator
 from imitax.rl.loop import seed_slice
 from imitax.rl.ppo import PPOConfig
+from imitax.rl.sac import SACConfig
 from imitax.rl.train import train_ppo
 
 SMALL = dict(hidden_sizes=(64, 64), batch_size=128, learning_starts=1_000)
@@ -77,3 +81,29 @@ def test_dac_learns_pendulum(pendulum_demos):
     # random actions return about -1,220; a fully trained PPO expert -160
     assert _mean_return(env, result) > max(-300.0, demonstrator_return - 100), demonstrator_return
     assert result.env_steps == 10_000
+
+
+def test_dac_is_gail_with_the_sac_generator(pendulum_demos):
+    """The SAC generator is configuration: GAIL configured with it runs DAC, step for step."""
+    env, demos, _ = pendulum_demos
+    sac = dict(total_steps=1_200, **SMALL)
+    dac = train_dac(env, demos, DACConfig.for_env("Pendulum-v1", sac=sac), seed=3)
+    gail = train_gail(env, demos, GAILConfig.for_env("Pendulum-v1", generator="sac", sac=sac), seed=3)
+    assert dac.env_steps == gail.env_steps == 1_200
+    jax.tree.map(np.testing.assert_array_equal, dac.state, gail.state)
+    assert dac.algo.disc_steps == 1 and GAIL(GAILConfig(), env.spec).disc_steps == 4  # per SAC step, per PPO rollout
+
+
+def test_sac_generator_log_prob_is_finite_at_the_action_bounds():
+    """AIRL's logit needs log pi(a|s) of replayed and expert actions, which may sit on a bound
+    where the squashed Gaussian's density is infinite."""
+    spec = imitax.make("Pendulum-v1").spec
+    generator = SACGenerator(SACConfig(hidden_sizes=(16,)), spec)
+    state = generator.init(jax.random.PRNGKey(0))
+    obs = jnp.ones((3, spec.obs_dim))
+    actions = jnp.asarray([[-2.0], [0.5], [2.0]])
+    transitions = Transitions(obs, actions, jnp.zeros(3), obs, jnp.zeros(3, bool), jnp.zeros(3, bool))
+    log_prob = generator.log_prob(state, transitions)
+    assert log_prob.shape == (3,) and bool(jnp.all(jnp.isfinite(log_prob)))
+    inside = generator.policy.distribution(state.policy_params, obs[1:2]).log_prob(actions[1:2])
+    np.testing.assert_allclose(log_prob[1], inside[0], rtol=1e-6)

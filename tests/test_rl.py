@@ -87,10 +87,14 @@ def test_adversarial_defaults_differ_between_tasks_only_in_budget(config_type):
 
     cls = GAILConfig if config_type == "gail" else AIRLConfig
     budget = {"total_steps": 0, "num_envs": 0}
-    expected = dataclasses.replace(cls(), ppo=dataclasses.replace(cls().ppo, **budget))
-    for env_id in (*GYMNAX_IDS, "InvertedDoublePendulum-v5", "a-task-nobody-has-seen-v0"):
-        config = cls.for_env(env_id)
-        assert dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, **budget)) == expected, env_id
+
+    def without_budgets(config):  # both generators' budgets
+        return dataclasses.replace(config, ppo=dataclasses.replace(config.ppo, **budget),
+                                   sac=dataclasses.replace(config.sac, **budget))
+
+    expected = without_budgets(cls())
+    for env_id in (*GYMNAX_IDS, "InvertedDoublePendulum-v5", "InvertedPendulum-v5", "a-task-nobody-has-seen-v0"):
+        assert without_budgets(cls.for_env(env_id)) == expected, env_id
     overridden = cls.for_env("CartPole-v1", ppo={"total_steps": 4096, "learning_rate": 1e-3}, disc_steps=2)
     assert (overridden.ppo.total_steps, overridden.ppo.learning_rate, overridden.disc_steps) == (4096, 1e-3, 2)
 

@@ -1,4 +1,4 @@
-"""AIRL: adversarial inverse reinforcement learning (Fu, Luo & Levine, 2018), PPO generator.
+"""AIRL: adversarial inverse reinforcement learning (Fu, Luo & Levine, 2018), PPO or SAC generator.
 
 The discriminator is D = exp(f) / (exp(f) + pi(a|s)), so its logit is
 f(s, a, s') - log pi(a|s) with f = g(s[, a]) + gamma * h(s') - h(s) (see
@@ -32,7 +32,10 @@ generator's discriminator can still use them (`disc_replay_size`, `disc_anneal_l
 Train fresh agents with `PPOConfig(normalize_rewards=True)`, as `imitax train rl` does:
 g's scale, and the absorbing fold's, is arbitrary.
 
-Everything else (the compiled loop, discriminator steps, PPO update, seeds) is GAIL's.
+Everything else (the loop, discriminator steps, the generator, seeds) is GAIL's
+(`imitax.algos.adversarial`). With the SAC generator (`generator="sac"`) the discriminator's
+agent samples come from the replay of the whole run and log pi is the current policy's, so
+the off-policy discriminator scores old actions by the policy that now acts.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from imitax.algos.gail import GENERATOR_PPO, GAIL, AdversarialResult, GAILState, check_replay, generator_for_env, train_adversarial
+from imitax.algos.adversarial import GeneratorOptions, check_disc_steps
+from imitax.algos.gail import GAIL, AdversarialResult, GAILState, check_replay, train_adversarial
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
@@ -53,7 +57,6 @@ from imitax.nets.airl_reward import AIRLRewardNet
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
-from imitax.rl.ppo import PPOConfig
 
 AIRL_REWARDS = ("auto", "logit", "positive", "shaped")
 
@@ -63,11 +66,9 @@ REWARD_KEEPING_DISC_LEARNING_RATE = 1e-4
 
 
 @dataclasses.dataclass(frozen=True)
-class AIRLConfig:
-    """AIRL hyperparameters; `AIRLConfig.for_env(id)` adds the task's budget."""
+class AIRLConfig(GeneratorOptions):
+    """AIRL hyperparameters; `AIRLConfig.for_env(id)` adds the task's budgets."""
 
-    ppo: PPOConfig = GENERATOR_PPO
-    """the generator (its total_steps is the run's length)"""
     reward: str = "auto"
     """generator reward: auto (logit for Discrete actions, shaped for Box) | logit (f - log pi) | shaped (f) |
     positive (-log(1 - D) = softplus(f - log pi))"""
@@ -82,8 +83,8 @@ class AIRLConfig:
     # reward's agent samples from the whole run's replay: 0.321). For a reward to keep, 1e-4.
     disc_learning_rate: float = 1e-3
     """the generator's discriminator; 1e-4 for a reward that transfers (see the README)"""
-    disc_steps: int = 4
-    """discriminator gradient steps per iteration"""
+    disc_steps: int | None = None
+    """discriminator gradient steps per iteration; None: 4 per PPO rollout, 1 per SAC iteration"""
     disc_batch_size: int = 256
     """agent samples (and as many expert samples) per discriminator step"""
     absorbing: bool = True
@@ -111,10 +112,11 @@ class AIRLConfig:
     Box actions by default), else 0"""
 
     def validate(self) -> AIRLConfig:
-        self.ppo.validate()
+        self.validate_generator("airl")
         if self.reward not in AIRL_REWARDS:
             raise ConfigError(f"unknown AIRL reward {self.reward!r}; expected one of {', '.join(AIRL_REWARDS)}")
-        require_positive(self, "airl", "disc_learning_rate", "reward_learning_rate", "disc_steps", "disc_batch_size")
+        require_positive(self, "airl", "disc_learning_rate", "reward_learning_rate", "disc_batch_size")
+        check_disc_steps(self, "airl")
         check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name="airl.disc_hidden_sizes",
                       activation_name="airl.disc_activation")
         check_replay(self, "airl")
@@ -122,12 +124,6 @@ class AIRLConfig:
         if self.disc_grad_penalty is not None:
             require_non_negative(self, "airl", "disc_grad_penalty")
         return self
-
-    @classmethod
-    def for_env(cls, env_id: str, **overrides: Any) -> AIRLConfig:
-        """The defaults with the task's budget; `ppo={...}` overrides generator fields."""
-        ppo = generator_for_env(env_id, **overrides.pop("ppo", {}))
-        return dataclasses.replace(cls(ppo=ppo), **overrides)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,7 +133,7 @@ class AIRL(GAIL):
     @property
     def discriminator(self) -> AIRLRewardNet:  # type: ignore[override]
         c = self.config
-        return AIRLRewardNet(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.state_only, c.ppo.gamma,
+        return AIRLRewardNet(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.state_only, self.gamma,
                              c.absorbing)
 
     @property
@@ -174,8 +170,7 @@ class AIRL(GAIL):
 
     def log_policy(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         """log pi(a|s) under the current policy, held fixed for the discriminator."""
-        params = jax.lax.stop_gradient(state.ppo.policy_params)
-        return self.ppo.policy.distribution(params, transitions.obs).log_prob(transitions.actions)
+        return self.generator.log_prob(state.generator, transitions)
 
     def logits(self, net_params: Any, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         params = {"net": net_params, "obs_norm": state.disc_params["obs_norm"]}

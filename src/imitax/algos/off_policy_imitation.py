@@ -1,5 +1,6 @@
-"""What the off-policy imitation methods (SQIL, DAC, IQ-Learn) share: their SAC learner's defaults
-per task, the loop that runs them and the result it returns."""
+"""What the off-policy imitation methods share: the SAC learner's defaults and per-task budgets
+(SQIL, IQ-Learn and DAC's generator), and the base, loop and result of SQIL and IQ-Learn
+(DAC runs through the adversarial loop, `imitax.algos.adversarial`)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ from imitax.rl.off_policy import OffPolicyLearner, run_off_policy
 from imitax.rl.sac import SAC, SACConfig
 
 
-# The SAC learner of SQIL and DAC on every task (IQ-Learn's differs in its temperature and
-# critics); the per-task table holds budgets only.
+# The SAC learner of SQIL and of DAC's generator on every task (IQ-Learn's differs in its
+# temperature and critics); the per-task table holds budgets only.
 IMITATION_SAC = SACConfig(total_steps=100_000, learning_starts=1_000)
 BUDGETS: dict[str, dict[str, Any]] = {
     "CartPole-v1": {"total_steps": 60_000},
@@ -37,8 +38,8 @@ def sac_for_env(env_id: str, base: SACConfig = IMITATION_SAC, **overrides: Any) 
 
 @dataclasses.dataclass(frozen=True)
 class SACImitation:
-    """What SQIL, DAC and IQ-Learn objects share: a config with a `sac` field, the env spec,
-    the SAC learner and its policy."""
+    """What SQIL and IQ-Learn objects share: a config with a `sac` field, the env spec, the SAC
+    learner and its policy."""
 
     config: Any
     spec: EnvSpec
@@ -50,6 +51,9 @@ class SACImitation:
     @property
     def policy(self) -> Any:
         return self.sac.policy
+
+    def policy_params(self, state: Any) -> dict[str, Any]:
+        return state.sac.policy_params
 
 
 def expert_rows(expert: Transitions, key: jax.Array, n: int) -> Transitions:

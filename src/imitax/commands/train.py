@@ -56,7 +56,7 @@ class TrainBCArgs(ImitationArgs):
 
 @dataclasses.dataclass
 class TrainGAILArgs(ImitationArgs):
-    """GAIL: adversarial imitation with a PPO generator."""
+    """GAIL: adversarial imitation (a PPO generator; --gail.generator sac is DAC)."""
 
     gail: GAILConfig = GAILConfig()
 
@@ -67,7 +67,7 @@ class TrainGAILArgs(ImitationArgs):
 
 @dataclasses.dataclass
 class TrainAIRLArgs(ImitationArgs):
-    """AIRL: adversarial inverse RL (a transferable reward) with a PPO generator."""
+    """AIRL: adversarial inverse RL (a transferable reward) with a PPO or SAC generator."""
 
     airl: AIRLConfig = AIRLConfig()
 
@@ -89,7 +89,7 @@ class TrainSQILArgs(ImitationArgs):
 
 @dataclasses.dataclass
 class TrainDACArgs(ImitationArgs):
-    """DAC: off-policy adversarial imitation (GAIL's discriminator, a SAC generator, replay)."""
+    """DAC: off-policy adversarial imitation (GAIL with the SAC generator: replay, one discriminator step per env step)."""
 
     dac: DACConfig = DACConfig()
 
@@ -219,17 +219,16 @@ def run_iq_learn(args: TrainIQLearnArgs) -> dict[str, Any]:
 
 def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILConfig | DACConfig | IQLearnConfig,
                      algo_name: str, trainer: Any) -> dict[str, Any]:
-    """GAIL and AIRL (PPO generator), DAC, SQIL and IQ-Learn (SAC): train, evaluate, save the
-    policy and, where the method learns one, the reward."""
+    """GAIL, AIRL and DAC (a PPO or SAC generator), SQIL and IQ-Learn (SAC): train, evaluate,
+    save the policy and, where the method learns one, the reward."""
     opts = args.options
     config.validate()
     env, demos, random_score, expert_score = load_for(args)
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
-    off_policy = hasattr(config, "sac")
     unit = "env_steps"
     if getattr(config, "offline", False):
         total, per_iteration, unit = config.gradient_steps, config.sac.gradient_steps, "gradient_steps"
-    elif off_policy:
+    elif getattr(config, "generator", "sac") == "sac":
         total, per_iteration = config.sac.num_iterations * config.sac.steps_per_iteration, config.sac.steps_per_iteration
     else:
         total, per_iteration = config.ppo.num_updates * config.ppo.batch_size, config.ppo.batch_size
@@ -237,8 +236,8 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
                   unit) as (mon, checkpoint):
         result = trainer(env, demos.transitions(), seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon,
                          checkpoint=checkpoint)
-    policy = result.algo.policy if off_policy else result.algo.ppo.policy
-    policy_params = jax.vmap(lambda s: s.policy_params)(result.state.sac if off_policy else result.state.ppo)
+    policy = result.algo.policy
+    policy_params = jax.vmap(result.algo.policy_params)(result.state)
     evaluations = evaluate_seeds(env, policy, policy_params, args.num_seeds, opts.eval_episodes, opts.seed)
     save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm=algo_name.lower(), dataset=args.demos)
     if hasattr(result.algo, "saved_reward"):

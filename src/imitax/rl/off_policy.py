@@ -172,18 +172,21 @@ def sac_learner(sac: SAC, reward_fn: RewardFn | None = None) -> OffPolicyLearner
     """SAC on the environment's reward, or on `reward_fn` of the sampled transitions:
     `gradient_steps` steps per update, each on a fresh batch from the replay."""
     c = sac.config
+    return OffPolicyLearner(sac.init, sac.act, partial(sac_steps, sac, reward_fn=reward_fn), c.num_envs,
+                            c.rollout_steps, c.learning_starts, c.buffer_capacity)
 
-    def update(state: SACState, replay: ReplayBuffer, key: jax.Array) -> tuple[SACState, dict[str, Any]]:
-        def step(state: SACState, step_key: jax.Array) -> tuple[SACState, dict[str, jnp.ndarray]]:
-            batch = replay.sample(step_key, c.batch_size)
-            rewards = batch.rewards if reward_fn is None else reward_fn(batch)
-            return sac.update(state, batch, rewards)
 
-        state, metrics = jax.lax.scan(step, state, jax.random.split(key, c.gradient_steps))
-        return state, jax.tree.map(jnp.mean, metrics)
+def sac_steps(sac: SAC, state: SACState, replay: ReplayBuffer, key: jax.Array,
+              reward_fn: RewardFn | None = None) -> tuple[SACState, dict[str, jnp.ndarray]]:
+    """`gradient_steps` SAC steps, each on a fresh replay batch scored by `reward_fn` (None:
+    the environment's reward); metrics averaged over the steps."""
+    def step(state: SACState, step_key: jax.Array) -> tuple[SACState, dict[str, jnp.ndarray]]:
+        batch = replay.sample(step_key, sac.config.batch_size)
+        rewards = batch.rewards if reward_fn is None else reward_fn(batch)
+        return sac.update(state, batch, rewards)
 
-    return OffPolicyLearner(sac.init, sac.act, update, c.num_envs, c.rollout_steps, c.learning_starts,
-                            c.buffer_capacity)
+    state, metrics = jax.lax.scan(step, state, jax.random.split(key, sac.config.gradient_steps))
+    return state, jax.tree.map(jnp.mean, metrics)
 
 
 @dataclasses.dataclass

@@ -16,6 +16,7 @@ Writes benchmarks/results/off_policy_speed.json.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -32,6 +33,12 @@ from imitax.rl.off_policy import random_actions, train_sac
 from imitax.rl.sac import SAC, SACConfig
 
 GYMNAX = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0")
+
+
+def machine_label() -> str:
+    """What ran the benchmark: JAX's first device and the host's CPU count."""
+    device = jax.devices()[0]
+    return f"{device.platform} ({device.device_kind}), {os.cpu_count()} CPU cores"
 
 
 def update_rate(sac: SAC, steps: int) -> float:
@@ -100,7 +107,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/off_policy_speed.json"))
     args = parser.parse_args()
-    results = {"machine": "2-core development CPU", "date": time.strftime("%Y-%m-%d"),
+    results = {"machine": machine_label(), "date": time.strftime("%Y-%m-%d"),
                "envs": {env_id: bench(env_id, args.steps) for env_id in args.envs}}
     atomic_write_json(args.output, results)
     print(f"wrote {args.output}")

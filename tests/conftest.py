@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import tempfile
 
 import jax
 import pytest
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1")
+# One compilation cache for the session's workers (and later sessions), outside the user's own;
+# the library's tests use it too, not only the CLI's.
+os.environ.setdefault("IMITAX_COMPILATION_CACHE",
+                      os.path.join(tempfile.gettempdir(), f"imitax-tests-jax-cache-{os.getuid()}"))
+
+from imitax.compile_cache import enable_compilation_cache  # noqa: E402
+
+enable_compilation_cache()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,8 @@ command line is parsed, so `--ppo.learning-rate` still overrides them.
 
 User mistakes (bad id, missing dataset, mismatched data, bad config value) print one
 line on stderr and exit with status 2. `--resume RUN` on a training command takes its
-defaults from the run's saved config.json.
+defaults from the run's saved config.json. Every command uses JAX's persistent compilation
+cache (`imitax.compile_cache`; `IMITAX_COMPILATION_CACHE=off` or a folder).
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     config_type, run = commands[name]
     from imitax.commands.common import validate_all
+    from imitax.compile_cache import enable_compilation_cache
+
+    enable_compilation_cache()
     from imitax.io.run_dir import discard_failed_runs
 
     try:

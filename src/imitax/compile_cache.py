@@ -1,0 +1,52 @@
+"""JAX's persistent compilation cache, which every `imitax` command switches on.
+
+Much of a short command's wall time is XLA compiling the same programs as last time (a GAIL
+command on the 2-core CPU: compile 14.6 s cold, 3.6 s from the cache). The folder is
+`$IMITAX_COMPILATION_CACHE` when set ("off" switches the cache off), else
+`$XDG_CACHE_HOME/imitax/jax` or `~/.cache/imitax/jax`. From Python, call
+`enable_compilation_cache()` yourself: it changes JAX's global configuration, which a
+library should not do when it is imported.
+
+The cache holds compiled XLA programs that JAX will run: give it a folder only you can
+write, as you would your Python environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+
+ENV_VAR = "IMITAX_COMPILATION_CACHE"
+OFF_VALUES = ("off", "0", "false", "no", "none")
+# Programs that compile faster than this are not worth a disk write and read (JAX's default: 1 s).
+MIN_COMPILE_S = 0.5
+
+
+def cache_folder() -> Path | None:
+    """The folder the cache uses: `$IMITAX_COMPILATION_CACHE`, else the user's cache dir;
+    None when the variable switches it off."""
+    configured = os.environ.get(ENV_VAR)
+    if configured is not None and configured.strip():
+        if configured.strip().lower() in OFF_VALUES:
+            return None
+        return Path(configured).expanduser().absolute()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "imitax" / "jax"
+
+
+def enable_compilation_cache(folder: str | Path | None = None) -> Path | None:
+    """Switch the persistent compilation cache on at `folder` (default: `cache_folder()`),
+    before the first compilation. Returns the folder, or None when the cache is off or the
+    folder cannot be created (the command then compiles as usual)."""
+    path = Path(folder).absolute() if folder is not None else cache_folder()
+    if path is None:
+        return None
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_S)
+    return path

@@ -1,0 +1,60 @@
+"""What the persistent compilation cache saves a user: one `imitax train gail` command run
+twice with a fresh cache folder (cold, then warm), and once with the cache off, as separate
+processes like a user's; wall time of the whole command and the compile time it reports.
+The expert's demonstrations are recorded first (not timed). Writes
+benchmarks/results/compile_cache.json.
+
+    python benchmarks/compile_cache.py [--env CartPole-v1] [--total-steps 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from heldout import record_demos  # noqa: E402
+
+from imitax.io.atomic import atomic_write_json  # noqa: E402
+
+
+def timed_command(args: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Wall time of `imitax ARGS --json` in a fresh process, and the compile time it reports."""
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "imitax.cli", *args, "--json", "--no-progress"], env=env,
+                          capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - start
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"wall_s": round(wall, 2), "compile_s": round(result["compile_s"], 2), "train_s": round(result["train_s"], 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="CartPole-v1")
+    parser.add_argument("--total-steps", type=int, default=200_000)
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/compile_cache.json"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        record_demos(args.env, 10, Path(scratch) / "datasets")  # sets MINARI_DATASETS_PATH for the commands
+        command = ["train", "gail", args.env, "--demos", "bench/expert-v0", "--gail.ppo.total-steps",
+                   str(args.total_steps), "--runs-dir", str(Path(scratch) / "runs")]
+        env = {**os.environ, "IMITAX_COMPILATION_CACHE": str(Path(scratch) / "cache")}
+        runs = {"cold": timed_command(command, env), "warm": timed_command(command, env),
+                "off": timed_command(command, {**env, "IMITAX_COMPILATION_CACHE": "off"})}
+    for name, run in runs.items():
+        print(f"{name}: whole command {run['wall_s']:.1f} s, compile {run['compile_s']:.1f} s, train {run['train_s']:.1f} s")
+    ratio = runs["warm"]["wall_s"] / runs["cold"]["wall_s"]
+    print(f"warm / cold whole command: {ratio:.2f}")
+    atomic_write_json(args.output, {"command": " ".join(["imitax", *command[:4], "..."]), "env": args.env,
+                                    "total_steps": args.total_steps, "runs": runs, "warm_over_cold": round(ratio, 3),
+                                    "date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} CPU cores"})
+
+
+if __name__ == "__main__":
+    main()

@@ -126,20 +126,33 @@ def with_earlier_seeds(earlier: dict, entry: dict) -> dict:
     return out
 
 
+def _machine(row: dict, entry: dict) -> str:
+    """A short name of the machine that measured a row."""
+    machine = row.get("machine", entry.get("machine", ""))
+    return "H100" if "H100" in machine else "16-core CPU" if "16-core" in machine else "2-core CPU"
+
+
+def _row_order(key: str) -> tuple[int, int, str]:
+    """Rows by method (METHODS' order, variants after their method), then 10 demos before 1."""
+    algo, demos = key.split("_")
+    base = next((i for i, name in enumerate(METHODS) if algo == name), len(METHODS))
+    return base, -int(demos.removesuffix("demos")), algo
+
+
 def markdown_table(results: dict) -> str:
-    """One row per task, method and demo count: score per seed and env steps to 0.9."""
-    lines = ["| task | method | demos | normalised score [per seed] | env steps to 0.9, per seed | env steps |",
-             "|---|---|---|---|---|---|"]
+    """One row per task, method and demo count: score per seed, env steps to 0.9, machine."""
+    lines = ["| task | method | demos | normalised score [per seed] | env steps to 0.9, per seed | env steps | machine |",
+             "|---|---|---|---|---|---|---|"]
     for env_id, entry in results["envs"].items():
-        for key, row in entry.items():
-            if not isinstance(row, dict) or "values" not in row:
-                continue
+        keys = [key for key, row in entry.items() if isinstance(row, dict) and "values" in row]
+        for key in sorted(keys, key=_row_order):
+            row = entry[key]
             algo, demos = key.split("_")
             seeds = ", ".join(f"{v:.2f}" for v in row["values"])
             to_09 = ", ".join("-" if x is None else f"{x:,}" for x in row["env_steps_to_0.9"])
             budget = f"{row['env_steps']:,}" if row["env_steps"] else f"0 (offline, {row['gradient_steps']:,} gradient steps)"
             lines.append(f"| {env_id} | {algo.upper()} | {demos.removesuffix('demos')} | {row['mean']:.3f} [{seeds}] | "
-                         f"{to_09 if row['env_steps'] else 'n/a'} | {budget} |")
+                         f"{to_09 if row['env_steps'] else 'n/a'} | {budget} | {_machine(row, entry)} |")
     return "\n".join(lines)
 
 

@@ -1,5 +1,6 @@
-"""Off-policy imitation benchmark: DAC, SQIL and IQ-Learn against GAIL, final score and env
-steps to 0.9; offline IQ-Learn against BC on the same demos.
+"""Off-policy imitation benchmark: DAC, SQIL, IQ-Learn and AIRL with the SAC generator
+("airl-sac") against GAIL, final score and env steps to 0.9; offline IQ-Learn against BC on
+the same demos.
 
 For each task the expert is recorded as in benchmarks/heldout.py (`record_demos`: an imitax
 PPO expert or a shipped checkpoint, 100 reference episodes each for expert and random);
@@ -27,6 +28,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.dac import DACConfig, train_dac
 from imitax.algos.gail import GAILConfig, train_gail
@@ -38,6 +40,7 @@ from imitax.io.atomic import atomic_write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from heldout import make_env, record_demos, seed_scores  # noqa: E402
+from off_policy_speed import machine_label  # noqa: E402
 
 def _offline_iq_learn_config(env_id: str) -> IQLearnConfig:
     return IQLearnConfig.for_env(env_id, offline=True)
@@ -51,10 +54,15 @@ def _train_bc(env, transitions, config: BCConfig, seed: int, num_seeds: int):
     return train_bc(transitions, env.spec, config, seed=seed, num_seeds=num_seeds)
 
 
+def _off_policy_airl_config(env_id: str) -> AIRLConfig:
+    return AIRLConfig.for_env(env_id, generator="sac")
+
+
 # name: (config for a task id, trainer(env, transitions, config, seed=, num_seeds=))
 METHODS = {"dac": (DACConfig.for_env, train_dac), "sqil": (SQILConfig.for_env, train_sqil),
-           "iq-learn": (IQLearnConfig.for_env, train_iq_learn), "gail": (GAILConfig.for_env, train_gail),
-           "iq-learn-offline": (_offline_iq_learn_config, train_iq_learn), "bc": (_bc_config, _train_bc)}
+           "iq-learn": (IQLearnConfig.for_env, train_iq_learn), "airl-sac": (_off_policy_airl_config, train_airl),
+           "gail": (GAILConfig.for_env, train_gail), "iq-learn-offline": (_offline_iq_learn_config, train_iq_learn),
+           "bc": (_bc_config, _train_bc)}
 
 
 def steps_to_threshold(returns: np.ndarray, steps_per_iteration: int, random_score: float, expert_score: float,
@@ -89,15 +97,14 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
             result = trainer(env, transitions, config, seed=first_seed, num_seeds=num_seeds)
             train_s = time.perf_counter() - start
             gradient_steps = None
-            if algo == "gail":
-                policy, params = result.algo.ppo.policy, jax.vmap(lambda s: s.policy_params)(result.state.ppo)
-                per_iteration, env_steps = config.ppo.batch_size, result.env_steps
-            elif algo == "bc":
+            if algo == "bc":
                 policy, params, per_iteration, env_steps = result.bc.policy, result.params, 1, 0
                 gradient_steps = result.gradient_steps
             else:
-                policy, params = result.algo.policy, jax.vmap(lambda s: s.policy_params)(result.state.sac)
-                per_iteration, env_steps = config.sac.steps_per_iteration, result.env_steps
+                policy, params = result.algo.policy, jax.vmap(result.algo.policy_params)(result.state)
+                generator = getattr(result.algo, "generator", None)  # GAIL, AIRL, DAC
+                per_iteration = generator.steps_per_iteration if generator else config.sac.steps_per_iteration
+                env_steps = result.env_steps
                 gradient_steps = result.gradient_steps if env_steps == 0 else None
             scores = seed_scores(env, policy, params, num_seeds, demos.random_score, demos.expert_score, eval_episodes,
                                  first_seed)
@@ -177,7 +184,7 @@ def main() -> None:
         if args.first_seed:
             entry = with_earlier_seeds(results["envs"].get(env_id, {}), entry)
         results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry,
-                                   "machine": "2-core development CPU", "date": time.strftime("%Y-%m-%d")}
+                                   "machine": machine_label(), "date": time.strftime("%Y-%m-%d")}
         atomic_write_json(args.output, results)
     print(f"wrote {args.output}")
 

@@ -70,8 +70,8 @@ class AIRLConfig(GeneratorOptions):
     """AIRL hyperparameters; `AIRLConfig.for_env(id)` adds the task's budgets."""
 
     reward: str = "auto"
-    """generator reward: auto (logit for Discrete actions, shaped for Box) | logit (f - log pi) | shaped (f) |
-    positive (-log(1 - D) = softplus(f - log pi))"""
+    """generator reward: auto (SAC generator: shaped; PPO: logit for Discrete actions, shaped for Box) |
+    logit (f - log pi) | shaped (f) | positive (-log(1 - D) = softplus(f - log pi))"""
     state_only: bool = True
     """g depends on the state only (what makes the reward transfer)"""
     disc_hidden_sizes: tuple[int, ...] = (64, 64)
@@ -143,9 +143,14 @@ class AIRL(GAIL):
 
     @property
     def generator_reward(self) -> str:
-        """The reward form the generator is trained on, "auto" resolved by the action space."""
+        """The reward form the generator is trained on, "auto" resolved by the generator and the
+        action space: "shaped" for SAC, whose own entropy bonus already supplies AIRL's -log pi
+        term (max E[f - log pi] is SAC on f at temperature 1; "logit" would count it twice);
+        with PPO (no entropy bonus) "logit" for Discrete actions, "shaped" for Box."""
         if self.config.reward != "auto":
             return self.config.reward
+        if self.config.generator == "sac":
+            return "shaped"
         return "logit" if self.spec.discrete else "shaped"
 
     @property

@@ -62,15 +62,15 @@ class Generator(Protocol):
 
 
 @dataclasses.dataclass(frozen=True)
-class PPOGenerator:
-    """PPO: one rollout per iteration; the discriminator learns from that rollout."""
+class _Learner:
+    """What both generators take from their learner (`learner`: PPO or SAC)."""
 
-    config: PPOConfig
+    config: Any
     spec: EnvSpec
 
     @property
-    def learner(self) -> PPO:
-        return PPO(self.config, self.spec)
+    def learner(self) -> Any:
+        raise NotImplementedError
 
     @property
     def policy(self) -> Any:
@@ -80,14 +80,6 @@ class PPOGenerator:
     def gamma(self) -> float:
         return self.config.gamma
 
-    @property
-    def num_iterations(self) -> int:
-        return self.config.num_updates
-
-    @property
-    def steps_per_iteration(self) -> int:
-        return self.config.batch_size
-
     def init(self, key: jax.Array) -> State:
         return self.learner.init(key)
 
@@ -96,6 +88,25 @@ class PPOGenerator:
 
     def policy_params(self, state: State) -> dict[str, Any]:
         return state.policy_params
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOGenerator(_Learner):
+    """PPO: one rollout per iteration; the discriminator learns from that rollout."""
+
+    config: PPOConfig
+
+    @property
+    def learner(self) -> PPO:
+        return PPO(self.config, self.spec)
+
+    @property
+    def num_iterations(self) -> int:
+        return self.config.num_updates
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.config.batch_size
 
     def log_prob(self, state: State, transitions: Transitions) -> jnp.ndarray:
         params = jax.lax.stop_gradient(state.policy_params)
@@ -116,24 +127,15 @@ class PPOGenerator:
 
 
 @dataclasses.dataclass(frozen=True)
-class SACGenerator:
+class SACGenerator(_Learner):
     """SAC: every iteration steps the envs into a replay of the whole run; the discriminator
     and `gradient_steps` SAC steps draw their batches from it (DAC's generator)."""
 
     config: SACConfig
-    spec: EnvSpec
 
     @property
     def learner(self) -> SAC:
         return SAC(self.config, self.spec)
-
-    @property
-    def policy(self) -> Any:
-        return self.learner.policy
-
-    @property
-    def gamma(self) -> float:
-        return self.config.gamma
 
     @property
     def num_iterations(self) -> int:
@@ -142,15 +144,6 @@ class SACGenerator:
     @property
     def steps_per_iteration(self) -> int:
         return self.config.steps_per_iteration
-
-    def init(self, key: jax.Array) -> State:
-        return self.learner.init(key)
-
-    def act(self, state: State, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
-        return self.learner.act(state, key, obs)
-
-    def policy_params(self, state: State) -> dict[str, Any]:
-        return state.policy_params
 
     def log_prob(self, state: State, transitions: Transitions) -> jnp.ndarray:
         """Box actions are pulled just inside the bounds first: the squashed Gaussian's density

@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax.numpy as jnp
 import pytest
 
 from imitax.cli import main
+from imitax.data.types import Transitions
+from imitax.io.reward_checkpoint import load_reward
 
 
 def _last_json(capsys):
@@ -66,7 +69,7 @@ def test_flow_writes_run_folders(flow):
 
 def test_off_policy_flow_sac_expert_then_sqil_dac_iq_learn_and_sac_airl(tmp_path, monkeypatch):
     """expert --algo sac -> collect -> train sqil / dac / iq-learn (online and offline) / airl with
-    the SAC generator -> train rl on DAC's, IQ-Learn's and that AIRL's rewards: tiny budgets."""
+    the SAC generator -> train rl on DAC's and IQ-Learn's rewards, AIRL's loaded: tiny budgets."""
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     common = ["--runs-dir", str(tmp_path / "runs"), "--json", "--no-progress", "--eval-episodes", "3"]
 
@@ -99,9 +102,14 @@ def test_off_policy_flow_sac_expert_then_sqil_dac_iq_learn_and_sac_airl(tmp_path
     assert offline["env_steps"] == 0 and offline["gradient_steps"] == 600
     rows = [json.loads(line) for line in Path(offline["run_dir"], "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["gradient_steps"] == 600 and "critic_loss" in rows[-1]
-    for algo in ("dac", "iq-learn", "airl"):
+    for algo in ("dac", "iq-learn"):
         rl = run(["train", "rl", "Pendulum-v1", "--reward", runs[algo]["run_dir"], "--ppo.total-steps", "4096", *common])
         assert rl["reward_algorithm"] == algo
+    # off-policy AIRL's g loads like any AIRL reward (what `train rl` would read)
+    reward_fn, spec, meta = load_reward(runs["airl"]["run_dir"])
+    obs = jnp.zeros((2, spec.obs_dim))
+    rewards = reward_fn(Transitions(obs, jnp.zeros((2, 1)), jnp.zeros(2), obs, jnp.asarray([False, True]), jnp.zeros(2, bool)))
+    assert meta["algorithm"] == "airl" and rewards.shape == (2,) and bool(jnp.all(jnp.isfinite(rewards)))
 
 
 def test_train_rl_on_learned_reward(flow):

@@ -75,9 +75,6 @@ class GeneratorOptions:
         if self.generator not in GENERATORS:
             raise ConfigError(f"unknown {section}.generator {self.generator!r}; expected one of {', '.join(GENERATORS)}")
         (self.ppo if self.generator == "ppo" else self.sac).validate()
-        if self.generator == "sac" and getattr(self, "disc_replay_size", 0) > 0:
-            raise ConfigError(f"{section}.disc_replay_size is {self.disc_replay_size}; expected 0 with the SAC generator "  # type: ignore[attr-defined]
-                              "(its discriminator already draws from the replay of the whole run)")
 
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> Any:

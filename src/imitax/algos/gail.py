@@ -102,10 +102,13 @@ class GAILConfig(GeneratorOptions):
 
 
 def check_replay(config: Any, section: str) -> None:
-    """The discriminator replay options of a GAIL or AIRL config."""
+    """The discriminator replay options of a GAIL or AIRL config (a reservoir is the PPO generator's)."""
     require_non_negative(config, section, "disc_replay_size")
     if not 0.0 <= config.disc_replay_fraction <= 1.0:
         raise ConfigError(f"{section}.disc_replay_fraction must be in [0, 1], got {config.disc_replay_fraction}")
+    if config.generator == "sac" and config.disc_replay_size > 0:
+        raise ConfigError(f"{section}.disc_replay_size is {config.disc_replay_size}; expected 0 with the SAC generator "
+                          "(its discriminator already draws from the replay of the whole run)")
 
 
 @dataclasses.dataclass(frozen=True)

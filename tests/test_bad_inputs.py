@@ -16,6 +16,7 @@ happy paths.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -23,7 +24,7 @@ import math
 import os
 import shutil
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ import imitax
 import imitax.cli as cli
 import imitax.commands.common as common
 from imitax.algos.bc import BCConfig
+from imitax.commands.expert import ExpertArgs
 from imitax.data.minari_io import load_demonstrations, save_demonstrations
 from imitax.data.types import Trajectory
 from imitax.envs.spec import Box, Discrete, EnvSpec
@@ -48,12 +50,15 @@ from imitax.errors import (
     DatasetError,
     ImitaxError,
     OutputError,
+    RunLockedError,
     SpaceError,
     UnknownEnvError,
 )
 from imitax.io.checkpoint import load_checkpoint, save_checkpoint
 from imitax.io.policy_checkpoint import load_policy, save_policy
 from imitax.io.reward_checkpoint import load_reward
+from imitax.io.run_dir import write_config
+from imitax.io.run_lock import run_lock
 from imitax.nets.policy import Policy
 from imitax.rl.ppo import PPOConfig
 
@@ -63,6 +68,7 @@ ACROBOT = EnvSpec("Acrobot-v1", 6, Discrete(3), 500)
 CARTPOLE_DEMOS = "cartpole/demos-v0"
 POINT_MASS = f"point_mass:{point_mass.ENV_ID}"
 PENDULUM_DEMOS = "pendulum/demos-v0"
+HELD_LOCKS = contextlib.ExitStack()  # run-folder locks a case holds, released with its world
 
 
 # ---------------------------------------------------------------------------- the world
@@ -130,11 +136,12 @@ def pristine(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def world(pristine, tmp_path, monkeypatch) -> World:
+def world(pristine, tmp_path, monkeypatch) -> Iterator[World]:
     root = tmp_path / "world"
     shutil.copytree(pristine, root)
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(root / "minari"))
-    return World(root)
+    yield World(root)
+    HELD_LOCKS.close()
 
 
 def snapshot(root: Path) -> dict[str, str]:
@@ -261,6 +268,15 @@ def unwritable_folder(world: World) -> Path:
         folder.chmod(0o755)
         return world.file("plain-file") / "runs"
     return folder / "runs"
+
+
+def locked_run(world: World) -> Path:
+    """An expert run folder whose lock this test process holds, as a second writer finds it."""
+    run_dir = world.runs / "busy"
+    run_dir.mkdir()
+    write_config(run_dir, ExpertArgs.defaults("CartPole-v1"))
+    HELD_LOCKS.enter_context(run_lock(run_dir))
+    return run_dir
 
 
 def gail_reward_checkpoint(world: World, nan: bool = False) -> Path:
@@ -604,6 +620,9 @@ CASES = [
         lambda w: bc_cartpole()(w)[:5] + ["--runs-dir", str(w.file("runs-file")), "--no-progress"]),
     cmd("cli/runs-dir-read-only", OutputError, ["cannot create a run folder"], ["expected a writable folder"],
         lambda w: ["expert", "CartPole-v1", "--ppo.total-steps", "2048", "--runs-dir", str(unwritable_folder(w)), "--no-progress"]),
+    cmd("cli/resume-a-run-another-process-writes", RunLockedError, ["busy is being written by process", f"process {os.getpid()},"],
+        ["expected one writer per run folder", "wait for it to finish or stop it"],
+        lambda w: ["expert", "--resume", str(locked_run(w)), "--no-progress"]),
     api("output/checkpoint-in-unwritable-folder", OutputError, ["cannot write checkpoint"], ["expected a writable folder"],
         lambda w: call(save_checkpoint, unwritable_folder(w) / "ckpt", {"w": np.zeros(2)}, {"kind": "policy"})),
 ]

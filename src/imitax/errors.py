@@ -39,6 +39,10 @@ class OutputError(ImitaxError):
     """A file or folder imitax cannot write (a read-only folder, a file in the way, a full disk)."""
 
 
+class RunLockedError(OutputError):
+    """A run folder another process is writing (it holds the folder's lock, `imitax.io.run_lock`)."""
+
+
 def os_reason(error: OSError) -> str:
     """The OS's reason for `error` and the path it concerns, e.g. "Permission denied: '/a/b'".
 

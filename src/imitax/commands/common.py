@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
+import functools
 import inspect
 import json
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import gymnasium
 import jax
@@ -26,10 +28,15 @@ from imitax.io.atomic import atomic_write_json
 from imitax.io.plots import plot_learning_curve
 from imitax.io.resume import ResumeCheckpoint
 from imitax.io.run_dir import CONFIG_FILE, MetricsWriter, make_run_dir, truncate_metrics, write_config, write_summary
+from imitax.io.run_lock import run_lock
 from imitax.nets.policy import Policy
 from imitax.rl.loop import seed_slice
 
 Backend = Literal["jax", "gymnasium"]
+Command = TypeVar("Command", bound=Callable[..., Any])
+# The run-folder locks `start_run` takes, released when the innermost `holds_run_lock` command ends.
+_command_locks: contextvars.ContextVar[contextlib.ExitStack | None] = contextvars.ContextVar("imitax_command_locks",
+                                                                                             default=None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,15 +118,40 @@ def run_name(env_id: str) -> str:
     return env_id.rpartition(":")[2].replace("/", "-")
 
 
+def holds_run_lock(command: Command) -> Command:
+    """Decorator of a command that writes a run folder: the folder's lock, which `start_run`
+    takes, is held until the command returns or raises (one writer per run folder)."""
+
+    @functools.wraps(command)
+    def locked_command(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.ExitStack() as locks:
+            token = _command_locks.set(locks)
+            try:
+                return command(*args, **kwargs)
+            finally:
+                _command_locks.reset(token)
+
+    return locked_command  # type: ignore[return-value]
+
+
 def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) -> Path:
     """A new run folder holding config.json, or with `options.resume` the run folder to
-    continue. Under `discard_failed_runs` (the CLI), an ImitaxError later in the command
-    removes a new folder again unless it holds saved state."""
+    continue; locked (`imitax.io.run_lock`) before anything is written in it, until the
+    `holds_run_lock` command calling this ends. Under `discard_failed_runs` (the CLI), an
+    ImitaxError later in the command removes a new folder again unless it holds saved state.
+
+    Raises:
+        RunLockedError: another process is writing the `--resume` folder.
+    """
     validate_all(config)
+    locks = _command_locks.get()
+    if locks is None:
+        raise RuntimeError("start_run called outside a command decorated with @holds_run_lock")
     if options.resume is not None:
         run_dir = _saved_config_file(options.resume).parent
     else:
         run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{run_name(env_id)}")
+    locks.enter_context(run_lock(run_dir))
     write_config(run_dir, config)
     return run_dir
 

@@ -15,7 +15,8 @@ from typing import Annotated, Any
 import gymnasium as gym
 import tyro
 
-from imitax.commands.common import RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, start_run, training, with_seed_axis
+from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
+                                    start_run, training, with_seed_axis)
 from imitax.errors import ConfigError, ImitaxError
 from imitax.io.policy_checkpoint import save_policy
 from imitax.rl.loop import seed_slice
@@ -84,6 +85,7 @@ def expected_return(random_score: float, solved: float | None) -> float:
     return random_score + CLEAR_MARGIN * max(abs(random_score), 1.0)
 
 
+@holds_run_lock
 def run_expert(args: ExpertArgs) -> dict[str, Any]:
     """Train, evaluate and save; raises WeakExpertError after saving when the expert is weak."""
     opts = args.options

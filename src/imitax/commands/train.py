@@ -17,8 +17,8 @@ from imitax.algos.dac import DACConfig, train_dac
 from imitax.algos.gail import GAILConfig, train_gail
 from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
 from imitax.algos.sqil import SQILConfig, train_sqil
-from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table, start_run,
-                                   training, with_seed_axis)
+from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
+                                   score_table, start_run, training, with_seed_axis)
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError
@@ -126,6 +126,7 @@ class TrainRLArgs:
         return cls(env_id, reward=tyro.MISSING, ppo=ppo)  # type: ignore[arg-type]
 
 
+@holds_run_lock
 def run_rl(args: TrainRLArgs) -> dict[str, Any]:
     """Train PPO on the learned reward; report the environment's true return."""
     opts = args.options
@@ -180,6 +181,7 @@ def load_for(args: ImitationArgs) -> tuple[Any, Demonstrations, float, float]:
     return env, demos, random_score, expert_score
 
 
+@holds_run_lock
 def run_bc(args: TrainBCArgs) -> dict[str, Any]:
     opts = args.options
     args.bc.validate().num_log_points()
@@ -217,6 +219,7 @@ def run_iq_learn(args: TrainIQLearnArgs) -> dict[str, Any]:
     return _run_from_demos(args, args.iq_learn, "IQ-Learn", partial(train_iq_learn, config=args.iq_learn))
 
 
+@holds_run_lock
 def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILConfig | DACConfig | IQLearnConfig,
                      algo_name: str, trainer: Any) -> dict[str, Any]:
     """GAIL, AIRL and DAC (a PPO or SAC generator), SQIL and IQ-Learn (SAC): train, evaluate,

@@ -11,8 +11,8 @@ import numpy as np
 import tyro
 
 from imitax.algos.dagger import DAggerConfig, train_dagger
-from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, make_env, random_return, score_table,
-                                    start_run, training)
+from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
+                                    score_table, start_run, training)
 from imitax.data.minari_io import load_demonstrations
 from imitax.errors import ConfigError
 from imitax.eval import evaluate
@@ -40,6 +40,7 @@ class TrainDAggerArgs:
         return cls(env_id, expert=tyro.MISSING)  # type: ignore[arg-type]
 
 
+@holds_run_lock
 def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
     opts, config = args.options, args.dagger
     config.validate()

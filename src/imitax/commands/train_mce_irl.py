@@ -20,7 +20,7 @@ import tyro
 
 from imitax.algos.mce_irl import (ExpertKind, MCEIRLConfig, MCEIRLResult, References, empirical_visitation, expert_policy,
                                   sample_demonstrations, train_mce_irl)
-from imitax.commands.common import RunFolderOptions, emit, start_run, training
+from imitax.commands.common import RunFolderOptions, emit, holds_run_lock, start_run, training
 from imitax.envs.tabular import GridworldConfig, RandomMDPConfig, TabularMDP
 from imitax.errors import ConfigError
 from imitax.io.atomic import atomic_write_json
@@ -65,6 +65,7 @@ def expert_visitations(mdp: TabularMDP, expert: jnp.ndarray, num_demos: int, num
     return jax.vmap(lambda d: empirical_visitation(d, mdp.num_states, discount))(demos)
 
 
+@holds_run_lock
 def run_mce_irl(args: TrainMCEIRLArgs) -> dict[str, Any]:
     config = args.mce_irl.validate()
     if args.num_demos < 0:

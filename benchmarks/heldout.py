@@ -132,7 +132,9 @@ def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[s
             scores = seed_scores(env, policy_net, params, num_seeds, random_score, expert_score, eval_episodes, first_seed)
             stats = seed_statistics(scores).to_dict()
             out[f"{algo}_{count}demos"] = {**stats, "train_s": round(train_s, 1), "env_steps_per_seed": steps,
-                                           "first_seed": first_seed}
+                                           "first_seed": first_seed, "measured": time.strftime("%Y-%m-%d")}
+            if algo != "bc":
+                out[f"{algo}_{count}demos"]["generator_learning_rate"] = config_type().ppo.learning_rate
             print(f"  {algo:4s} {count:2d} demos: {stats['mean']:.3f} per seed {scores} ({train_s:.0f}s)", flush=True)
     return out
 

@@ -90,7 +90,10 @@ def main() -> None:
                       for d in FACTORS]
             means = np.mean(np.asarray(scores), axis=-1)
             entry[algo] = {"seed_scores": scores, "mean_grid": np.round(means, 4).tolist(),
-                           "fraction_at_least_0.9": float(np.mean(means >= 0.9)), "wall_s": round(time.perf_counter() - start)}
+                           "fraction_at_least_0.9": float(np.mean(means >= 0.9)), "wall_s": round(time.perf_counter() - start),
+                           "measured": time.strftime("%Y-%m-%d"),
+                           "defaults": {"disc_learning_rate": TRAINERS[algo][0]().disc_learning_rate,
+                                        "policy_learning_rate": TRAINERS[algo][0]().ppo.learning_rate}}
             print(f"{env_id} {algo}: {entry[algo]['fraction_at_least_0.9']:.0%} of points >= 0.9; "
                   f"means (rows: disc lr 1/3x, 1x, 3x; columns: policy lr) {entry[algo]['mean_grid']}", flush=True)
             atomic_write_json(args.output, results)

@@ -26,7 +26,7 @@ from imitax.data.rollout import episode_returns_jax
 from imitax.data.types import Transitions
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
-from imitax.errors import ConfigError, require_non_negative, require_positive
+from imitax.errors import INFINITY_ALLOWED, ConfigError, require_non_negative, require_positive
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
@@ -46,7 +46,8 @@ class BCConfig:
     """entropy bonus (keeps Gaussian policies from collapsing)"""
     l2_coef: float = 0.0
     """L2 penalty on the network weights"""
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = dataclasses.field(default=1.0, metadata=INFINITY_ALLOWED)
+    """global gradient-norm clip (inf: no clipping)"""
     hidden_sizes: tuple[int, ...] = (256, 256)
     activation: str = "relu"
     eval_episodes: int = 10

@@ -51,7 +51,7 @@ from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.errors import ConfigError
+from imitax.errors import ConfigError, require_non_negative
 from imitax.rl.implicit_reward import ImplicitReward
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled
 from imitax.rl.sac import SACConfig, SACState
@@ -96,10 +96,7 @@ class IQLearnConfig:
                               "expected 'value_expert' or 'auto' with iq_learn.offline")
         if not 0.0 < self.expert_fraction < 1.0:
             raise ConfigError(f"iq_learn.expert_fraction must be in (0, 1), got {self.expert_fraction}")
-        if not self.chi2_weight >= 0.0:
-            raise ConfigError(f"iq_learn.chi2_weight must be >= 0, got {self.chi2_weight}")
-        if not self.grad_penalty >= 0.0:
-            raise ConfigError(f"iq_learn.grad_penalty must be >= 0, got {self.grad_penalty}")
+        require_non_negative(self, "iq_learn", "chi2_weight", "grad_penalty")
         return self
 
     @property

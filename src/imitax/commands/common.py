@@ -21,8 +21,9 @@ import numpy as np
 from imitax.envs import GYMNAX_IDS, make
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
+from imitax.commands.numeric_options import check_numeric_options
 from imitax.commands.progress import TrainingMonitor, monitor
-from imitax.errors import ConfigError, DivergenceError, UnknownEnvError
+from imitax.errors import INFINITY_ALLOWED, ConfigError, DivergenceError, UnknownEnvError
 from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
 from imitax.io.atomic import atomic_write_json
 from imitax.io.plots import plot_learning_curve
@@ -53,14 +54,16 @@ class RunFolderOptions:
     """print the result as one JSON object on the last stdout line"""
     progress: bool = True
     """show a progress bar on stderr"""
-    checkpoint_every_s: float = 60.0
-    """seconds between saves of the training state to <run>/resume/ (0: after every chunk; the end is always saved)"""
+    # inf is meaningful here: no periodic saves, only the one at the end.
+    checkpoint_every_s: float = dataclasses.field(default=60.0, metadata=INFINITY_ALLOWED)
+    """seconds between saves of the training state to <run>/resume/ (0: after every chunk; inf: only at the end,
+    which is always saved)"""
     resume: Path | None = None
     """continue the run in this folder from its last saved state (its config.json gives every option not set here)"""
 
     def validate(self) -> RunFolderOptions:
         """Raise ConfigError on a value no run can use (checked before any run folder exists)."""
-        if self.checkpoint_every_s < 0:
+        if not self.checkpoint_every_s >= 0:  # NaN too
             raise ConfigError(f"--checkpoint-every-s must be >= 0, got {self.checkpoint_every_s}")
         if self.name is not None and (self.name in ("", ".", "..") or Path(self.name).name != self.name):
             raise ConfigError(f"--name {self.name!r} is not a folder name; expected one name without '/', "
@@ -85,12 +88,18 @@ class RunOptions(RunFolderOptions):
 
 
 def validate_all(config: Any) -> None:
-    """Call `validate()` on `config` and on every dataclass nested in it, innermost first
-    (a `validate` that needs arguments is left to its command)."""
+    """Refuse non-finite floats and out-of-range seeds anywhere in `config`
+    (`check_numeric_options`), then call `validate()` on `config` and on every dataclass
+    nested in it, innermost first (a `validate` that needs arguments is left to its command)."""
+    check_numeric_options(config)
+    _validate_nested(config)
+
+
+def _validate_nested(config: Any) -> None:
     if not dataclasses.is_dataclass(config) or isinstance(config, type):
         return
     for field in dataclasses.fields(config):
-        validate_all(getattr(config, field.name))
+        _validate_nested(getattr(config, field.name))
     validate = getattr(config, "validate", None)
     if callable(validate) and _takes_no_arguments(validate):
         validate()

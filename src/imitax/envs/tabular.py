@@ -20,6 +20,7 @@ instead of the chosen one.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -204,7 +205,7 @@ def gridworld(layout: Sequence[str] = (), size: tuple[int, int] | None = None,
     Raises:
         ConfigError: both `layout` and `size`, ragged rows, unknown characters, walls
             outside the grid or on a start/goal cell, no free cell, slip outside [0, 1),
-            a horizon below 1, or an unknown reward kind.
+            a horizon below 1, an unknown reward kind, or a reward that is not finite.
     """
     rows = _layout_rows(layout, size)
     rows = _add_walls(rows, walls)
@@ -212,6 +213,9 @@ def gridworld(layout: Sequence[str] = (), size: tuple[int, int] | None = None,
         raise ConfigError(f"slip must be in [0, 1); got {slip}")
     if reward not in ("map", "random"):
         raise ConfigError(f"reward must be 'map' or 'random'; got {reward!r}")
+    for name, value in (("goal_reward", goal_reward), ("pit_reward", pit_reward), ("step_reward", step_reward)):
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number; got {value}")
     height, width = len(rows), len(rows[0])
     horizon = 2 * (height + width) if horizon is None else horizon
     cells = _free_cells(rows)

@@ -21,7 +21,7 @@ from flax import struct
 
 from imitax.data.rollout import Rollout
 from imitax.envs.spec import EnvSpec
-from imitax.errors import ConfigError, require_non_negative, require_positive
+from imitax.errors import INFINITY_ALLOWED, ConfigError, require_finite, require_non_negative, require_positive
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
@@ -51,7 +51,8 @@ class PPOConfig:
     clip_eps: float = 0.2
     ent_coef: float = 0.01
     vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
+    max_grad_norm: float = dataclasses.field(default=0.5, metadata=INFINITY_ALLOWED)
+    """global gradient-norm clip (inf: no clipping)"""
     normalize_obs: bool = False
     """keep running observation statistics and feed normalised observations"""
     hidden_sizes: tuple[int, ...] = (64, 64)
@@ -73,6 +74,7 @@ class PPOConfig:
         require_positive(self, "ppo", "total_steps", "num_envs", "rollout_steps", "num_epochs", "num_minibatches",
                          "learning_rate", "max_grad_norm")
         require_non_negative(self, "ppo", "clip_eps", "ent_coef", "vf_coef")
+        require_finite(self, "ppo", "init_log_std")
         check_network(self.hidden_sizes, self.activation, hidden_name="ppo.hidden_sizes", activation_name="ppo.activation")
         if self.batch_size % self.num_minibatches:
             raise ConfigError(

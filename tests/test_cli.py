@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import pytest
 
 from imitax.cli import main
+from imitax.commands.wall_time import PHASES
 from imitax.data.types import Transitions
 from imitax.io.reward_checkpoint import load_reward
 
@@ -65,6 +66,18 @@ def test_flow_writes_run_folders(flow):
     assert Path(flow["gail"]["run_dir"], "reward", "params.msgpack").exists()
     config = json.loads(Path(flow["gail"]["run_dir"], "config.json").read_text())
     assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 6e-4
+
+
+def test_flow_reports_where_wall_time_went(flow):
+    for name in ("expert", "bc", "gail", "rl", "collect"):
+        timing = flow[name]["wall_time"]
+        phases = sum(timing[f"{phase}_s"] for phase in PHASES) + timing["other_s"]
+        assert timing["total_s"] == pytest.approx(phases, abs=0.01), name
+        if name != "collect":  # --json printed what result.json holds
+            assert json.loads(Path(flow[name]["run_dir"], "result.json").read_text())["wall_time"] == timing
+            assert timing["train_s"] > 0 and timing["evaluate_s"] > 0 and timing["save_s"] > 0, (name, timing)
+            assert 0 < timing["compile_s"] < timing["total_s"], (name, timing)
+    assert flow["bc"]["wall_time"]["load_s"] > 0 and flow["gail"]["wall_time"]["plot_s"] > 0
 
 
 def test_off_policy_flow_sac_expert_then_sqil_dac_iq_learn_and_sac_airl(tmp_path, monkeypatch):

@@ -17,13 +17,17 @@ import contextlib
 import io
 import re
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import tyro
 
+from imitax.commands.wall_time import process_started
 from imitax.errors import ConfigError, ImitaxError
+
+_first_command = True  # the first command in a process counts its time from the process's start
 
 USAGE = """usage: imitax COMMAND [options]   (imitax COMMAND --help for a command's options)
 
@@ -71,6 +75,9 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    global _first_command
+    called = time.perf_counter()
+    started, _first_command = (process_started() or called) if _first_command else called, False
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE)
@@ -82,22 +89,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("imitax: error: `imitax train` needs an algorithm: bc, gail, airl, sqil, dac, iq-learn, dagger, mce-irl or rl", file=sys.stderr)
             return 2
         name = f"train {args.pop(0)}"
-    commands = _commands()
+    commands = _commands()  # the heavy imports (JAX, flax, ...) on a process's first command
     if name not in commands:
         print(f"imitax: error: unknown command {name!r}; expected one of: {', '.join(commands)}", file=sys.stderr)
         return 2
     config_type, run = commands[name]
     from imitax.commands.common import validate_all
+    from imitax.commands.wall_time import command_clock
     from imitax.compile_cache import enable_compilation_cache
 
     enable_compilation_cache()
     from imitax.io.run_dir import discard_failed_runs
 
     try:
-        config = _parse(config_type, args, name)
-        validate_all(config)  # every config value is checked before anything is loaded or written
-        with discard_failed_runs():  # a refused run leaves no half-written run folder
-            run(config)
+        with command_clock(started) as clock:
+            clock.add("import", time.perf_counter() - started)
+            config = _parse(config_type, args, name)
+            validate_all(config)  # every config value is checked before anything is loaded or written
+            with discard_failed_runs():  # a refused run leaves no half-written run folder
+                run(config)
     except ImitaxError as error:
         message = " ".join(str(error).splitlines())
         print(f"imitax {name}: error: {message}", file=sys.stderr)

@@ -23,6 +23,7 @@ from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.commands.numeric_options import check_numeric_options
 from imitax.commands.progress import TrainingMonitor, monitor
+from imitax.commands.wall_time import phase, timed_result
 from imitax.errors import INFINITY_ALLOWED, ConfigError, DivergenceError, UnknownEnvError
 from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
 from imitax.io.atomic import atomic_write_json
@@ -119,7 +120,8 @@ def make_env(env_id: str, backend: Backend) -> JaxEnv | GymnasiumEnv:
     if backend == "jax" and env_id not in GYMNAX_IDS and (":" in env_id or env_id in gymnasium.registry):
         raise UnknownEnvError(f"{env_id!r} is a Gymnasium environment, not one of the JAX ids ({', '.join(GYMNAX_IDS)}); "
                               "expected --backend gymnasium to run it")
-    return make(env_id, backend=backend)
+    with phase("load"):
+        return make(env_id, backend=backend)
 
 
 def run_name(env_id: str) -> str:
@@ -222,7 +224,8 @@ def training(run_dir: Path, options: RunFolderOptions, description: str, total: 
         checkpoint.writer = writer
         mon.rows.extend(kept)
         try:
-            yield mon, checkpoint
+            with phase("train"):
+                yield mon, checkpoint
         except DivergenceError as error:
             if checkpoint.exists():
                 raise DivergenceError(f"{error}; the last good state is kept in {checkpoint.folder}: "
@@ -233,8 +236,9 @@ def training(run_dir: Path, options: RunFolderOptions, description: str, total: 
 def evaluate_seeds(env: JaxEnv | GymnasiumEnv, policy: Policy, stacked_params: Any, num_seeds: int,
                    episodes: int, seed: int) -> list[EvalResult]:
     """Deterministic evaluation of each seed's policy (params with a leading [num_seeds] axis)."""
-    return [evaluate_policy(env, policy, seed_slice(stacked_params, index), jax.random.PRNGKey(seed + 10_000 + index), episodes)
-            for index in range(num_seeds)]
+    with phase("evaluate"):
+        return [evaluate_policy(env, policy, seed_slice(stacked_params, index), jax.random.PRNGKey(seed + 10_000 + index), episodes)
+                for index in range(num_seeds)]
 
 
 def with_seed_axis(params: Any) -> Any:
@@ -243,7 +247,8 @@ def with_seed_axis(params: Any) -> Any:
 
 
 def random_return(env: JaxEnv | GymnasiumEnv, episodes: int, seed: int) -> float:
-    return evaluate(env, random_policy(env.spec), jax.random.PRNGKey(seed + 20_000), episodes).mean
+    with phase("evaluate"):
+        return evaluate(env, random_policy(env.spec), jax.random.PRNGKey(seed + 20_000), episodes).mean
 
 
 def score_table(results: list[EvalResult], random_score: float, expert_score: float) -> dict[str, Any]:
@@ -261,13 +266,14 @@ def score_table(results: list[EvalResult], random_score: float, expert_score: fl
 
 
 def finish_run(run_dir: Path, title: str, rows: list[dict[str, Any]], x: str, ys: list[str],
-               result: dict[str, Any], hlines: dict[str, float] | None = None) -> None:
-    """Write result.json, the learning curve and summary.md."""
+               result: dict[str, Any], hlines: dict[str, float] | None = None) -> dict[str, Any]:
+    """Write the learning curve, summary.md and, last, result.json; return the result as
+    written (with the command's `wall_time` breakdown when run from the CLI)."""
     result = {**result, "run_dir": str(run_dir)}
-    atomic_write_json(run_dir / "result.json", result)
     present = [y for y in ys if rows and y in rows[0]]
     if rows and present:
-        plot_learning_curve(run_dir / "curve.png", rows, x=x, ys=present, title=title, hlines=hlines)
+        with phase("plot"):
+            plot_learning_curve(run_dir / "curve.png", rows, x=x, ys=present, title=title, hlines=hlines)
     headline = {k: v for k, v in result.items() if not isinstance(v, (dict, list))}
     sections: dict[str, Any] = {"Result": headline}
     if "reference" in result:
@@ -279,12 +285,16 @@ def finish_run(run_dir: Path, title: str, rows: list[dict[str, Any]], x: str, ys
         ]
     sections["Files"] = "config.json, metrics.csv, metrics.jsonl, checkpoint/, curve.png, result.json"
     write_summary(run_dir, title, sections)
+    result = timed_result(result)
+    atomic_write_json(run_dir / "result.json", result)
+    return result
 
 
 def emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
-    """Print a human summary, or the result as one JSON line (last line of stdout)."""
+    """Print a human summary, or the result as one JSON line (last line of stdout; with the
+    command's `wall_time` breakdown)."""
     if as_json:
-        print(json.dumps(result, default=float))
+        print(json.dumps(timed_result(result), default=float))
     else:
         for line in lines:
             print(line)

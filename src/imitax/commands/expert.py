@@ -17,6 +17,7 @@ import tyro
 
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
                                     start_run, training, with_seed_axis)
+from imitax.commands.wall_time import phase
 from imitax.errors import ConfigError, ImitaxError
 from imitax.io.policy_checkpoint import save_policy
 from imitax.rl.loop import seed_slice
@@ -105,8 +106,9 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
     params = seed_slice(result.state, 0).policy_params
     evaluation = evaluate_seeds(env, policy, with_seed_axis(params), 1, opts.eval_episodes, opts.seed)[0]
     random_score = random_return(env, opts.eval_episodes, opts.seed)
-    save_policy(run_dir / "checkpoint", policy, params, algorithm=algo, expert_return=evaluation.mean,
-                random_return=random_score)
+    with phase("save"):
+        save_policy(run_dir / "checkpoint", policy, params, algorithm=algo, expert_return=evaluation.mean,
+                    random_return=random_score)
     solved = solved_level(args.env_id)
     expected = expected_return(random_score, solved)
     out = {
@@ -117,10 +119,10 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
         "env_steps": result.env_steps, "compile_s": result.compile_s, "train_s": result.run_s,
         "env_steps_per_s": result.env_steps / max(result.run_s, 1e-9),
     }
-    finish_run(run_dir, f"{algo.upper()} expert on {args.env_id}", mon.rows, "env_steps",
-               ["episode_return", "value_loss", "critic_loss", "entropy"],
-               out, hlines={"random": random_score, **({} if solved is None else {"solved": solved})})
-    emit({**out, "run_dir": str(run_dir)}, opts.json, [
+    out = finish_run(run_dir, f"{algo.upper()} expert on {args.env_id}", mon.rows, "env_steps",
+                     ["episode_return", "value_loss", "critic_loss", "entropy"],
+                     out, hlines={"random": random_score, **({} if solved is None else {"solved": solved})})
+    emit(out, opts.json, [
         f"expert {args.env_id}: mean return {evaluation.mean:.1f} ± {evaluation.std:.1f} over {opts.eval_episodes} episodes "
         f"(random {random_score:.1f}{'' if solved is None else f', solved {solved:g}'}); "
         f"{result.env_steps:,} env steps in {result.run_s:.1f}s + {result.compile_s:.1f}s compile",
@@ -131,7 +133,7 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
         raise WeakExpertError(verdict)
     if verdict:
         print(f"imitax expert: warning: {verdict}", file=sys.stderr)
-    return {**out, "run_dir": str(run_dir)}
+    return out
 
 
 def _verdict(args: ExpertArgs, algo: str, reached: float, random_score: float, expected: float, solved: float | None,

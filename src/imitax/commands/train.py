@@ -19,6 +19,7 @@ from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
 from imitax.algos.sqil import SQILConfig, train_sqil
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
                                    score_table, start_run, training, with_seed_axis)
+from imitax.commands.wall_time import phase
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError
@@ -145,7 +146,8 @@ def run_rl(args: TrainRLArgs) -> dict[str, Any]:
     policy = result.ppo.policy
     params = seed_slice(result.state, 0).policy_params
     evaluations = evaluate_seeds(env, policy, with_seed_axis(params), 1, opts.eval_episodes, opts.seed)
-    save_policy(run_dir / "checkpoint", policy, params, algorithm=f"ppo-on-{meta['algorithm']}-reward", reward=str(args.reward))
+    with phase("save"):
+        save_policy(run_dir / "checkpoint", policy, params, algorithm=f"ppo-on-{meta['algorithm']}-reward", reward=str(args.reward))
     out = {"command": "train rl", "env_id": args.env_id, "backend": opts.backend, "reward": str(args.reward),
            "reward_algorithm": meta["algorithm"], **score_table(evaluations, reference["random"], reference["expert"]),
            "env_steps": result.env_steps, "compile_s": result.compile_s, "train_s": result.run_s}
@@ -169,7 +171,8 @@ def load_for(args: ImitationArgs) -> tuple[Any, Demonstrations, float, float]:
     if args.num_seeds <= 0:
         raise ConfigError(f"--num-seeds must be > 0, got {args.num_seeds}")
     env = make_env(args.env_id, args.options.backend)
-    demos = load_demonstrations(args.demos, spec=env.spec)
+    with phase("load"):
+        demos = load_demonstrations(args.demos, spec=env.spec)
     expert_score = demos.expert_score if demos.expert_score is not None else \
         float(sum(t.episode_return for t in demos.trajectories) / len(demos.trajectories))
     random_score = demos.random_score if demos.random_score is not None else \
@@ -192,7 +195,8 @@ def run_bc(args: TrainBCArgs) -> dict[str, Any]:
                           eval_env=env if isinstance(env, JaxEnv) else None, on_chunk=mon, checkpoint=checkpoint)
     policy = result.bc.policy
     evaluations = evaluate_seeds(env, policy, result.params, args.num_seeds, opts.eval_episodes, opts.seed)
-    save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="bc", dataset=args.demos)
+    with phase("save"):
+        save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="bc", dataset=args.demos)
     out = {"command": "train bc", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),
            "gradient_steps": result.gradient_steps, "compile_s": result.compile_s, "train_s": result.run_s}
@@ -242,11 +246,13 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     policy = result.algo.policy
     policy_params = jax.vmap(result.algo.policy_params)(result.state)
     evaluations = evaluate_seeds(env, policy, policy_params, args.num_seeds, opts.eval_episodes, opts.seed)
-    save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm=algo_name.lower(), dataset=args.demos)
-    if hasattr(result.algo, "saved_reward"):
-        params, reward_meta = result.algo.saved_reward(result.state)
-        save_checkpoint(run_dir / "reward", seed_slice(params, 0),
-                        {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(), **reward_meta})
+    with phase("save"):
+        save_policy(run_dir / "checkpoint", policy, seed_slice(policy_params, 0), algorithm=algo_name.lower(),
+                    dataset=args.demos)
+        if hasattr(result.algo, "saved_reward"):
+            params, reward_meta = result.algo.saved_reward(result.state)
+            save_checkpoint(run_dir / "reward", seed_slice(params, 0),
+                            {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(), **reward_meta})
     steps = result.env_steps * args.num_seeds
     out = {"command": f"train {algo_name.lower()}", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),
@@ -259,13 +265,13 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
 
 def _finish(run_dir: Any, algo: str, env_id: str, rows: list[dict[str, Any]], x: str, out: dict[str, Any], as_json: bool) -> dict[str, Any]:
     ref = out["reference"]
-    finish_run(run_dir, f"{algo} on {env_id}", rows, x,
-               ["episode_return", "disc_loss", "critic_loss", "loss", "disc_expert_accuracy", "disc_agent_accuracy"], out,
-               hlines={"expert": ref["expert"], "random": ref["random"]})
+    out = finish_run(run_dir, f"{algo} on {env_id}", rows, x,
+                     ["episode_return", "disc_loss", "critic_loss", "loss", "disc_expert_accuracy", "disc_agent_accuracy"],
+                     out, hlines={"expert": ref["expert"], "random": ref["random"]})
     seeds = ", ".join(f"{s:.3f}" for s in out["seed_normalized_scores"])
-    emit({**out, "run_dir": str(run_dir)}, as_json, [
+    emit(out, as_json, [
         f"{algo} {env_id}: mean return {out['mean_return']:.1f} (expert {ref['expert']:.1f}, random {ref['random']:.1f}), "
         f"normalised score {out['normalized_score']:.3f} [per seed: {seeds}]",
         f"saved {run_dir}",
     ])
-    return {**out, "run_dir": str(run_dir)}
+    return out

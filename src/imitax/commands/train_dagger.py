@@ -13,6 +13,7 @@ import tyro
 from imitax.algos.dagger import DAggerConfig, train_dagger
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
                                     score_table, start_run, training)
+from imitax.commands.wall_time import phase
 from imitax.data.minari_io import load_demonstrations
 from imitax.errors import ConfigError
 from imitax.eval import evaluate
@@ -47,13 +48,15 @@ def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
     if args.num_seeds <= 0:
         raise ConfigError(f"--num-seeds must be > 0, got {args.num_seeds}")
     env = make_env(args.env_id, opts.backend)
-    expert_fn, _ = load_expert(args.expert, env.spec)
-    initial_demos = load_demonstrations(args.demos, spec=env.spec).transitions() if args.demos else None
+    with phase("load"):
+        expert_fn, _ = load_expert(args.expert, env.spec)
+        initial_demos = load_demonstrations(args.demos, spec=env.spec).transitions() if args.demos else None
 
     def batched_expert(key: jax.Array, obs: Any) -> Any:
         return jax.vmap(expert_fn)(jax.random.split(key, obs.shape[0]), obs)
 
-    expert_score = evaluate(env, batched_expert, jax.random.PRNGKey(opts.seed + 30_000), opts.eval_episodes).mean
+    with phase("evaluate"):
+        expert_score = evaluate(env, batched_expert, jax.random.PRNGKey(opts.seed + 30_000), opts.eval_episodes).mean
     random_score = random_return(env, opts.eval_episodes, opts.seed)
     run_dir = start_run(opts, "dagger", args.env_id, args)
     with training(run_dir, opts, f"DAgger {args.env_id}", config.num_rounds, 1, "rounds") as (mon, checkpoint):
@@ -63,8 +66,9 @@ def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
                               checkpoint=checkpoint)
     policy = result.policy
     evaluations = evaluate_seeds(env, policy, result.params, args.num_seeds, opts.eval_episodes, opts.seed)
-    save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="dagger",
-                expert=str(args.expert), dataset=args.demos)
+    with phase("save"):
+        save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="dagger",
+                    expert=str(args.expert), dataset=args.demos)
     seed_labels = result.expert_labels.tolist()
     out = {"command": "train dagger", "env_id": args.env_id, "backend": opts.backend, "expert": str(args.expert),
            "demos": args.demos, "initial_demo_transitions": 0 if initial_demos is None else len(initial_demos),
@@ -72,18 +76,18 @@ def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
            "expert_labels": float(np.mean(seed_labels)), "seed_expert_labels": seed_labels,
            "rounds": _round_table(result.history), "env_steps": result.env_steps,
            "compile_s": result.compile_s, "train_s": result.run_s}
-    finish_run(run_dir, f"DAgger on {args.env_id}", mon.rows, "expert_labels",
-               ["episode_return", "loss", "accuracy", "neg_mse", "beta"], out,
-               hlines={"expert": expert_score, "random": random_score})
+    out = finish_run(run_dir, f"DAgger on {args.env_id}", mon.rows, "expert_labels",
+                     ["episode_return", "loss", "accuracy", "neg_mse", "beta"], out,
+                     hlines={"expert": expert_score, "random": random_score})
     seeds = ", ".join(f"{s:.3f}" for s in out["seed_normalized_scores"])
-    emit({**out, "run_dir": str(run_dir)}, opts.json, [
+    emit(out, opts.json, [
         (f"DAgger {args.env_id}: mean return {out['mean_return']:.1f} (expert {expert_score:.1f}, "
          f"random {random_score:.1f}), normalised score {out['normalized_score']:.3f} [per seed: {seeds}]"),
         (f"{config.num_rounds} rounds, {out['expert_labels']:,.0f} expert labels per seed "
          f"({result.run_s:.1f}s + {result.compile_s:.1f}s compile)"),
         f"saved {run_dir}",
     ])
-    return {**out, "run_dir": str(run_dir)}
+    return out
 
 
 def _round_table(history: dict[str, np.ndarray]) -> list[dict[str, float]]:

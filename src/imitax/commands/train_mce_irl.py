@@ -21,6 +21,7 @@ import tyro
 from imitax.algos.mce_irl import (ExpertKind, MCEIRLConfig, MCEIRLResult, References, empirical_visitation, expert_policy,
                                   sample_demonstrations, train_mce_irl)
 from imitax.commands.common import RunFolderOptions, emit, holds_run_lock, start_run, training
+from imitax.commands.wall_time import phase, timed_result
 from imitax.envs.tabular import GridworldConfig, RandomMDPConfig, TabularMDP
 from imitax.errors import ConfigError
 from imitax.io.atomic import atomic_write_json
@@ -83,32 +84,36 @@ def run_mce_irl(args: TrainMCEIRLArgs) -> dict[str, Any]:
         result = train_mce_irl(mdp, visitations, config, seed=args.options.seed, num_seeds=args.num_seeds,
                                references=references, on_chunk=mon, checkpoint=checkpoint)
 
-    save_checkpoint(run_dir / "reward", {"reward_params": seed_slice(result.reward_params, 0),
-                                         "learned_reward": result.learned_reward[0]},
-                    {"kind": "tabular-reward", "algorithm": "mce-irl", "reward_model": result.algo.reward_model.to_dict(),
-                     "mdp": mdp.describe(), "discount": config.discount})
+    with phase("save"):
+        save_checkpoint(run_dir / "reward", {"reward_params": seed_slice(result.reward_params, 0),
+                                             "learned_reward": result.learned_reward[0]},
+                        {"kind": "tabular-reward", "algorithm": "mce-irl",
+                         "reward_model": result.algo.reward_model.to_dict(), "mdp": mdp.describe(),
+                         "discount": config.discount})
     files = ["config.json", "metrics.csv", "metrics.jsonl", "reward/", "curve.png", "result.json"]
-    if mdp.layout is not None:
-        plot_reward_heatmaps(run_dir / "reward_heatmap.png",
-                             {"true reward": mdp.on_grid(mdp.true_reward),
-                              "learned reward (seed 0)": mdp.on_grid(result.learned_reward[0])},
-                             f"{title}: true vs learned reward", layout=mdp.layout)
-        files.append("reward_heatmap.png")
-    plot_learning_curve(run_dir / "curve.png", mon.rows, x="steps", ys=CURVE_METRICS, title=title,
-                        hlines={"expert": 1.0, "random": 0.0})
+    with phase("plot"):
+        if mdp.layout is not None:
+            plot_reward_heatmaps(run_dir / "reward_heatmap.png",
+                                 {"true reward": mdp.on_grid(mdp.true_reward),
+                                  "learned reward (seed 0)": mdp.on_grid(result.learned_reward[0])},
+                                 f"{title}: true vs learned reward", layout=mdp.layout)
+            files.append("reward_heatmap.png")
+        plot_learning_curve(run_dir / "curve.png", mon.rows, x="steps", ys=CURVE_METRICS, title=title,
+                            hlines={"expert": 1.0, "random": 0.0})
 
     out = _result(args, mdp, result)
-    atomic_write_json(run_dir / "result.json", {**out, "run_dir": str(run_dir)})
     _write_summary(run_dir, title, out, files)
+    out = timed_result({**out, "run_dir": str(run_dir)})
+    atomic_write_json(run_dir / "result.json", out)
     seeds = ", ".join(f"{s:.3f}" for s in out["seed_normalized_returns"])
     source = "exact expert visitation" if args.num_demos == 0 else f"{args.num_demos} demonstrations per seed"
-    emit({**out, "run_dir": str(run_dir)}, args.options.json, [
+    emit(out, args.options.json, [
         f"{title} from {source}: the policy optimal under the learned reward earns {out['return_ratio']:.3f} of the "
         f"expert's true return ({out['true_return']:.2f} vs {references.expert_return:.2f}, random "
         f"{references.random_return:.2f}); normalised {out['normalized_return']:.3f} [per seed: {seeds}]",
         f"saved {run_dir}",
     ])
-    return {**out, "run_dir": str(run_dir)}
+    return out
 
 
 def _result(args: TrainMCEIRLArgs, mdp: TabularMDP, result: MCEIRLResult) -> dict[str, Any]:

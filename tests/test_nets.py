@@ -31,8 +31,8 @@ def test_gaussian_policy_clip_and_log_std():
     policy = Policy(PENDULUM, init_log_std=-0.5)
     params = policy.init(jax.random.PRNGKey(0))
     dist = policy.distribution(params, jnp.zeros((7, 3)))
-    assert dist.event_shape == (1,) and dist.batch_shape == (7,)
-    np.testing.assert_allclose(np.asarray(dist.stddev()), np.exp(-0.5), rtol=1e-6)
+    assert dist.mean.shape == dist.std.shape == (7, 1)
+    np.testing.assert_allclose(np.asarray(dist.std), np.exp(-0.5), rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(policy.clip(jnp.array([[5.0], [-3.0], [0.5]]))), [[2.0], [-2.0], [0.5]])
 
 

@@ -1,6 +1,6 @@
 """Policies: a network that maps observations to an action distribution.
 
-Discrete spaces get a `distrax.Categorical`; Box spaces a diagonal Gaussian with a
+Discrete spaces get a `Categorical`; Box spaces a diagonal Gaussian with a
 state-independent learned log-std. Actions are sampled unbounded; environments clip
 them to the bounds (the executed, clipped action is what demonstrations record).
 """
@@ -11,12 +11,12 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from imitax.envs.spec import Discrete, EnvSpec, executed_actions
+from imitax.nets.distributions import Categorical, DiagGaussian
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -29,12 +29,12 @@ class _PolicyNet(nn.Module):
     init_log_std: float
 
     @nn.compact
-    def __call__(self, obs: jnp.ndarray) -> distrax.Distribution:
+    def __call__(self, obs: jnp.ndarray) -> Categorical | DiagGaussian:
         out = MLP(self.hidden_sizes, self.action_dim, self.activation, out_scale=0.01)(obs)
         if self.discrete:
-            return distrax.Categorical(logits=out)
+            return Categorical(out)
         log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
-        return distrax.MultivariateNormalDiag(out, jnp.exp(jnp.broadcast_to(log_std, out.shape)))
+        return DiagGaussian(out, jnp.exp(jnp.broadcast_to(log_std, out.shape)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,14 +59,14 @@ class Policy:
         net_params = self.net.init(key, jnp.zeros((1, self.spec.obs_dim)))
         return {"net": net_params, "obs_norm": ObsNormalizer.identity(self.spec.obs_dim)}
 
-    def distribution(self, params: dict[str, Any], obs: jnp.ndarray) -> distrax.Distribution:
+    def distribution(self, params: dict[str, Any], obs: jnp.ndarray) -> Categorical | DiagGaussian:
         """obs: f32[..., obs_dim] -> distribution over actions with batch shape `[...]`."""
         return self.net.apply(params["net"], params["obs_norm"](obs))
 
     def act(self, params: dict[str, Any], key: jax.Array, obs: jnp.ndarray, deterministic: bool = False) -> jnp.ndarray:
         """Sampled (or modal) actions: i32[...] or f32[..., action_dim], unclipped."""
         dist = self.distribution(params, obs)
-        action = dist.mode() if deterministic else dist.sample(seed=key)
+        action = dist.mode() if deterministic else dist.sample(key)
         return action.astype(jnp.int32) if isinstance(self.spec.action_space, Discrete) else action
 
     def clip(self, actions: jnp.ndarray) -> jnp.ndarray:

@@ -2,8 +2,8 @@
 
 The network outputs a mean and a state-dependent log-std per action dimension; a sample
 u ~ N(mean, std) is squashed by tanh and scaled to the action bounds, so every action
-lies inside them and the log-density accounts for the change of variables (distrax's
-`Tanh` bijector computes log|d tanh/du| stably). The deterministic action is the squashed
+lies inside them and the log-density accounts for the change of variables
+(`SquashedGaussian` computes log|d tanh/du| stably). The deterministic action is the squashed
 mean.
 """
 
@@ -13,7 +13,6 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -21,6 +20,7 @@ import numpy as np
 
 from imitax.envs.spec import Box, EnvSpec
 from imitax.errors import ConfigError
+from imitax.nets.distributions import SquashedGaussian
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -70,27 +70,20 @@ class SquashedGaussianPolicy:
         return {"net": self.net.init(key, jnp.zeros((1, self.spec.obs_dim))),
                 "obs_norm": ObsNormalizer.identity(self.spec.obs_dim)}
 
-    def _bijector(self) -> distrax.Bijector:
-        space = check_bounded(self.spec, "this policy")
-        low, high = jnp.asarray(space.low_array), jnp.asarray(space.high_array)
-        to_bounds = distrax.ScalarAffine(shift=(high + low) / 2, scale=(high - low) / 2)
-        return distrax.Block(distrax.Chain([to_bounds, distrax.Tanh()]), ndims=1)
-
-    def distribution(self, params: dict[str, Any], obs: jnp.ndarray) -> distrax.Distribution:
+    def distribution(self, params: dict[str, Any], obs: jnp.ndarray) -> SquashedGaussian:
         """obs: f32[..., obs_dim] -> a distribution over in-bounds actions f32[..., action_dim]."""
+        space = check_bounded(self.spec, "this policy")
         mean, log_std = self.net.apply(params["net"], params["obs_norm"](obs))
-        return distrax.Transformed(distrax.MultivariateNormalDiag(mean, jnp.exp(log_std)), self._bijector())
+        return SquashedGaussian(mean, jnp.exp(log_std), jnp.asarray(space.low_array), jnp.asarray(space.high_array))
 
     def sample_and_log_prob(self, params: dict[str, Any], key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
         """Reparameterised actions f32[..., action_dim] and their log-densities f32[...]."""
-        return self.distribution(params, obs).sample_and_log_prob(seed=key)
+        return self.distribution(params, obs).sample_and_log_prob(key)
 
     def act(self, params: dict[str, Any], key: jax.Array, obs: jnp.ndarray, deterministic: bool = False) -> jnp.ndarray:
         """Sampled actions, or the squashed mean when `deterministic`: f32[..., action_dim]."""
-        if deterministic:
-            mean, _ = self.net.apply(params["net"], params["obs_norm"](obs))
-            return self._bijector().forward(mean)
-        return self.distribution(params, obs).sample(seed=key)
+        dist = self.distribution(params, obs)
+        return dist.mode() if deterministic else dist.sample(key)
 
     def clip(self, actions: jnp.ndarray) -> jnp.ndarray:
         """Actions are inside the bounds already."""

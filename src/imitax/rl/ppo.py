@@ -177,7 +177,7 @@ class PPO:
     def act(self, state: PPOState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
         """obs: f32[n, obs_dim] -> actions and {"log_prob": f32[n], "value": f32[n]}."""
         dist = self.policy.distribution(state.policy_params, obs)
-        actions = dist.sample(seed=key)
+        actions = dist.sample(key)
         extras = {"log_prob": dist.log_prob(actions), "value": self.value(state, obs)}
         return actions, extras
 

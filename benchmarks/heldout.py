@@ -140,7 +140,10 @@ def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[s
 
 
 def markdown_table(results: dict) -> str:
-    """Mean normalised score per task and method, per-seed scores in brackets, as Markdown."""
+    """Mean normalised score per task and method, per-seed scores in brackets, as Markdown. A
+    GAIL or AIRL cell measured with another generator learning rate than today's default is
+    marked with it (rows from before 2026-11-27 record none: 3e-4)."""
+    default_rate = GAILConfig().ppo.learning_rate
     columns = [f"{algo}_{count}demos" for count in (10, 1) for algo in ALGOS]
     lines = ["| task | expert / random | " + " | ".join(c.replace("_", ", ").replace("demos", " demos").upper()
                                                      for c in columns) + " |",
@@ -150,8 +153,14 @@ def markdown_table(results: dict) -> str:
         cells = []
         for column in columns:
             stats = entry.get(column)
-            cells.append("-" if stats is None else
-                         f"{stats['mean']:.3f} [{', '.join(f'{v:.2f}' for v in stats['values'])}]")
+            if stats is None:
+                cells.append("-")
+                continue
+            cell = f"{stats['mean']:.3f} [{', '.join(f'{v:.2f}' for v in stats['values'])}]"
+            rate = stats.get("generator_learning_rate", 3e-4)
+            if not column.startswith("bc") and rate != default_rate:
+                cell += f" (policy lr {rate:g})"
+            cells.append(cell)
         lines.append(f"| {env_id} ({split}) | {entry['expert_return']:.1f} / {entry['random_return']:.1f} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -65,7 +65,7 @@ def test_flow_writes_run_folders(flow):
     assert [row["gradient_steps"] for row in rows] == [100, 200] and "epochs" not in rows[0]
     assert Path(flow["gail"]["run_dir"], "reward", "params.msgpack").exists()
     config = json.loads(Path(flow["gail"]["run_dir"], "config.json").read_text())
-    assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 6e-4
+    assert config["gail"]["ppo"]["total_steps"] == 20480 and config["gail"]["ppo"]["learning_rate"] == 3e-4
 
 
 def test_flow_reports_where_wall_time_went(flow):

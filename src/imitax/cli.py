@@ -27,7 +27,9 @@ import tyro
 from imitax.commands.wall_time import process_started
 from imitax.errors import ConfigError, ImitaxError
 
-_first_command = True  # the first command in a process counts its time from the process's start
+# The `imitax` program's command (argv from sys.argv, the first in its process) counts its time
+# from the process's start; a call from Python (argv given) from the call.
+_first_command = True
 
 USAGE = """usage: imitax COMMAND [options]   (imitax COMMAND --help for a command's options)
 
@@ -77,7 +79,8 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
 def main(argv: Sequence[str] | None = None) -> int:
     global _first_command
     called = time.perf_counter()
-    started, _first_command = (process_started() or called) if _first_command else called, False
+    from_start = argv is None and _first_command
+    started, _first_command = (process_started() or called) if from_start else called, False
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE)

@@ -11,9 +11,9 @@ another counts as the outer one, so nothing is counted twice); time outside ever
 inside phases (a training loop's first chunk, an evaluation's first episode batch):
 `compile_s` is the sum of JAX's compile-event durations over the whole command (tracing,
 lowering, XLA compile, reading the persistent cache), already counted in the phases that
-compiled. The first command in a process counts from the process's start (`import_s` is then
-the interpreter's start-up and every import up to the command's own modules); later ones, from
-their call.
+compiled. The `imitax` program counts from its process's start (`import_s` is then the
+interpreter's start-up and every import up to the command's own modules); `cli.main(argv)`
+called from Python, from the call.
 """
 
 from __future__ import annotations

@@ -285,7 +285,13 @@ def finish_run(run_dir: Path, title: str, rows: list[dict[str, Any]], x: str, ys
         ]
     sections["Files"] = "config.json, metrics.csv, metrics.jsonl, checkpoint/, curve.png, result.json"
     write_summary(run_dir, title, sections)
-    result = timed_result(result)
+    return write_result(run_dir, result)
+
+
+def write_result(run_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Write result.json, the run's last file (with the command's `wall_time` breakdown when run
+    from the CLI); return what was written."""
+    result = timed_result({**result, "run_dir": str(run_dir)})
     atomic_write_json(run_dir / "result.json", result)
     return result
 

@@ -20,11 +20,10 @@ import tyro
 
 from imitax.algos.mce_irl import (ExpertKind, MCEIRLConfig, MCEIRLResult, References, empirical_visitation, expert_policy,
                                   sample_demonstrations, train_mce_irl)
-from imitax.commands.common import RunFolderOptions, emit, holds_run_lock, start_run, training
-from imitax.commands.wall_time import phase, timed_result
+from imitax.commands.common import RunFolderOptions, emit, holds_run_lock, start_run, training, write_result
+from imitax.commands.wall_time import phase
 from imitax.envs.tabular import GridworldConfig, RandomMDPConfig, TabularMDP
 from imitax.errors import ConfigError
-from imitax.io.atomic import atomic_write_json
 from imitax.io.checkpoint import save_checkpoint
 from imitax.io.plots import plot_learning_curve, plot_reward_heatmaps
 from imitax.io.run_dir import write_summary
@@ -103,8 +102,7 @@ def run_mce_irl(args: TrainMCEIRLArgs) -> dict[str, Any]:
 
     out = _result(args, mdp, result)
     _write_summary(run_dir, title, out, files)
-    out = timed_result({**out, "run_dir": str(run_dir)})
-    atomic_write_json(run_dir / "result.json", out)
+    out = write_result(run_dir, out)
     seeds = ", ".join(f"{s:.3f}" for s in out["seed_normalized_returns"])
     source = "exact expert visitation" if args.num_demos == 0 else f"{args.num_demos} demonstrations per seed"
     emit(out, args.options.json, [

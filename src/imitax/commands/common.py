@@ -184,6 +184,15 @@ def _saved_config_file(run_dir: Path) -> Path:
     return config_file
 
 
+def config_from_json(kind: type, value: Any) -> Any:
+    """An instance of the config dataclass `kind` from its JSON form (what `write_config` wrote).
+
+    Raises:
+        KeyError, TypeError, ValueError: `value` does not fit `kind`.
+    """
+    return _from_jsonable(kind, value)
+
+
 def _from_jsonable(kind: Any, value: Any) -> Any:
     """Rebuild a value of type `kind` (a dataclass, tuple, Path, Optional, scalar) from JSON."""
     if dataclasses.is_dataclass(kind):

@@ -29,6 +29,14 @@ RewardFn = Callable[[Transitions], jnp.ndarray]
 
 def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
     """(reward_fn, env spec, metadata) from a reward checkpoint or a run folder holding one."""
+    params, spec, meta = load_reward_params(path)
+    _, reward = reward_network(spec, meta)
+    return (lambda transitions: reward(params, transitions)), spec, meta
+
+
+def load_reward_params(path: str | Path) -> tuple[Any, EnvSpec, dict[str, Any]]:
+    """(params, env spec, metadata) of a reward checkpoint or a run folder holding one;
+    `reward_network(spec, metadata)` gives the function of those params."""
     path = Path(path)
     if (path / "reward").is_dir():
         path = path / "reward"
@@ -38,19 +46,30 @@ def load_reward(path: str | Path) -> tuple[RewardFn, EnvSpec, dict[str, Any]]:
                               "(the reward/ folder of a gail, airl, dac or iq-learn run)")
     try:
         spec = EnvSpec.from_dict(meta["env_spec"])
-        network = meta["network"]
-        algorithm = meta["algorithm"]
-        check_network(network["hidden_sizes"], network["activation"], hidden_name="network.hidden_sizes",
-                      activation_name="network.activation")
-        if algorithm not in REWARD_NETWORKS:
-            raise CheckpointError(f"reward of algorithm {algorithm!r}; expected one of {', '.join(REWARD_NETWORKS)}")
-        net, reward = REWARD_NETWORKS[algorithm](spec, network, meta)
+        net, _ = reward_network(spec, meta)
     except (ImitaxError, KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: meta.json has no valid env_spec/network/algorithm ({error}); expected the "
                               "fields a gail, airl, dac or iq-learn run writes") from None
     params, _ = load_checkpoint(path, template=net.init(jax.random.PRNGKey(0), ObsNormalizer.identity(spec.obs_dim)))
     require_finite(path, params)
-    return (lambda transitions: reward(params, transitions)), spec, meta
+    return params, spec, meta
+
+
+def reward_network(spec: EnvSpec, meta: dict[str, Any]) -> tuple[Any, Callable[[Any, Transitions], jnp.ndarray]]:
+    """(network, reward(params, transitions) -> f32[...]) of the reward that `meta` (a reward
+    checkpoint's metadata: algorithm, network, reward form) describes.
+
+    Raises:
+        CheckpointError: an unknown algorithm or reward form, or a bad network entry.
+        KeyError: a missing entry.
+    """
+    network = meta["network"]
+    algorithm = meta["algorithm"]
+    check_network(network["hidden_sizes"], network["activation"], hidden_name="network.hidden_sizes",
+                  activation_name="network.activation")
+    if algorithm not in REWARD_NETWORKS:
+        raise CheckpointError(f"reward of algorithm {algorithm!r}; expected one of {', '.join(REWARD_NETWORKS)}")
+    return REWARD_NETWORKS[algorithm](spec, network, meta)
 
 
 def _airl_reward(spec: EnvSpec, network: dict[str, Any], meta: dict[str, Any]) -> tuple[AIRLRewardNet, Callable[..., jnp.ndarray]]:

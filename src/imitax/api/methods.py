@@ -1,0 +1,163 @@
+"""The methods `imitax.train` runs: each one's config type, default config and how it calls its
+`train_*` function (kept as they are; this only adapts arguments and results)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+from imitax.api.reward import LearnedReward, TabularReward
+from imitax.rl.loop import seed_slice
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """What a method's runner gets. env: an imitax env (MCE IRL: a TabularMDP); demos:
+    Transitions [n, ...] or None (MCE IRL: the expert visitation); expert: DAgger's expert_fn."""
+
+    env: Any
+    demos: Any
+    expert: Any
+    config: Any
+    seed: int
+    num_seeds: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """A runner's output: the policy (net, one params pytree per seed), the learned reward or
+    None, history {metric: f[num_seeds, points]} and timing."""
+
+    policy_net: Any
+    policy_params: tuple[Any, ...]
+    reward: LearnedReward | TabularReward | None
+    history: dict[str, np.ndarray]
+    compile_s: float
+    run_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """name: as on the command line; takes: "demos" (required), "expert" (DAgger: demos
+    optional), "env" (RL: no demos) or "mdp" (MCE IRL); config_key: the config's key in a run
+    folder's config.json."""
+
+    name: str
+    config_type: type
+    default_config: Callable[[str], Any]
+    takes: str
+    config_key: str
+    run: Callable[[Run], Trained]
+
+
+def _per_seed(stacked: Any, num_seeds: int) -> tuple[Any, ...]:
+    return tuple(seed_slice(stacked, index) for index in range(num_seeds))
+
+
+def _trained(net: Any, stacked_params: Any, run: Run, result: Any, reward: Any = None) -> Trained:
+    return Trained(net, _per_seed(stacked_params, run.num_seeds), reward, {k: np.asarray(v) for k, v in result.history.items()},
+                   float(result.compile_s), float(result.run_s))
+
+
+def _run_bc(run: Run) -> Trained:
+    from imitax.algos.bc import train_bc
+    from imitax.envs.jax_env import JaxEnv
+
+    result = train_bc(run.demos, run.env.spec, run.config, run.seed, run.num_seeds,
+                      eval_env=run.env if isinstance(run.env, JaxEnv) else None)
+    return _trained(result.bc.policy, result.params, run, result)
+
+
+def _run_dagger(run: Run) -> Trained:
+    from imitax.algos.dagger import train_dagger
+
+    result = train_dagger(run.env, run.expert, run.config, run.seed, run.num_seeds, initial_demos=run.demos)
+    return _trained(result.policy, result.params, run, result)
+
+
+def _from_demos(train_fn: Callable[..., Any], reward_name: str | None) -> Callable[[Run], Trained]:
+    """GAIL, AIRL, DAC, SQIL, IQ-Learn: `train_fn(env, demos, config, seed, num_seeds)`; the
+    reward, where the method saves one, under the algorithm name `reward_name`."""
+
+    def run_method(run: Run) -> Trained:
+        result = train_fn(run.env, run.demos, run.config, run.seed, run.num_seeds)
+        params = jax.vmap(result.algo.policy_params)(result.state)
+        reward = None
+        if reward_name is not None and hasattr(result.algo, "saved_reward"):
+            reward_params, meta = result.algo.saved_reward(result.state)
+            reward = LearnedReward(reward_name, run.env.spec, meta, _per_seed(reward_params, run.num_seeds))
+        return _trained(result.algo.policy, params, run, result, reward)
+
+    return run_method
+
+
+def _run_ppo(run: Run) -> Trained:
+    from imitax.rl.train import train_ppo
+
+    result = train_ppo(run.env, run.config, run.seed, run.num_seeds)
+    return _trained(result.ppo.policy, result.state.policy_params, run, result)
+
+
+def _run_sac(run: Run) -> Trained:
+    from imitax.rl.off_policy import train_sac
+
+    result = train_sac(run.env, run.config, run.seed, run.num_seeds)
+    return _trained(result.sac.policy, result.state.policy_params, run, result)
+
+
+def _run_mce_irl(run: Run) -> Trained:
+    from imitax.algos.mce_irl import train_mce_irl
+    from imitax.api.result import TabularPolicyNet
+
+    mdp = run.env
+    result = train_mce_irl(mdp, run.demos, run.config, run.seed, run.num_seeds)
+    reward = TabularReward(result.learned_reward, _per_seed(result.reward_params, run.num_seeds),
+                           result.algo.reward_model.to_dict(), run.config.discount)
+    net = TabularPolicyNet(mdp.num_states, mdp.num_actions, mdp.horizon)
+    return Trained(net, tuple(result.optimal_policy), reward, {k: np.asarray(v) for k, v in result.history.items()},
+                   float(result.compile_s), float(result.run_s))
+
+
+def _methods() -> dict[str, Method]:
+    from imitax.algos.airl import AIRLConfig, train_airl
+    from imitax.algos.bc import BCConfig
+    from imitax.algos.dac import DACConfig, train_dac
+    from imitax.algos.dagger import DAggerConfig
+    from imitax.algos.gail import GAILConfig, train_gail
+    from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
+    from imitax.algos.mce_irl import MCEIRLConfig
+    from imitax.algos.sqil import SQILConfig, train_sqil
+    from imitax.rl.ppo import PPOConfig
+    from imitax.rl.sac import SACConfig
+
+    methods = [
+        Method("bc", BCConfig, lambda env_id: BCConfig(), "demos", "bc", _run_bc),
+        Method("dagger", DAggerConfig, lambda env_id: DAggerConfig(), "expert", "dagger", _run_dagger),
+        Method("gail", GAILConfig, GAILConfig.for_env, "demos", "gail", _from_demos(train_gail, "gail")),
+        Method("airl", AIRLConfig, AIRLConfig.for_env, "demos", "airl", _from_demos(train_airl, "airl")),
+        Method("dac", DACConfig, DACConfig.for_env, "demos", "dac", _from_demos(train_dac, "dac")),
+        Method("sqil", SQILConfig, SQILConfig.for_env, "demos", "sqil", _from_demos(train_sqil, None)),
+        Method("iq-learn", IQLearnConfig, IQLearnConfig.for_env, "demos", "iq_learn",
+               _from_demos(train_iq_learn, "iq-learn")),
+        Method("ppo", PPOConfig, PPOConfig.for_env, "env", "ppo", _run_ppo),
+        Method("sac", SACConfig, SACConfig.for_env, "env", "sac", _run_sac),
+        Method("mce-irl", MCEIRLConfig, lambda env_id: MCEIRLConfig(), "mdp", "mce_irl", _run_mce_irl),
+    ]
+    return {method.name: method for method in methods}
+
+
+METHOD_NAMES = ("bc", "dagger", "gail", "airl", "dac", "sqil", "iq-learn", "ppo", "sac", "mce-irl")
+
+
+def method(name: str) -> Method:
+    """The method called `name` (as on the command line; "iq_learn" is accepted for "iq-learn")."""
+    from imitax.errors import ConfigError
+
+    key = name.replace("_", "-") if isinstance(name, str) else name
+    if key not in METHOD_NAMES:
+        raise ConfigError(f"unknown method {name!r}; expected one of {', '.join(METHOD_NAMES)}")
+    return _methods()[key]

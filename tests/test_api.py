@@ -38,7 +38,9 @@ TINY_BC = BCConfig(num_steps=50, log_every=25, batch_size=32, hidden_sizes=(16,)
 TINY = {
     "bc": TINY_BC,
     "dagger": DAggerConfig(num_rounds=2, episodes_per_round=1, eval_episodes=2, bc=TINY_BC),
-    "gail": GAILConfig(ppo=TINY_PPO, disc_hidden_sizes=(16,)),
+    # what `imitax train gail CartPole-v1` gets from the flags in GAIL_FLAGS
+    "gail": GAILConfig.for_env("CartPole-v1", disc_hidden_sizes=(16,), ppo=dict(
+        total_steps=2048, num_envs=4, rollout_steps=64, num_epochs=1, num_minibatches=2, hidden_sizes=(16,))),
     "airl": AIRLConfig(ppo=TINY_PPO, disc_hidden_sizes=(16,)),
     "dac": DACConfig(sac=TINY_SAC, disc_hidden_sizes=(16,)),
     "sqil": SQILConfig(sac=TINY_SAC),
@@ -47,6 +49,9 @@ TINY = {
     "sac": TINY_SAC,
     "mce-irl": MCEIRLConfig(num_steps=20, log_every=10),
 }
+GAIL_FLAGS = ["--gail.disc-hidden-sizes", "16", "--gail.ppo.total-steps", "2048", "--gail.ppo.num-envs", "4",
+              "--gail.ppo.rollout-steps", "64", "--gail.ppo.num-epochs", "1", "--gail.ppo.num-minibatches", "2",
+              "--gail.ppo.hidden-sizes", "16"]
 # The JAX backend where a test needs it (BC: the CLI run below; GAIL: the README example);
 # the rest on Gymnasium, which compiles less (no compiled rollout).
 BACKEND = {"bc": "jax", "gail": "jax"}
@@ -211,7 +216,9 @@ def test_load_reads_command_line_runs(trained, tmp_path):
                      "0", "--num-seeds", "2", "--eval-episodes", "3", *common]) == 0
         assert main(["train", "mce-irl", "--grid.size", "3", "3", "--grid.horizon", "6", "--mce-irl.num-steps", "20",
                      "--mce-irl.log-every", "10", *common]) == 0
-    bc_out, mce_out = (json.loads(line) for line in out.getvalue().strip().splitlines()[-2:])
+        assert main(["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", *GAIL_FLAGS, "--num-seeds", "4",
+                     "--eval-episodes", "3", *common]) == 0
+    bc_out, mce_out, gail_out = (json.loads(line) for line in out.getvalue().strip().splitlines()[-3:])
 
     bc = imitax.load(bc_out["run_dir"])
     assert bc.method == "bc" and bc.num_seeds == 1 and bc.config == TINY_BC and bc.reward is None
@@ -227,6 +234,48 @@ def test_load_reads_command_line_runs(trained, tmp_path):
     python_mce = trained("mce-irl")
     np.testing.assert_allclose(mce.reward.table[0], python_mce.reward.table[0], rtol=1e-6)
     assert mce.evaluate().mean_returns[0] == pytest.approx(mce_out["true_return"], rel=1e-5)
+
+    gail, python_gail = imitax.load(gail_out["run_dir"]), trained("gail")
+    assert gail.method == "gail" and gail.config == python_gail.config and gail.num_seeds == 1
+    assert isinstance(gail.reward, LearnedReward) and gail.reward.metadata == python_gail.reward.metadata
+    transitions = Transitions(jnp.asarray(obs), jnp.ones(32, jnp.int32), jnp.zeros(32), jnp.asarray(obs[::-1]),
+                              jnp.zeros(32, bool), jnp.zeros(32, bool))
+    np.testing.assert_allclose(gail.reward(transitions), python_gail.reward(transitions), rtol=1e-6)
+    np.testing.assert_array_equal(gail.policy(0)(obs), python_gail.policy(0)(obs))
+
+
+def test_load_reads_an_expert_run_folder(trained, tmp_path):
+    """The files `imitax expert` writes (see commands/expert.py), made here without training an expert."""
+    from imitax.io.atomic import to_jsonable
+    from imitax.io.policy_checkpoint import save_policy
+
+    ppo, run = trained("ppo"), tmp_path / "expert-CartPole-v1"
+    save_policy(run / "checkpoint", ppo.policy_net, ppo.policy_params[1], algorithm="ppo", expert_return=480.0,
+                random_return=20.0)
+    (run / "config.json").write_text(json.dumps({"env_id": "CartPole-v1", "algo": "auto", "ppo": to_jsonable(ppo.config),
+                                                 "options": {"seed": 3, "backend": "gymnasium"}}))
+    (run / "result.json").write_text(json.dumps({"command": "expert", "algo": "ppo", "compile_s": 1.5, "train_s": 2.5,
+                                                 "reference": {"random": 20.0, "expected": 250.0, "solved": 475.0}}))
+    (run / "metrics.jsonl").write_text('{"env_steps": 1024, "episode_return": 20.0}\n'
+                                       '{"env_steps": 2048, "episode_return": null}\n')
+    loaded = imitax.load(run)
+    assert (loaded.method, loaded.config, loaded.seed, loaded.backend) == ("ppo", ppo.config, 3, "gymnasium")
+    assert (loaded.references.random, loaded.references.expert) == (20.0, 480.0) and loaded.timing["run_s"] == 2.5
+    assert loaded.history["env_steps"].tolist() == [[1024, 2048]] and np.isnan(loaded.history["episode_return"][0, 1])
+    obs = np.random.default_rng(4).normal(size=(16, 4))
+    np.testing.assert_array_equal(loaded.policy(0)(obs), ppo.policy(1)(obs))
+    assert loaded.evaluate(episodes=2).normalized_scores.shape == (1,)
+
+
+def test_mce_irl_evaluates_exactly_on_changed_dynamics(trained):
+    result = trained("mce-irl")
+    same = result.evaluate(gridworld(size=(3, 3), horizon=6))
+    np.testing.assert_allclose(same.mean_returns, result.evaluate().mean_returns, rtol=1e-6)
+    slippery = result.evaluate(gridworld(size=(3, 3), horizon=6, slip=0.5))
+    assert slippery.returns.shape == (2, 1) and (slippery.mean_returns < same.mean_returns).all()
+    assert slippery.references.expert < result.references.expert  # the slippery MDP's own expert
+    with pytest.raises(ConfigError, match="9 states"):
+        result.evaluate(gridworld(size=(4, 4)))
 
 
 def test_readme_example_runs(demos_root, tmp_path, monkeypatch):

@@ -190,6 +190,11 @@ def test_evaluate_gives_per_seed_figures_and_normalises_with_the_demos_reference
     assert result.evaluate(episodes=4, seed=1).returns.tolist() == evaluation.returns.tolist()
     other = result.evaluate(episodes=4, seed=1, references=(0.0, 1000.0))
     np.testing.assert_allclose(other.normalized_scores, evaluation.mean_returns / 1000.0)
+    # references that cannot normalise (expert not above random) leave the returns, with a warning
+    with pytest.warns(UserWarning, match="not above the random reference"):
+        inverted = result.evaluate(episodes=4, seed=1, references=(500.0, 10.0))
+    assert inverted.metric == "return" and inverted.normalized_scores is None
+    assert inverted.iqm == pytest.approx(float(np.mean(evaluation.mean_returns)))  # two seeds: IQM = mean
 
 
 def test_demos_may_be_a_dataset_id_demonstrations_or_transitions(trained):

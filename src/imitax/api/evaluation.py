@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import jax
@@ -22,7 +23,8 @@ class Evaluation:
         returns: f64[num_seeds, episodes], one complete episode per entry (MCE IRL: the exact
             expected return, one entry per seed).
         mean_returns: f64[num_seeds].
-        normalized_scores: f64[num_seeds] (random = 0, expert = 1), or None without references.
+        normalized_scores: f64[num_seeds] (random = 0, expert = 1), or None without references
+            (or with an expert reference not above the random one: a warning says so).
         metric: "normalized_score", or "return" when there are no references.
         iqm: the interquartile mean over seeds of `metric`; ci95 its 95% percentile-bootstrap interval.
         mean, std: over seeds of `metric`.
@@ -86,7 +88,11 @@ def summarize(returns: np.ndarray, references: ReferenceScores, seed: int = 0) -
     mean_returns = returns.mean(axis=1)
     scores = None
     if references.random is not None and references.expert is not None:
-        scores = np.asarray(normalized_score(mean_returns, references.random, references.expert), np.float64)
+        try:
+            scores = np.asarray(normalized_score(mean_returns, references.random, references.expert), np.float64)
+        except ConfigError as error:  # an expert no better than random: the returns still tell something
+            warnings.warn(f"{error}; reporting returns only (pass references=(random, expert) to normalise)",
+                          stacklevel=4)
     values = mean_returns if scores is None else scores
     iqm, ci95 = iqm_statistics(values, seed)
     stats = seed_statistics(values, seed)

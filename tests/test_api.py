@@ -301,6 +301,16 @@ def test_readme_example_runs(demos_root, tmp_path, monkeypatch):
     assert imitax.load(tmp_path / "runs" / "gail-python").num_seeds == 4
 
 
+def test_readme_shows_the_example_the_tests_run():
+    """The README's Python block is docs/python_example.py's code, so what the tests run is what users read."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The Python API"):]
+    block = section[section.index("```python\n") + len("```python\n"):section.index("```\n", section.index("```python") + 9)]
+    example = (ROOT / "docs" / "python_example.py").read_text()
+    code = example[example.index('"""', 3) + 3:].lstrip("\n")
+    assert block == code
+
+
 # ---------------------------------------------------------------------------- bad input
 
 

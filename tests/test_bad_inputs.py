@@ -50,6 +50,7 @@ from imitax.errors import (
     DatasetError,
     ImitaxError,
     OutputError,
+    ResourceError,
     RunLockedError,
     SpaceError,
     UnknownEnvError,
@@ -588,6 +589,25 @@ CASES = [
         lambda w: ["train", "bc", "CartPole-v1", "--runs-dir", str(w.runs)]),
     cmd("cli/unknown-option", ConfigError, ["Unrecognized options: --learning-rate"], ["imitax expert --help"],
         lambda w: ["expert", "CartPole-v1", "--learning-rate", "3e-4", "--runs-dir", str(w.runs)]),
+    # ---- resources: memory estimated from the options, refused before anything is allocated or written
+    cmd("resources/num-seeds-beyond-memory", ResourceError, ["needs about", "x 100000000 seeds"],
+        ["is available", "expected fewer --num-seeds"], train("sqil", "CartPole-v1", CARTPOLE_DEMOS, "--num-seeds", "100000000")),
+    cmd("resources/sac-buffer-beyond-memory", ResourceError, ["needs about", "replay buffer of 100,000,000,000 transitions"],
+        ["expected fewer --num-seeds or a smaller buffer"],
+        lambda w: ["expert", "Pendulum-v1", "--algo", "sac", "--sac.buffer-size", str(10**11), "--sac.total-steps",
+                   str(10**11), "--runs-dir", str(w.runs)]),
+    cmd("resources/gridworld-beyond-memory", ResourceError, ["needs about", "transition tensor of 9,000,000 states"],
+        ["is available"], lambda w: ["train", "mce-irl", "--grid.size", "3000", "3000", "--runs-dir", str(w.runs)]),
+    cmd("resources/ppo-rollout-beyond-memory", ResourceError, ["needs about", "rollout of"], ["expected fewer --num-seeds"],
+        train("gail", "CartPole-v1", CARTPOLE_DEMOS, "--gail.ppo.num-envs", str(10**7), "--gail.ppo.rollout-steps",
+              str(10**5), "--gail.ppo.num-minibatches", "1", "--gail.ppo.total-steps", str(10**12))),
+    api("checkpoint/meta-names-a-huge-network", CheckpointError, ["describes a policy of", "the weights file holds"],
+        ["expected the architecture the weights were saved with"],
+        lambda w: call(load_policy, edit_meta_json(w, lambda m: m["policy"].update(hidden_sizes=[100_000, 100_000])))),
+    cmd("cli/eval-of-a-meta-naming-a-huge-network", CheckpointError, ["describes a policy of 10,00"],
+        ["expected the architecture"],
+        lambda w: (edit_meta_json(w, lambda m: m["policy"].update(hidden_sizes=[100_000, 100_000])),
+                   ["eval", str(w.policy), "--episodes", "1"])),
     # ---- checkpoints
     api("checkpoint/other-architecture", CheckpointError, ["checkpoint of another architecture", "has shape (4, 16)"], ["expected shape (4, 32)"],
         lambda w: call(load_policy, edit_meta_json(w, lambda m: m["policy"].update(hidden_sizes=[32])))),
@@ -759,3 +779,44 @@ def test_discard_failed_runs_in_the_python_api(tmp_path):
     with discard_failed_runs():
         make_run_dir(tmp_path, "fine")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crashed", "fine"]
+
+
+def test_a_full_disk_during_a_run_is_one_line_and_leaves_no_folder(world, monkeypatch, capsys):
+    import errno
+
+    import imitax.commands.train as train_command
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(world.runs / "x" / "metrics.csv"))
+
+    monkeypatch.setattr(train_command, "train_bc", disk_full)
+    before = snapshot(world.root)
+    assert cli.main(bc_cartpole()(world)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "metrics.csv" in err, err
+    assert "expected free disk space" in err
+    assert snapshot(world.root) == before
+
+
+def test_memory_estimates_count_what_the_run_allocates(monkeypatch):
+    """The chosen generator's buffers count, the other's do not; seeds multiply; a run that fits passes."""
+    from imitax.algos.gail import GAILConfig
+    from imitax.commands.resources import MemoryItem, check_memory, estimate, transition_bytes
+    from imitax.rl.sac import SACConfig
+
+    pendulum = imitax.make("Pendulum-v1").spec
+    assert transition_bytes(pendulum) == 4 * (2 * 3 + 1 + 3)
+    sac = SACConfig(total_steps=1_000_000, buffer_size=1_000_000)
+    items = estimate(sac, pendulum, num_seeds=4)
+    replay = next(item for item in items if "replay buffer" in item.what)
+    assert replay.bytes == 2 * 4 * sac.buffer_capacity * transition_bytes(pendulum)
+    ppo_gail = sum(item.bytes for item in estimate(GAILConfig(), pendulum))
+    sac_gail = sum(item.bytes for item in estimate(GAILConfig(generator="sac", sac=sac), pendulum))
+    assert ppo_gail < 50 * 2**20 < sac_gail  # GAIL with PPO keeps no million-transition replay
+    check_memory(items, available=2**40)
+    with pytest.raises(ResourceError, match="the largest part is the sac replay buffer"):
+        check_memory(items, available=2**20)
+    import imitax.commands.resources as resources
+
+    monkeypatch.setattr(resources, "available_memory", lambda: None)
+    check_memory([MemoryItem("anything", 2**50)])  # the machine's memory unknown: no check

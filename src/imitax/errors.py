@@ -54,6 +54,10 @@ class OutputError(ImitaxError):
     """A file or folder imitax cannot write (a read-only folder, a file in the way, a full disk)."""
 
 
+class ResourceError(ImitaxError):
+    """A run that would need more memory than the machine has (`imitax.commands.resources`)."""
+
+
 class RunLockedError(OutputError):
     """A run folder another process is writing (it holds the folder's lock, `imitax.io.run_lock`)."""
 

@@ -17,6 +17,7 @@ import tyro
 
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
                                     start_run, training, with_seed_axis)
+from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
 from imitax.errors import ConfigError, ImitaxError
 from imitax.io.policy_checkpoint import save_policy
@@ -94,6 +95,7 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
     algo = args.resolved_algo(env)
     config = args.sac if algo == "sac" else args.ppo
     config.validate()
+    check_memory(estimate(config, env.spec))
     if algo == "sac":
         total, per_iteration = config.num_iterations * config.steps_per_iteration, config.steps_per_iteration
     else:

@@ -19,6 +19,7 @@ from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
 from imitax.algos.sqil import SQILConfig, train_sqil
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
                                    score_table, start_run, training, with_seed_axis)
+from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
@@ -137,6 +138,7 @@ def run_rl(args: TrainRLArgs) -> dict[str, Any]:
     if (reward_spec.obs_dim, reward_spec.action_space) != (env.spec.obs_dim, env.spec.action_space):
         raise ConfigError(f"{args.reward}: the reward was learned on {reward_spec.env_id} (obs {reward_spec.obs_dim}, "
                           f"{reward_spec.action_space}); expected one for {env.spec.env_id}")
+    check_memory(estimate(args.ppo, env.spec))
     reference = _reward_run_reference(Path(args.reward)) or {"random": random_return(env, opts.eval_episodes, opts.seed),
                                                              "expert": float("nan")}
     run_dir = start_run(opts, "rl", args.env_id, args)
@@ -181,6 +183,7 @@ def load_for(args: ImitationArgs) -> tuple[Any, Demonstrations, float, float]:
         check_references(random_score, expert_score)
     except ConfigError as error:
         raise ConfigError(f"{args.demos}: {error}") from None
+    check_memory(estimate(args, env.spec, args.num_seeds, demos.num_transitions))
     return env, demos, random_score, expert_score
 
 

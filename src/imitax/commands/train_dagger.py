@@ -13,6 +13,7 @@ import tyro
 from imitax.algos.dagger import DAggerConfig, train_dagger
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
                                     score_table, start_run, training)
+from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
 from imitax.data.minari_io import load_demonstrations
 from imitax.errors import ConfigError
@@ -48,6 +49,7 @@ def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
     if args.num_seeds <= 0:
         raise ConfigError(f"--num-seeds must be > 0, got {args.num_seeds}")
     env = make_env(args.env_id, opts.backend)
+    check_memory(estimate(args, env.spec, args.num_seeds))
     with phase("load"):
         expert_fn, _ = load_expert(args.expert, env.spec)
         initial_demos = load_demonstrations(args.demos, spec=env.spec).transitions() if args.demos else None

@@ -21,6 +21,7 @@ import tyro
 from imitax.algos.mce_irl import (ExpertKind, MCEIRLConfig, MCEIRLResult, References, empirical_visitation, expert_policy,
                                   sample_demonstrations, train_mce_irl)
 from imitax.commands.common import RunFolderOptions, emit, holds_run_lock, start_run, training, write_result
+from imitax.commands.resources import check_memory, tabular
 from imitax.commands.wall_time import phase
 from imitax.envs.tabular import GridworldConfig, RandomMDPConfig, TabularMDP
 from imitax.errors import ConfigError
@@ -50,6 +51,13 @@ class TrainMCEIRLArgs:
     mce_irl: MCEIRLConfig = MCEIRLConfig()
     options: Annotated[RunFolderOptions, tyro.conf.OmitArgPrefixes] = RunFolderOptions()
 
+    def mdp_size(self) -> tuple[int, int, int]:
+        """(states, actions, horizon) of the MDP `build_mdp` would build, without building it."""
+        if self.mdp == "random":
+            return self.random.num_states, self.random.num_actions, self.random.horizon
+        rows, cols = (len(self.grid.layout), max(map(len, self.grid.layout))) if self.grid.layout else (self.grid.size or (8, 8))
+        return rows * cols, 5, self.grid.horizon or 2 * (rows + cols)
+
     def build_mdp(self) -> TabularMDP:
         return self.grid.build() if self.mdp == "gridworld" else self.random.build()
 
@@ -72,6 +80,7 @@ def run_mce_irl(args: TrainMCEIRLArgs) -> dict[str, Any]:
         raise ConfigError(f"--num-demos must be >= 0 (0: exact expert visitation); got {args.num_demos}")
     if args.num_seeds < 1:
         raise ConfigError(f"--num-seeds must be > 0; got {args.num_seeds}")
+    check_memory(tabular(*args.mdp_size(), args.num_seeds))
     mdp = args.build_mdp()
     expert = expert_policy(mdp, args.expert)
     references = References.of(mdp, expert)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import numpy as np
 
 from imitax.envs.spec import EnvSpec
 from imitax.errors import CheckpointError, ImitaxError
@@ -28,12 +29,15 @@ def save_policy(path: str | Path, policy: Policy | SquashedGaussianPolicy, param
     return save_checkpoint(path, params, meta)
 
 
+UNCHECKED_TEMPLATE_BYTES = 64 * 2**20
+
+
 def load_policy(path: str | Path) -> tuple[Policy | SquashedGaussianPolicy, dict[str, Any], dict[str, Any]]:
     """(policy, params, metadata) from a policy checkpoint folder or a run folder holding one."""
     path = Path(path)
     if (path / "checkpoint").is_dir():
         path = path / "checkpoint"
-    _, meta = load_checkpoint(path)
+    stored, meta = load_checkpoint(path)
     if meta.get("kind") != "policy":
         raise CheckpointError(f"{path}: checkpoint kind is {meta.get('kind')!r}; expected a 'policy' checkpoint")
     try:
@@ -45,7 +49,19 @@ def load_policy(path: str | Path) -> tuple[Policy | SquashedGaussianPolicy, dict
                       activation_name="policy.activation")
     except (ImitaxError, KeyError, TypeError, ValueError) as error:
         raise CheckpointError(f"{path}: meta.json has no valid env_spec/policy entry ({error}); expected the fields save_policy writes") from None
+    # shapes only: a meta.json naming a network far larger than the weights must not allocate it
+    # (a modest one is allocated and refused with its first mismatching shape by load_checkpoint)
+    expected, found = _size(jax.eval_shape(policy.init, jax.random.PRNGKey(0))), _size(stored)
+    if expected > found and expected * 4 > UNCHECKED_TEMPLATE_BYTES:
+        raise CheckpointError(f"{path}: meta.json describes a policy of {expected:,} parameters (hidden sizes "
+                              f"{list(policy.hidden_sizes)}); the weights file holds {found:,}; expected the "
+                              "architecture the weights were saved with")
     template = policy.init(jax.random.PRNGKey(0))
     params, meta = load_checkpoint(path, template=template)
     require_finite(path, params)
     return policy, params, meta
+
+
+def _size(tree: Any) -> int:
+    """Number of array elements in a pytree of arrays or shape structs."""
+    return sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(tree))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import csv
+import errno
 import io
 import json
 import math
@@ -70,16 +71,27 @@ def make_run_dir(root: str | Path = "runs", name: str | None = None, prefix: str
     raise OutputError(f"cannot create a run folder {root / base}: {_MAX_SUFFIX} names taken; expected a free name")
 
 
+# errno values of writes the operating system refuses: the user's to fix, not a bug
+WRITE_REFUSALS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
+
+
 @contextlib.contextmanager
 def discard_failed_runs() -> Iterator[None]:
     """Remove the run folders `make_run_dir` creates in this block when it fails with an
     `ImitaxError`, so a refused command leaves no half-written run behind. A folder that
     already holds saved state (`checkpoint/` or `resume/`) is kept: it can be resumed or used.
+    A write the operating system refuses (a full disk, no permission, a read-only file
+    system) becomes an `OutputError` naming the file.
     """
     made: list[Path] = []
     token = _runs_made_in_block.set(made)
     try:
-        yield
+        try:
+            yield
+        except OSError as error:
+            if error.errno not in WRITE_REFUSALS:
+                raise
+            raise OutputError(f"cannot write {os_reason(error)}; expected free disk space and write permission") from None
     except ImitaxError:
         for run_dir in made:
             if not any((run_dir / name).exists() for name in SAVED_STATE_FOLDERS):

@@ -583,6 +583,8 @@ CASES = [
         lambda w: ["collect", "CartPole-v1", "--expert", str(w.policy), "--episodes", "-1"]),
     cmd("cli/invalid-choice", ConfigError, ["invalid choice 'torch' for argument '--backend'"], ["Expected one of ('jax', 'gymnasium')"],
         lambda w: ["eval", str(w.policy), "--backend", "torch"]),
+    cmd("cli/unknown-logger", ConfigError, ["invalid choice 'mlflow' for argument '--log'"],
+        ["Expected one of ('tensorboard', 'wandb')"], bc_cartpole("--log", "mlflow")),
     cmd("cli/not-a-number", ConfigError, ["Error parsing --ppo.total-steps", "'many'"], ["--ppo.total-steps INT"],
         lambda w: ["expert", "CartPole-v1", "--ppo.total-steps", "many", "--runs-dir", str(w.runs)]),
     cmd("cli/missing-required-option", ConfigError, ["Missing from imitax train bc", "--demos"], ["(required)"],

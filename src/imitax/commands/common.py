@@ -27,6 +27,7 @@ from imitax.commands.wall_time import phase, timed_result
 from imitax.errors import INFINITY_ALLOWED, ConfigError, DivergenceError, UnknownEnvError
 from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
 from imitax.io.atomic import atomic_write_json
+from imitax.io.loggers import LoggerName, check_available, close_loggers, open_loggers
 from imitax.io.plots import plot_learning_curve
 from imitax.io.resume import ResumeCheckpoint
 from imitax.io.run_dir import CONFIG_FILE, MetricsWriter, make_run_dir, truncate_metrics, write_config, write_summary
@@ -61,9 +62,13 @@ class RunFolderOptions:
     which is always saved)"""
     resume: Path | None = None
     """continue the run in this folder from its last saved state (its config.json gives every option not set here)"""
+    log: tuple[LoggerName, ...] = ()
+    """also log metrics and config to: tensorboard (<run>/tensorboard/), wandb (online, or WANDB_MODE=offline;
+    pip install 'imitax[wandb]'); metrics.csv/jsonl are always written"""
 
     def validate(self) -> RunFolderOptions:
         """Raise ConfigError on a value no run can use (checked before any run folder exists)."""
+        check_available(self.log)
         if not self.checkpoint_every_s >= 0:  # NaN too
             raise ConfigError(f"--checkpoint-every-s must be >= 0, got {self.checkpoint_every_s}")
         if self.name is not None and (self.name in ("", ".", "..") or Path(self.name).name != self.name):
@@ -221,7 +226,7 @@ def _from_jsonable(kind: Any, value: Any) -> Any:
 @contextlib.contextmanager
 def training(run_dir: Path, options: RunFolderOptions, description: str, total: int, per_iteration: int,
              unit: str) -> Iterator[tuple[TrainingMonitor, ResumeCheckpoint]]:
-    """Metrics writer, progress monitor and training-state checkpoint of one run.
+    """Metrics writer, loggers (`--log`), progress monitor and training-state checkpoint of one run.
 
     On `--resume`, metric rows written after the last saved state are dropped first (the
     loop replays from that state), so the metrics files get no gap and no duplicate. A
@@ -229,7 +234,13 @@ def training(run_dir: Path, options: RunFolderOptions, description: str, total: 
     """
     checkpoint = ResumeCheckpoint(run_dir, options.checkpoint_every_s)
     kept = truncate_metrics(run_dir, checkpoint.saved_metric_rows()) if options.resume is not None else []
-    with MetricsWriter(run_dir) as writer, monitor(description, total, per_iteration, unit, writer, options.progress) as mon:
+    first_step = None if options.resume is None else (int(kept[-1][unit]) + 1 if kept else 0)
+    config = json.loads((run_dir / CONFIG_FILE).read_text(encoding="utf-8")) if options.log else {}
+    with contextlib.ExitStack() as stack:
+        loggers = open_loggers(options.log, run_dir, config, first_step)
+        stack.callback(close_loggers, loggers)
+        writer = stack.enter_context(MetricsWriter(run_dir))
+        mon = stack.enter_context(monitor(description, total, per_iteration, unit, writer, options.progress, loggers))
         checkpoint.writer = writer
         mon.rows.extend(kept)
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,6 +12,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from imitax.io.loggers import Logger
 from imitax.io.run_dir import MetricsWriter
 
 STDERR = Console(stderr=True)
@@ -22,11 +23,13 @@ class TrainingMonitor:
 
     `unit` names what the loop counts (env steps, epochs); `per_iteration` converts
     loop iterations into that unit. Metric rows average over the chunk and the seeds;
-    `episode_return` carries forward when a chunk finished no episode.
+    `episode_return` carries forward when a chunk finished no episode. Each row also goes
+    to the `loggers` (TensorBoard, wandb), under the same names, at step `row[unit]`.
     """
 
-    def __init__(self, progress: Progress | None, writer: MetricsWriter | None, total: int, per_iteration: int, unit: str):
-        self.progress, self.writer = progress, writer
+    def __init__(self, progress: Progress | None, writer: MetricsWriter | None, total: int, per_iteration: int, unit: str,
+                 loggers: Sequence[Logger] = ()):
+        self.progress, self.writer, self.loggers = progress, writer, tuple(loggers)
         self.total, self.per_iteration, self.unit = total, per_iteration, unit
         self.task = progress.add_task("train", total=total, rate="", ret="") if progress else None
         self.start = time.perf_counter()
@@ -49,6 +52,8 @@ class TrainingMonitor:
         self.rows.append(row)
         if self.writer is not None:
             self.writer.write(row)
+        for logger in self.loggers:
+            logger.log({name: value for name, value in row.items() if name != self.unit}, step=done)
         if self.first is None:
             self.first = (time.perf_counter(), done)
         if self.progress is not None:
@@ -59,10 +64,11 @@ class TrainingMonitor:
 
 
 @contextmanager
-def monitor(description: str, total: int, per_iteration: int, unit: str, writer: MetricsWriter | None, show: bool = True) -> Iterator[TrainingMonitor]:
+def monitor(description: str, total: int, per_iteration: int, unit: str, writer: MetricsWriter | None, show: bool = True,
+            loggers: Sequence[Logger] = ()) -> Iterator[TrainingMonitor]:
     """A TrainingMonitor with a live progress bar (hidden when `show` is False)."""
     if not show:
-        yield TrainingMonitor(None, writer, total, per_iteration, unit)
+        yield TrainingMonitor(None, writer, total, per_iteration, unit, loggers)
         return
     columns = [
         TextColumn(f"[bold]{description}"), BarColumn(),
@@ -70,7 +76,7 @@ def monitor(description: str, total: int, per_iteration: int, unit: str, writer:
         TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[ret]}"), TimeElapsedColumn(),
     ]
     with Progress(*columns, console=STDERR, transient=False) as progress:
-        yield TrainingMonitor(progress, writer, total, per_iteration, unit)
+        yield TrainingMonitor(progress, writer, total, per_iteration, unit, loggers)
 
 
 def per_seed(values: Any) -> list[float]:

@@ -42,6 +42,7 @@ commands:
   train dagger ENV --expert RUN DAgger: an expert policy labels the states the learner visits
   train mce-irl [--mdp random]  MCE IRL on a tabular MDP (gridworld or random), exact or from sampled demos
   eval RUN                      returns and normalised score of a run's policy
+  plot RUN... [--metric M]      overlay runs' learning curves (IQM over seeds, 95% band) and final scores
   (any training command) --resume RUN
                                 continue a killed run from its last saved state
   bench                         speed benchmark (compile, steps/s, rollout ceiling)
@@ -53,6 +54,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
     from imitax.commands.collect import CollectArgs, run_collect
     from imitax.commands.evaluate import EvalArgs, run_eval
     from imitax.commands.expert import ExpertArgs, run_expert
+    from imitax.commands.plot import PlotArgs, run_plot
     from imitax.commands.train import (TrainAIRLArgs, TrainBCArgs, TrainDACArgs, TrainGAILArgs, TrainIQLearnArgs,
                                        TrainRLArgs, TrainSQILArgs, run_airl, run_bc, run_dac, run_gail, run_iq_learn,
                                        run_rl, run_sqil)
@@ -72,6 +74,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
         "train dagger": (TrainDAggerArgs, run_dagger),
         "train mce-irl": (TrainMCEIRLArgs, run_mce_irl),
         "eval": (EvalArgs, run_eval),
+        "plot": (PlotArgs, run_plot),
         "bench": (BenchArgs, run_bench),
     }
 

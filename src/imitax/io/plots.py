@@ -1,4 +1,4 @@
-"""Learning curves, reward heatmaps and scaling curves as PNG files.
+"""Learning curves, reward heatmaps, scaling curves and run comparisons as PNG (and SVG) files.
 
 Uses matplotlib's object-oriented API with the Agg canvas, never pyplot, so it works
 headless and leaves the caller's matplotlib backend and global figures alone.
@@ -11,6 +11,8 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from imitax.io.atomic import atomic_write_bytes
 
@@ -176,3 +178,46 @@ def plot_scaling(path: str | Path, xs: Sequence[float], series: dict[str, dict[s
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_comparison(path: str | Path, curves: Sequence[Any], metric: str) -> list[dict[str, Any]]:
+    """Overlay `curves` (`commands.plot.Curve`: x f[points], values f[seeds, points]) as the
+    interquartile mean over seeds with a 95% bootstrap band, beside a bar chart of each curve's
+    final normalised scores (IQM, 95% interval); write `path` (PNG) and its .svg atomically.
+    Returns per curve: label, seeds, the last point's IQM and the final scores' IQM (None without)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from imitax.eval import iqm_statistics
+
+    figure = Figure(figsize=(11.0, 4.0), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    curve_axis, bar_axis = figure.subplots(1, 2, gridspec_kw={"width_ratios": [2.2, 1]})
+    summary = []
+    for index, curve in enumerate(curves):
+        color = f"C{index % 10}"
+        points = [(x, iqm_statistics(column[np.isfinite(column)])) for x, column in zip(curve.x, curve.values.T)
+                  if np.isfinite(column).any()]
+        xs = [x for x, _ in points]
+        curve_axis.plot(xs, [iqm for _, (iqm, _) in points], color=color, label=f"{curve.label} ({len(curve.values)} seeds)")
+        curve_axis.fill_between(xs, [low for _, (_, (low, _)) in points], [high for _, (_, (_, high)) in points],
+                                color=color, alpha=0.2, linewidth=0)
+        final = iqm_statistics(curve.final_scores) if curve.final_scores else None
+        if final is not None:
+            iqm, (low, high) = final
+            bar_axis.bar(index, iqm, color=color, yerr=[[iqm - low], [high - iqm]], capsize=4)
+        summary.append({"label": curve.label, "seeds": len(curve.values), "last_iqm": points[-1][1][0],
+                        "final_score_iqm": None if final is None else final[0],
+                        "final_score_ci95": None if final is None else list(final[1])})
+    curve_axis.set_xlabel(_label(curves[0].x_name))
+    curve_axis.set_ylabel(f"{_label(metric)} (IQM, 95% CI)")
+    curve_axis.legend(fontsize=8)
+    bar_axis.set_xticks(range(len(curves)), [curve.label for curve in curves], rotation=30, ha="right", fontsize=8)
+    bar_axis.set_ylabel("final normalised score (IQM, 95% CI)")
+    bar_axis.axhline(1.0, color=_HLINE_COLORS["expert"], linestyle="--", linewidth=1)
+    bar_axis.axhline(0.0, color=_HLINE_COLORS["random"], linestyle="--", linewidth=1)
+    for suffix, kind in ((".png", "png"), (".svg", "svg")):
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format=kind)
+        atomic_write_bytes(Path(path).with_suffix(suffix), buffer.getvalue())
+    return summary

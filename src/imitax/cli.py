@@ -41,7 +41,7 @@ commands:
   train rl ENV --reward RUN     PPO from scratch on a gail/airl/dac/iq-learn run's learned reward
   train dagger ENV --expert RUN DAgger: an expert policy labels the states the learner visits
   train mce-irl [--mdp random]  MCE IRL on a tabular MDP (gridworld or random), exact or from sampled demos
-  eval RUN                      returns and normalised score of a run's policy
+  eval RUN [--video out.mp4]    returns and normalised score of a run's policy; --video films it
   plot RUN... [--metric M]      overlay runs' learning curves (IQM over seeds, 95% band) and final scores
   (any training command) --resume RUN
                                 continue a killed run from its last saved state

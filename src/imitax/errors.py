@@ -58,6 +58,10 @@ class ResourceError(ImitaxError):
     """A run that would need more memory than the machine has (`imitax.commands.resources`)."""
 
 
+class RenderError(ImitaxError):
+    """An environment that cannot be drawn to video frames here (no renderer, no OpenGL)."""
+
+
 class RunLockedError(OutputError):
     """A run folder another process is writing (it holds the folder's lock, `imitax.io.run_lock`)."""
 

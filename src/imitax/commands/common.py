@@ -19,6 +19,7 @@ import jax
 import numpy as np
 
 from imitax.envs import GYMNAX_IDS, make
+from imitax.envs.render import make_render_env, render_frame
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.commands.numeric_options import check_numeric_options
@@ -28,6 +29,7 @@ from imitax.errors import INFINITY_ALLOWED, ConfigError, DivergenceError, Unknow
 from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
 from imitax.io.atomic import atomic_write_json
 from imitax.io.loggers import LoggerName, check_available, close_loggers, open_loggers
+from imitax.io.policy_video import record_policy_video
 from imitax.io.plots import plot_learning_curve
 from imitax.io.resume import ResumeCheckpoint
 from imitax.io.run_dir import CONFIG_FILE, MetricsWriter, make_run_dir, truncate_metrics, write_config, write_summary
@@ -36,6 +38,7 @@ from imitax.nets.policy import Policy
 from imitax.rl.loop import seed_slice
 
 Backend = Literal["jax", "gymnasium"]
+ROLLOUT_VIDEO = "rollout.mp4"
 Command = TypeVar("Command", bound=Callable[..., Any])
 # The run-folder locks `start_run` takes, released when the innermost `holds_run_lock` command ends.
 _command_locks: contextvars.ContextVar[contextlib.ExitStack | None] = contextvars.ContextVar("imitax_command_locks",
@@ -85,6 +88,8 @@ class RunOptions(RunFolderOptions):
     """jax: gymnax env, whole loop compiled; gymnasium: any Gymnasium env, host loop"""
     eval_episodes: int = 100
     """episodes for the final evaluation"""
+    video: bool = False
+    """keep a video of one episode of the trained policy (seed 0, deterministic) as <run>/rollout.mp4"""
 
     def validate(self) -> RunOptions:
         if self.eval_episodes <= 0:
@@ -163,6 +168,8 @@ def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) 
     locks = _command_locks.get()
     if locks is None:
         raise RuntimeError("start_run called outside a command decorated with @holds_run_lock")
+    if getattr(options, "video", False):
+        check_renderable(env_id)
     if options.resume is not None:
         run_dir = _saved_config_file(options.resume).parent
     else:
@@ -170,6 +177,29 @@ def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) 
     locks.enter_context(run_lock(run_dir))
     write_config(run_dir, config)
     return run_dir
+
+
+def check_renderable(env_id: str) -> None:
+    """Render one frame of `env_id`'s Gymnasium environment, so that `--video` fails before
+    training rather than after it.
+
+    Raises:
+        RenderError: it cannot render here.
+    """
+    with phase("load"):
+        env = make_render_env(env_id)
+        try:
+            env.reset(seed=0)
+            render_frame(env, env_id)
+        finally:
+            env.close()
+
+
+def keep_rollout_video(run_dir: Path, options: RunOptions, env_id: str, policy: Policy, params: Any) -> None:
+    """With `--video`: one deterministic episode of the policy (one seed's params) as <run>/rollout.mp4."""
+    if options.video:
+        with phase("save"):
+            record_policy_video(env_id, policy, params, run_dir / ROLLOUT_VIDEO, episodes=1, seed=options.seed)
 
 
 def load_run_config(config_type: type, run_dir: Path) -> Any:
@@ -303,7 +333,9 @@ def finish_run(run_dir: Path, title: str, rows: list[dict[str, Any]], x: str, ys
             {"seed": i, "return": round(r, 2), "normalized": round(s, 3)}
             for i, (r, s) in enumerate(zip(result["seed_returns"], result.get("seed_normalized_scores", result["seed_returns"])))
         ]
-    sections["Files"] = "config.json, metrics.csv, metrics.jsonl, checkpoint/, curve.png, result.json"
+    extras = [name for name in (ROLLOUT_VIDEO,) if (run_dir / name).is_file()]
+    sections["Files"] = ", ".join(["config.json", "metrics.csv", "metrics.jsonl", "checkpoint/", "curve.png", *extras,
+                                   "result.json"])
     write_summary(run_dir, title, sections)
     return write_result(run_dir, result)
 

@@ -1,4 +1,4 @@
-"""`imitax eval RUN`: returns and normalised score of a saved policy."""
+"""`imitax eval RUN`: returns and normalised score of a saved policy; `--video out.mp4` films it."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ import jax
 import tyro
 
 from imitax.commands.common import Backend, emit, make_env, random_return
+from imitax.commands.wall_time import phase
 from imitax.data.minari_io import load_demonstrations
 from imitax.errors import ConfigError
 from imitax.eval import evaluate_policy, normalized_score
 from imitax.io.policy_checkpoint import load_policy
+from imitax.io.policy_video import record_policy_video
+from imitax.io.video import check_video_path
 
 
 @dataclasses.dataclass
@@ -31,11 +34,25 @@ class EvalArgs:
     seed: int = 0
     backend: Backend = "jax"
     json: bool = False
+    video: Path | None = None
+    """also film the policy into this .mp4 file (through the Gymnasium environment's rgb_array rendering; a JAX
+    environment through its Gymnasium twin)"""
+    video_episodes: int = 1
+    """episodes in the --video file, one after another"""
+
+    def validate(self) -> EvalArgs:
+        """Raise ConfigError/OutputError on options no evaluation can use (before anything runs)."""
+        if self.episodes <= 0:
+            raise ConfigError(f"--episodes must be > 0, got {self.episodes}")
+        if self.video_episodes <= 0:
+            raise ConfigError(f"--video-episodes must be > 0, got {self.video_episodes}")
+        if self.video is not None:
+            check_video_path(self.video, "--video")
+        return self
 
 
 def run_eval(args: EvalArgs) -> dict[str, Any]:
-    if args.episodes <= 0:
-        raise ConfigError(f"--episodes must be > 0, got {args.episodes}")
+    args.validate()
     policy, params, meta = load_policy(args.run)
     env = make_env(policy.spec.env_id, args.backend)
     result = evaluate_policy(env, policy, params, jax.random.PRNGKey(args.seed), args.episodes,
@@ -49,7 +66,15 @@ def run_eval(args: EvalArgs) -> dict[str, Any]:
     line = f"{policy.spec.env_id}: mean return {result.mean:.1f} ± {result.std:.1f} over {args.episodes} episodes"
     if "normalized_score" in out:
         line += f", normalised score {out['normalized_score']:.3f}"
-    emit(out, args.json, [line])
+    lines = [line]
+    if args.video is not None:
+        with phase("save"):
+            video = record_policy_video(policy.spec.env_id, policy, params, args.video, episodes=args.video_episodes,
+                                        seed=args.seed, deterministic=not args.stochastic)
+        out["video"] = video.to_dict()
+        lines.append(f"video: {video.path} ({video.frames} frames, {len(video.episode_lengths)} episodes, "
+                     f"returns {', '.join(f'{r:.1f}' for r in video.episode_returns)})")
+    emit(out, args.json, lines)
     return out
 
 

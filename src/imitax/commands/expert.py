@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import gymnasium as gym
 import tyro
 
-from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
-                                    start_run, training, with_seed_axis)
+from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, keep_rollout_video, make_env,
+                                    random_return, start_run, training, with_seed_axis)
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
 from imitax.errors import ConfigError, ImitaxError
@@ -111,6 +111,7 @@ def run_expert(args: ExpertArgs) -> dict[str, Any]:
     with phase("save"):
         save_policy(run_dir / "checkpoint", policy, params, algorithm=algo, expert_return=evaluation.mean,
                     random_return=random_score)
+    keep_rollout_video(run_dir, opts, args.env_id, policy, params)
     solved = solved_level(args.env_id)
     expected = expected_return(random_score, solved)
     out = {

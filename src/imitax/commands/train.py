@@ -17,8 +17,8 @@ from imitax.algos.dac import DACConfig, train_dac
 from imitax.algos.gail import GAILConfig, train_gail
 from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
 from imitax.algos.sqil import SQILConfig, train_sqil
-from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
-                                   score_table, start_run, training, with_seed_axis)
+from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, keep_rollout_video, make_env,
+                                   random_return, score_table, start_run, training, with_seed_axis)
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
 from imitax.data.minari_io import Demonstrations, load_demonstrations
@@ -150,6 +150,7 @@ def run_rl(args: TrainRLArgs) -> dict[str, Any]:
     evaluations = evaluate_seeds(env, policy, with_seed_axis(params), 1, opts.eval_episodes, opts.seed)
     with phase("save"):
         save_policy(run_dir / "checkpoint", policy, params, algorithm=f"ppo-on-{meta['algorithm']}-reward", reward=str(args.reward))
+    keep_rollout_video(run_dir, opts, args.env_id, policy, params)
     out = {"command": "train rl", "env_id": args.env_id, "backend": opts.backend, "reward": str(args.reward),
            "reward_algorithm": meta["algorithm"], **score_table(evaluations, reference["random"], reference["expert"]),
            "env_steps": result.env_steps, "compile_s": result.compile_s, "train_s": result.run_s}
@@ -200,6 +201,7 @@ def run_bc(args: TrainBCArgs) -> dict[str, Any]:
     evaluations = evaluate_seeds(env, policy, result.params, args.num_seeds, opts.eval_episodes, opts.seed)
     with phase("save"):
         save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="bc", dataset=args.demos)
+    keep_rollout_video(run_dir, opts, args.env_id, policy, seed_slice(result.params, 0))
     out = {"command": "train bc", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),
            "gradient_steps": result.gradient_steps, "compile_s": result.compile_s, "train_s": result.run_s}
@@ -256,6 +258,7 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
             params, reward_meta = result.algo.saved_reward(result.state)
             save_checkpoint(run_dir / "reward", seed_slice(params, 0),
                             {"kind": "reward", "algorithm": algo_name.lower(), "env_spec": env.spec.to_dict(), **reward_meta})
+    keep_rollout_video(run_dir, opts, args.env_id, policy, seed_slice(policy_params, 0))
     steps = result.env_steps * args.num_seeds
     out = {"command": f"train {algo_name.lower()}", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "demo_transitions": demos.num_transitions, **score_table(evaluations, random_score, expert_score),

@@ -11,8 +11,8 @@ import numpy as np
 import tyro
 
 from imitax.algos.dagger import DAggerConfig, train_dagger
-from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, make_env, random_return,
-                                    score_table, start_run, training)
+from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, keep_rollout_video, make_env,
+                                    random_return, score_table, start_run, training)
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
 from imitax.data.minari_io import load_demonstrations
@@ -71,6 +71,7 @@ def run_dagger(args: TrainDAggerArgs) -> dict[str, Any]:
     with phase("save"):
         save_policy(run_dir / "checkpoint", policy, seed_slice(result.params, 0), algorithm="dagger",
                     expert=str(args.expert), dataset=args.demos)
+    keep_rollout_video(run_dir, opts, args.env_id, policy, seed_slice(result.params, 0))
     seed_labels = result.expert_labels.tolist()
     out = {"command": "train dagger", "env_id": args.env_id, "backend": opts.backend, "expert": str(args.expert),
            "demos": args.demos, "initial_demo_transitions": 0 if initial_demos is None else len(initial_demos),

@@ -121,3 +121,17 @@ def test_hyperparameters_are_flat_scalars():
     assert flat_hyperparameters(config) == {"env_id": "CartPole-v1", "bc.learning_rate": 3e-4, "bc.hidden_sizes": "[64, 64]",
                                             "bc.clip": "null", "options.seed": 0, "options.progress": False,
                                             "options.checkpoint_every_s": "Infinity"}
+
+
+def test_online_wandb_without_a_key_is_one_line_and_no_run_folder(world, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WANDB_MODE", "online")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.netrc holding a key
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
+    runs = tmp_path / "runs"
+    code = main(["train", "bc", "CartPole-v1", "--demos", DEMOS, "--bc.num-steps", "200", "--runs-dir", str(runs),
+                 "--no-progress", "--log", "wandb"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1, err
+    assert "--log wandb: wandb could not start a run" in err[0] and "WANDB_MODE=offline" in err[0]
+    assert list(runs.iterdir()) == []  # the run folder made before wandb refused is removed again

@@ -15,13 +15,14 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from imitax.errors import ConfigError, OutputError
+from imitax.errors import ConfigError, OutputError, os_reason
 from imitax.io.atomic import atomic_write_text
 from imitax.io.loggers import finite_metrics
 
 WANDB_FOLDER = "wandb"
 RUN_ID_FILE = "imitax-run-id"
 DEFAULT_PROJECT = "imitax"
+WANDB_MODES = ("online", "offline", "disabled")
 
 
 class WandbLogger:
@@ -38,12 +39,14 @@ class WandbLogger:
             folder.mkdir(exist_ok=True)
             atomic_write_text(id_file, run_id + "\n")
         except OSError as error:
-            raise OutputError(f"cannot write {folder}: {error}; expected a writable run folder") from None
+            raise OutputError(f"cannot write {folder}: {os_reason(error)}; expected a writable run folder") from None
+        # read here, not left to wandb, which keeps the first value it saw in a process
+        mode = os.environ.get("WANDB_MODE") if os.environ.get("WANDB_MODE") in WANDB_MODES else None
         # an offline run cannot be continued (wandb warns and starts a new one): resume online only
-        resume = "allow" if resumed and os.environ.get("WANDB_MODE", "online") == "online" else None
+        resume = "allow" if resumed and mode in (None, "online") else None
         try:
             self._run = wandb.init(project=os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT), name=run_dir.name,
-                                   id=run_id, resume=resume, dir=str(run_dir), config=config,
+                                   id=run_id, resume=resume, mode=mode, dir=str(run_dir), config=config,
                                    settings=wandb.Settings(silent=True, console="off", save_code=False))
         except Exception as error:  # wandb's own errors (no API key, no network) have no common base
             reason = " ".join(str(error).split())

@@ -135,15 +135,16 @@ def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[s
                                            "first_seed": first_seed, "measured": time.strftime("%Y-%m-%d")}
             if algo != "bc":
                 out[f"{algo}_{count}demos"]["generator_learning_rate"] = config_type().ppo.learning_rate
+                out[f"{algo}_{count}demos"]["generator_target_kl"] = config_type().ppo.target_kl
             print(f"  {algo:4s} {count:2d} demos: {stats['mean']:.3f} per seed {scores} ({train_s:.0f}s)", flush=True)
     return out
 
 
 def markdown_table(results: dict) -> str:
     """Mean normalised score per task and method, per-seed scores in brackets, as Markdown. A
-    GAIL or AIRL cell measured with another generator learning rate than today's default is
-    marked with it (rows from before 2026-11-27 record none: 3e-4)."""
-    default_rate = GAILConfig().ppo.learning_rate
+    GAIL or AIRL cell measured with another generator learning rate or KL target than today's
+    defaults is marked with it (rows from before 2026-11-27 record neither: 3e-4, fixed)."""
+    default_rate, default_target = GAILConfig().ppo.learning_rate, GAILConfig().ppo.target_kl
     columns = [f"{algo}_{count}demos" for count in (10, 1) for algo in ALGOS]
     lines = ["| task | expert / random | " + " | ".join(c.replace("_", ", ").replace("demos", " demos").upper()
                                                      for c in columns) + " |",
@@ -157,9 +158,9 @@ def markdown_table(results: dict) -> str:
                 cells.append("-")
                 continue
             cell = f"{stats['mean']:.3f} [{', '.join(f'{v:.2f}' for v in stats['values'])}]"
-            rate = stats.get("generator_learning_rate", 3e-4)
-            if not column.startswith("bc") and rate != default_rate:
-                cell += f" (policy lr {rate:g})"
+            rate, target = stats.get("generator_learning_rate", 3e-4), stats.get("generator_target_kl", 0.0)
+            if not column.startswith("bc") and (rate, target) != (default_rate, default_target):
+                cell += f" (policy lr {rate:g}, " + (f"KL target {target:g})" if target else "fixed)")
             cells.append(cell)
         lines.append(f"| {env_id} ({split}) | {entry['expert_return']:.1f} / {entry['random_return']:.1f} | "
                      + " | ".join(cells) + " |")

@@ -45,6 +45,38 @@ def test_ppo_config_validation():
         PPOConfig(total_steps=0).validate()
 
 
+def test_adaptive_learning_rate_follows_the_kl_target():
+    """x1.5 below half the target, /1.5 above twice it, unchanged between, within the bounds."""
+    from imitax.rl.ppo import ADAPTIVE_LR_MAX, ADAPTIVE_LR_MIN, PPO
+
+    ppo = PPO(PPOConfig(learning_rate=1e-3, target_kl=0.01), imitax.make("CartPole-v1").spec)
+    opt_state = ppo.init(jax.random.PRNGKey(0)).opt_state
+    rate = lambda kl, state=opt_state: float(ppo.learning_rate(ppo.adapt_learning_rate(state, jnp.asarray(kl), 0.01)))
+    assert float(ppo.learning_rate(opt_state)) == pytest.approx(1e-3)
+    assert rate(0.001) == pytest.approx(1.5e-3)
+    assert rate(0.03) == pytest.approx(1e-3 / 1.5)
+    assert rate(0.01) == pytest.approx(1e-3)
+    for kl, bound in ((0.0, ADAPTIVE_LR_MAX), (1.0, ADAPTIVE_LR_MIN)):
+        state = opt_state
+        for _ in range(40):
+            state = ppo.adapt_learning_rate(state, jnp.asarray(kl), 0.01)
+        assert float(ppo.learning_rate(state)) == pytest.approx(bound)
+
+
+def test_adaptive_learning_rate_keeps_each_update_near_the_target():
+    """Started 5x too high for a KL target of 0.001, the rate falls within a few updates and
+    then holds each update's KL divergence near the target."""
+    env = imitax.make("CartPole-v1")
+    config = PPOConfig.for_env("CartPole-v1", total_steps=32 * 2048, learning_rate=5e-3, target_kl=0.001,
+                               anneal_lr=False)
+    history = train_ppo(env, config, seed=0).history
+    rates, kls = history["learning_rate"][0], history["update_kl"][0]
+    assert kls[0] > 0.005 and rates[0] < 5e-3 and rates[5] < 1e-3
+    assert np.median(kls[8:]) < 0.002
+    with pytest.raises(ConfigError, match="target_kl"):
+        PPOConfig(target_kl=-0.1).validate()
+
+
 def _small(env_id="CartPole-v1", **kw):
     return PPOConfig.for_env(env_id, total_steps=8 * 2048, **kw)
 

@@ -44,8 +44,12 @@ class PPOConfig:
     num_minibatches: int = 4
     """minibatches per epoch"""
     learning_rate: float = 2.5e-4
+    """Adam's learning rate; with `target_kl` the rate it starts from"""
     anneal_lr: bool = True
-    """decay the learning rate linearly to zero"""
+    """decay the learning rate linearly to zero (with `target_kl`: decay the KL target)"""
+    target_kl: float = 0.0
+    """adapt the learning rate after every update so that the KL divergence of the updated policy
+    from the rollout's stays near this (x1.5 below half of it, /1.5 above twice it); 0: a fixed schedule"""
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
@@ -73,7 +77,7 @@ class PPOConfig:
     def validate(self) -> PPOConfig:
         require_positive(self, "ppo", "total_steps", "num_envs", "rollout_steps", "num_epochs", "num_minibatches",
                          "learning_rate", "max_grad_norm")
-        require_non_negative(self, "ppo", "clip_eps", "ent_coef", "vf_coef")
+        require_non_negative(self, "ppo", "clip_eps", "ent_coef", "vf_coef", "target_kl")
         require_finite(self, "ppo", "init_log_std")
         check_network(self.hidden_sizes, self.activation, hidden_name="ppo.hidden_sizes", activation_name="ppo.activation")
         if self.batch_size % self.num_minibatches:
@@ -124,6 +128,10 @@ TUNED: dict[str, dict[str, Any]] = {
 }
 
 
+# Bounds of the KL-adaptive learning rate (`target_kl`), and its factor per minibatch.
+ADAPTIVE_LR_MIN, ADAPTIVE_LR_MAX, ADAPTIVE_LR_FACTOR = 1e-6, 1e-2, 1.5
+
+
 @struct.dataclass
 class PPOState:
     """params: {"policy": flax params, "value": flax params}."""
@@ -157,6 +165,9 @@ class PPO:
 
     def optimizer(self) -> optax.GradientTransformation:
         c = self.config
+        if c.target_kl > 0:  # the rate is state, set by `adapt_learning_rate`
+            return optax.chain(optax.clip_by_global_norm(c.max_grad_norm),
+                               optax.inject_hyperparams(optax.adam)(learning_rate=c.learning_rate, eps=1e-5))
         steps_per_update = c.num_epochs * c.num_minibatches
         lr = (
             optax.linear_schedule(c.learning_rate, 0.0, c.num_updates * steps_per_update)
@@ -164,6 +175,28 @@ class PPO:
             else c.learning_rate
         )
         return optax.chain(optax.clip_by_global_norm(c.max_grad_norm), optax.adam(lr, eps=1e-5))
+
+    def kl_target(self, update_step: jnp.ndarray) -> jnp.ndarray:
+        """f32[]: the KL target of update `update_step`, decayed linearly to zero with `anneal_lr`."""
+        c = self.config
+        if not c.anneal_lr:
+            return jnp.asarray(c.target_kl, jnp.float32)
+        return c.target_kl * jnp.clip(1.0 - update_step / c.num_updates, 0.0, 1.0)
+
+    @staticmethod
+    def learning_rate(opt_state: optax.OptState) -> jnp.ndarray:
+        """f32[]: the adaptive rate held in an optimizer state of a `target_kl` config."""
+        return opt_state[1].hyperparams["learning_rate"]
+
+    @staticmethod
+    def adapt_learning_rate(opt_state: optax.OptState, kl: jnp.ndarray, target: jnp.ndarray) -> optax.OptState:
+        """The rate x1.5 when `kl` < target / 2, / 1.5 when `kl` > 2 target (within
+        [ADAPTIVE_LR_MIN, ADAPTIVE_LR_MAX]), as in rl_games' adaptive schedule."""
+        rate = PPO.learning_rate(opt_state)
+        rate = jnp.where(kl > 2.0 * target, rate / ADAPTIVE_LR_FACTOR, jnp.where(kl < 0.5 * target, rate * ADAPTIVE_LR_FACTOR, rate))
+        adam = opt_state[1]
+        hyperparams = {**adam.hyperparams, "learning_rate": jnp.clip(rate, ADAPTIVE_LR_MIN, ADAPTIVE_LR_MAX)}
+        return (opt_state[0], adam._replace(hyperparams=hyperparams), *opt_state[2:])
 
     def init(self, key: jax.Array) -> PPOState:
         key, policy_key, value_key = jax.random.split(key, 3)
@@ -222,9 +255,15 @@ class PPO:
         (params, opt_state, _), metrics = jax.lax.scan(
             epoch, (state.params, state.opt_state, epoch_key), None, length=c.num_epochs
         )
+        metrics = jax.tree.map(jnp.mean, metrics)
+        if c.target_kl > 0:
+            new_log_prob = self.policy.distribution({"net": params["policy"], "obs_norm": state.obs_norm}, flat[0]).log_prob(flat[1])
+            log_ratio = new_log_prob - flat[2]
+            metrics["update_kl"] = (jnp.exp(log_ratio) - 1 - log_ratio).mean()
+            opt_state = self.adapt_learning_rate(opt_state, metrics["update_kl"], self.kl_target(state.update_step))
+            metrics["learning_rate"] = self.learning_rate(opt_state)
         obs_norm = state.obs_norm.update(tr.obs) if c.normalize_obs else state.obs_norm
         new_state = PPOState(params, opt_state, obs_norm, key, state.update_step + 1, reward_scaler)
-        metrics = jax.tree.map(jnp.mean, metrics)
         metrics["reward_mean"] = raw_rewards.mean()
         return new_state, metrics
 

@@ -11,6 +11,7 @@ import jax
 import numpy as np
 
 from imitax.api.reward import LearnedReward, TabularReward
+from imitax.api.result import Trained
 from imitax.rl.loop import seed_slice
 
 
@@ -25,19 +26,6 @@ class Run:
     config: Any
     seed: int
     num_seeds: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Trained:
-    """A runner's output: the policy (net, one params pytree per seed), the learned reward or
-    None, history {metric: f[num_seeds, points]} and timing."""
-
-    policy_net: Any
-    policy_params: tuple[Any, ...]
-    reward: LearnedReward | TabularReward | None
-    history: dict[str, np.ndarray]
-    compile_s: float
-    run_s: float
 
 
 @dataclasses.dataclass(frozen=True)

@@ -172,7 +172,7 @@ def load(run_dir: str | Path) -> TrainResult:
     references = _references(summary, policies[0][2])
     backend = options.get("backend", summary.get("backend", "jax"))
     env_id = config.get("env_id") if isinstance(config.get("env_id"), str) else net.spec.env_id
-    return TrainResult(spec_method.name, policy_net=net, policy_params=tuple(params for _, params, _ in policies),
+    return TrainResult(method=spec_method.name, policy_net=net, policy_params=tuple(params for _, params, _ in policies),
                        reward=reward, references=references, env=env_id,
                        backend=backend if backend in ("jax", "gymnasium") else "jax", **common)
 
@@ -309,7 +309,7 @@ def _load_tabular(run_dir: Path, name: str, summary: dict[str, Any], common: dic
     policies = tuple(value_iteration(mdp, table, float(discount))[0] for table in tables)
     references = _references(summary, {}) if isinstance(summary.get("references", summary.get("reference")), dict) \
         else _exact_references(mdp)
-    return TrainResult(name, policy_net=TabularPolicyNet(mdp.num_states, mdp.num_actions, mdp.horizon),
+    return TrainResult(method=name, policy_net=TabularPolicyNet(mdp.num_states, mdp.num_actions, mdp.horizon),
                        policy_params=policies, reward=reward, references=references, env=mdp, backend="tabular",
                        **common)
 

@@ -43,8 +43,25 @@ class TabularPolicyNet:
     spec: None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Trained:
+    """What training leaves: the policy (net, one params pytree per seed), the learned reward or
+    None, history {metric: f[num_seeds, points]} and timing (a method's runner returns it)."""
+
+    policy_net: Any
+    policy_params: tuple[Any, ...]
+    reward: LearnedReward | TabularReward | None
+    history: dict[str, np.ndarray]
+    compile_s: float
+    run_s: float
+
+    def fields(self) -> dict[str, Any]:
+        """These fields by name (not copied), to build a TrainResult from."""
+        return {field.name: getattr(self, field.name) for field in dataclasses.fields(Trained)}
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class TrainResult:
+class TrainResult(Trained):
     """One trained method, any of them, with `num_seeds` independent runs.
 
     Attributes:
@@ -69,12 +86,6 @@ class TrainResult:
 
     method: str
     config: Any
-    policy_net: Any
-    policy_params: tuple[Any, ...]
-    reward: LearnedReward | TabularReward | None
-    history: dict[str, np.ndarray]
-    compile_s: float
-    run_s: float
     seed: int = 0
     references: ReferenceScores = ReferenceScores()
     env: Any = None

@@ -72,8 +72,8 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
         expert_fn = resolve_expert(expert, env.spec)
         references = ReferenceScores(None, _expert_return(env, expert_fn, seed))
     trained = spec_method.run(Run(env, transitions, expert_fn, config, seed, num_seeds))
-    return TrainResult(spec_method.name, config, trained.policy_net, trained.policy_params, trained.reward,
-                       trained.history, trained.compile_s, trained.run_s, seed, references, env, backend_of(env))
+    return TrainResult(**trained.fields(), method=spec_method.name, config=config, seed=seed, references=references,
+                       env=env, backend=backend_of(env))
 
 
 def _config(spec_method: Any, config: Any, env_id: str) -> Any:
@@ -111,6 +111,5 @@ def _train_tabular(spec_method: Any, env: Any, demos: Any, config: Any, seed: in
     visitation = resolve_visitation(demos, mdp, config.discount)
     trained = spec_method.run(Run(mdp, visitation, None, config, seed, num_seeds))
     exact = References.of(mdp, expert_policy(mdp))
-    return TrainResult(spec_method.name, config, trained.policy_net, trained.policy_params, trained.reward,
-                       trained.history, trained.compile_s, trained.run_s, seed,
-                       ReferenceScores(exact.random_return, exact.expert_return), mdp, "tabular")
+    return TrainResult(**trained.fields(), method=spec_method.name, config=config, seed=seed,
+                       references=ReferenceScores(exact.random_return, exact.expert_return), env=mdp, backend="tabular")

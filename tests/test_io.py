@@ -386,3 +386,26 @@ def test_unwritable_output_folder_gives_imitax_error(tmp_path):
     with pytest.raises(ImitaxError, match=f"cannot write {name}/summary.md"):
         write_summary(blocker, "t", {})
     assert blocker.read_text() == "not a folder" and os.listdir(tmp_path) == ["a-file"]
+
+
+def test_staging_folders_left_by_a_killed_writer_are_cleared_by_the_next_write(tmp_path):
+    """A checkpoint's or dataset's staging folder names its writer's PID: the next write of
+    the same target removes those of exited processes, and keeps a live writer's."""
+    import subprocess
+    import sys
+
+    from imitax.io.checkpoint import save_checkpoint
+    from imitax.staging import make_staging_folder, remove_stale
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    stale = tmp_path / f".ckpt.pid{dead_pid}.abc.tmp"
+    stale.mkdir()
+    (stale / "params.msgpack").write_bytes(b"half written")
+    live = make_staging_folder(tmp_path, ".ckpt.")  # this process: alive
+    legacy = tmp_path / ".ckpt.xyz.tmp"  # no PID: not ours to judge
+    legacy.mkdir()
+    save_checkpoint(tmp_path / "ckpt", {"w": np.zeros(3, np.float32)}, {"kind": "test"})
+    assert not stale.exists() and live.is_dir() and legacy.is_dir()
+    assert (tmp_path / "ckpt").is_dir()
+    assert remove_stale(tmp_path, ".ckpt.") == []

@@ -19,7 +19,6 @@ import math
 import os
 import pathlib
 import shutil
-import tempfile
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -38,6 +37,7 @@ from imitax.data.validate import episode_terminated, validate_env_id, validate_t
 from imitax.envs.spec import Box, Discrete, EnvSpec, box_bounds, flat_dim
 from imitax.errors import DatasetError, ImitaxError, OutputError, os_reason
 from imitax.sniff import code_format, is_hdf5, read_head
+from imitax.staging import make_staging_folder, remove_stale
 
 IMITAX_SPEC_KEY = "imitax_spec"
 METADATA_FILE = "metadata.json"
@@ -156,7 +156,8 @@ def save_demonstrations(
     staging = None
     try:
         root.mkdir(parents=True, exist_ok=True)
-        staging = pathlib.Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=root))
+        remove_stale(root, STAGING_PREFIX)  # what a killed `collect` left
+        staging = make_staging_folder(root, STAGING_PREFIX)
         _write_storage(staging / "data", trajectories, spec, metadata)
         if namespace is not None and namespace not in list_local_namespaces():
             create_namespace(namespace)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -33,6 +32,7 @@ from flax import serialization
 from imitax.errors import CheckpointError, OutputError
 from imitax.io.atomic import atomic_write_bytes, atomic_write_json, fsync_folder, os_reason, to_jsonable
 from imitax.sniff import code_format, read_head
+from imitax.staging import make_staging_folder, remove_stale
 
 FORMAT = "imitax-checkpoint"
 FORMAT_VERSION = 1
@@ -103,8 +103,8 @@ def _make_staging_folder(path: Path) -> Path:
     """An empty hidden folder beside `path` (same filesystem, so the final rename is atomic)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-        staging.chmod(0o755)
+        remove_stale(path.parent, f".{path.name}.")  # what a killed writer of this checkpoint left
+        staging = make_staging_folder(path.parent, f".{path.name}.")
     except OSError as error:
         raise OutputError(f"cannot write checkpoint {path}: {os_reason(error)}; "
                           "expected a writable folder") from None

@@ -67,13 +67,13 @@ def resolve_demos(demos: Any, spec: EnvSpec) -> ExpertData:
             of the wrong shapes, dtypes or non-finite values.
     """
     if isinstance(demos, (str, Path)):
-        demos = load_demonstrations(str(demos), spec=spec)
-    if isinstance(demos, Demonstrations):
+        demos = load_demonstrations(str(demos), spec=spec)  # validated against `spec` as it loads
+    elif isinstance(demos, Demonstrations):
         validate_env_id(demos.spec.env_id if demos.spec is not None else None, spec, source=demos.dataset_id)
         validate_trajectories(demos.trajectories, spec, source=demos.dataset_id)
-        returns = [trajectory.episode_return for trajectory in demos.trajectories]
-        expert = demos.expert_score if demos.expert_score is not None else float(np.mean(returns))
-        return ExpertData(demos.transitions(), demos.dataset_id, ReferenceScores.of(demos.random_score, expert))
+    if isinstance(demos, Demonstrations):
+        return ExpertData(demos.transitions(), demos.dataset_id,
+                          ReferenceScores.of(demos.random_score, demos.expert_reference))
     if isinstance(demos, Transitions):
         transitions = check_transitions(demos, spec)
         episodes = int(np.sum(np.asarray(transitions.terminated) | np.asarray(transitions.truncated)))

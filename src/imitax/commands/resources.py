@@ -51,9 +51,14 @@ def estimate(config: Any, spec: EnvSpec, num_seeds: int = 1, demo_transitions: i
     for name, learner in _learners(config):
         items.extend(_learner_items(name, learner, spec, num_seeds))
     for name, capacity in _reservoirs(config):
-        items.append(MemoryItem(f"{name} of {capacity:,} transitions x {num_seeds} seeds",
-                                CARRY_COPIES * num_seeds * capacity * transition_bytes(spec)))
+        items.append(_buffer(name, capacity, spec, num_seeds))
     return items
+
+
+def _buffer(name: str, capacity: int, spec: EnvSpec, num_seeds: int) -> MemoryItem:
+    """A buffer of `capacity` transitions per seed, kept in a compiled loop's carry."""
+    return MemoryItem(f"{name} of {capacity:,} transitions x {num_seeds} seeds",
+                      CARRY_COPIES * num_seeds * capacity * transition_bytes(spec))
 
 
 def tabular(num_states: int, num_actions: int, horizon: int, num_seeds: int) -> list[MemoryItem]:
@@ -143,9 +148,7 @@ def _learner_items(name: str, learner: Any, spec: EnvSpec, num_seeds: int) -> li
         critic_outputs = spec.action_dim if spec.discrete else 1
         critics = learner.num_critics * network_parameters(critic_inputs, hidden, critic_outputs)
         parameters = policy * ADAM_COPIES + critics * (ADAM_COPIES + 1)
-        capacity = learner.buffer_capacity
-        return [MemoryItem(f"{name} replay buffer of {capacity:,} transitions x {num_seeds} seeds",
-                           CARRY_COPIES * num_seeds * capacity * transition_bytes(spec)),
+        return [_buffer(f"{name} replay buffer", learner.buffer_capacity, spec, num_seeds),
                 MemoryItem(f"{name} networks x {num_seeds} seeds", CARRY_COPIES * num_seeds * FLOAT_BYTES * parameters)]
     value = network_parameters(spec.obs_dim, hidden, 1)
     rollout = learner.num_envs * learner.rollout_steps

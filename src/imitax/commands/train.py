@@ -176,8 +176,7 @@ def load_for(args: ImitationArgs) -> tuple[Any, Demonstrations, float, float]:
     env = make_env(args.env_id, args.options.backend)
     with phase("load"):
         demos = load_demonstrations(args.demos, spec=env.spec)
-    expert_score = demos.expert_score if demos.expert_score is not None else \
-        float(sum(t.episode_return for t in demos.trajectories) / len(demos.trajectories))
+    expert_score = demos.expert_reference
     random_score = demos.random_score if demos.random_score is not None else \
         random_return(env, args.options.eval_episodes, args.options.seed)
     try:  # before training, not after it: the scores could not be normalised

@@ -70,6 +70,14 @@ class Demonstrations:
     def num_transitions(self) -> int:
         return int(sum(len(trajectory) for trajectory in self.trajectories))
 
+    @property
+    def expert_reference(self) -> float:
+        """The expert's mean return to normalise with: `expert_score`, or where the dataset
+        recorded none the demonstrations' own mean episode return."""
+        if self.expert_score is not None:
+            return self.expert_score
+        return float(sum(trajectory.episode_return for trajectory in self.trajectories) / len(self.trajectories))
+
     def transitions(self) -> Transitions:
         """All episodes as one flat `Transitions`, `[num_transitions]`."""
         return flatten_trajectories(self.trajectories)

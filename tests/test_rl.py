@@ -7,6 +7,7 @@ import pytest
 
 import imitax
 from imitax.errors import ConfigError
+from imitax.rl import rates
 from imitax.rl.loop import chunk_length
 from imitax.rl.ppo import PPOConfig, gae
 from imitax.rl.train import train_ppo
@@ -51,8 +52,8 @@ def test_adaptive_learning_rate_follows_the_kl_target():
 
     ppo = PPO(PPOConfig(learning_rate=1e-3, target_kl=0.01), imitax.make("CartPole-v1").spec)
     opt_state = ppo.init(jax.random.PRNGKey(0)).opt_state
-    rate = lambda kl, state=opt_state: float(ppo.learning_rate(ppo.adapt_learning_rate(state, jnp.asarray(kl), 0.01)))
-    assert float(ppo.learning_rate(opt_state)) == pytest.approx(1e-3)
+    rate = lambda kl, state=opt_state: float(rates.rate(ppo.adapt_learning_rate(state, jnp.asarray(kl), 0.01)))
+    assert float(rates.rate(opt_state)) == pytest.approx(1e-3)
     assert rate(0.001) == pytest.approx(1.5e-3)
     assert rate(0.03) == pytest.approx(1e-3 / 1.5)
     assert rate(0.01) == pytest.approx(1e-3)
@@ -60,7 +61,7 @@ def test_adaptive_learning_rate_follows_the_kl_target():
         state = opt_state
         for _ in range(40):
             state = ppo.adapt_learning_rate(state, jnp.asarray(kl), 0.01)
-        assert float(ppo.learning_rate(state)) == pytest.approx(bound)
+        assert float(rates.rate(state)) == pytest.approx(bound)
 
 
 def test_adaptive_learning_rate_keeps_each_update_near_the_target():

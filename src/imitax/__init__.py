@@ -5,10 +5,10 @@ from imitax.errors import ImitaxError
 from imitax.record import CollectResult, collect
 
 __version__ = "0.1.0"
-__all__ = ["CollectResult", "Evaluation", "ImitaxError", "TrainResult", "collect", "load", "make", "train",
-           "__version__"]
+__all__ = ["CollectResult", "Evaluation", "ImitaxError", "SweepResult", "TrainResult", "collect", "load", "make",
+           "sweep", "train", "__version__"]
 
-_API = ("Evaluation", "TrainResult", "load", "train")
+_API = ("Evaluation", "SweepResult", "TrainResult", "load", "sweep", "train")
 
 
 def __getattr__(name: str) -> object:

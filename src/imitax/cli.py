@@ -1,4 +1,4 @@
-"""The `imitax` command: expert, collect, train bc|gail|airl|sqil|dac|iq-learn|rl|dagger|mce-irl, eval, bench.
+"""The `imitax` command: expert, collect, train bc|gail|airl|sqil|dac|iq-learn|rl|dagger|mce-irl, sweep, eval, plot, bench.
 
 Each command's options are a typed dataclass read by tyro: the same object is the
 Python API's config and the run's saved config.json. Defaults that depend on the
@@ -41,6 +41,8 @@ commands:
   train rl ENV --reward RUN     PPO from scratch on a gail/airl/dac/iq-learn run's learned reward
   train dagger ENV --expert RUN DAgger: an expert policy labels the states the learner visits
   train mce-irl [--mdp random]  MCE IRL on a tabular MDP (gridworld or random), exact or from sampled demos
+  sweep gail|airl|bc|dac|sqil|iq-learn ENV --demos ID --grid FIELD=V1,V2 [--sample FIELD=LOW:HIGH --num-samples N]
+                                points x seeds (learning rates vmapped in one program); table, heatmap
   eval RUN [--video out.mp4]    returns and normalised score of a run's policy; --video films it
   plot RUN... [--metric M]      overlay runs' learning curves (IQM over seeds, 95% band) and final scores
   (any training command) --resume RUN
@@ -59,6 +61,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
                                        TrainRLArgs, TrainSQILArgs, run_airl, run_bc, run_dac, run_gail, run_iq_learn,
                                        run_rl, run_sqil)
     from imitax.commands.train_dagger import TrainDAggerArgs, run_dagger
+    from imitax.commands.sweep import SWEEP_COMMANDS, run_sweep_command
     from imitax.commands.train_mce_irl import TrainMCEIRLArgs, run_mce_irl
 
     return {
@@ -76,6 +79,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
         "eval": (EvalArgs, run_eval),
         "plot": (PlotArgs, run_plot),
         "bench": (BenchArgs, run_bench),
+        **{name: (args_type, run_sweep_command) for name, (args_type, _, _) in SWEEP_COMMANDS.items()},
     }
 
 
@@ -89,12 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(USAGE)
         return 0 if args else 2
     name = args.pop(0)
-    if name == "train":
+    if name in ("train", "sweep"):
         if not args or args[0].startswith("-"):
             print(USAGE, file=sys.stderr)
-            print("imitax: error: `imitax train` needs an algorithm: bc, gail, airl, sqil, dac, iq-learn, dagger, mce-irl or rl", file=sys.stderr)
+            choices = "bc, gail, airl, sqil, dac, iq-learn, dagger, mce-irl or rl" if name == "train" else \
+                "gail, airl, bc, dac, sqil or iq-learn"
+            print(f"imitax: error: `imitax {name}` needs an algorithm: {choices}", file=sys.stderr)
             return 2
-        name = f"train {args.pop(0)}"
+        name = f"{name} {args.pop(0)}"
     commands = _commands()  # the heavy imports (JAX, flax, ...) on a process's first command
     if name not in commands:
         print(f"imitax: error: unknown command {name!r}; expected one of: {', '.join(commands)}", file=sys.stderr)

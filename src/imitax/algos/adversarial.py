@@ -31,8 +31,9 @@ from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_positive
 from imitax.nets.absorbing import absorbing_value
 from imitax.nets.normalizer import ObsNormalizer
+from imitax.rl import rates
 from imitax.rl.generator import GENERATORS, PPOGenerator, SACGenerator, make_generator
-from imitax.rl.loop import ChunkCallback, LoopCheckpoint
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, SweepPoints
 from imitax.rl.ppo import PPO, PPOConfig
 from imitax.rl.sac import SACConfig
 
@@ -167,12 +168,28 @@ class Adversarial:
         return self.config.disc_replay_size
 
     def disc_optimizer(self, anneal: bool, learning_rate: float | None = None) -> optax.GradientTransformation:
-        """Adam at `learning_rate` (default `disc_learning_rate`), decayed linearly to zero over
-        the run when `anneal`."""
+        """Adam at `learning_rate` (default `disc_learning_rate`, held in the state: see
+        `imitax.rl.rates`), decayed linearly to zero over the run when `anneal`."""
         rate = self.config.disc_learning_rate if learning_rate is None else learning_rate
-        if not anneal:
-            return optax.adam(rate)
-        return optax.adam(optax.linear_schedule(rate, 0.0, self.num_disc_updates))
+        return rates.adam(rate, self.num_disc_updates if anneal else None)
+
+    @property
+    def traced_fields(self) -> tuple[str, ...]:
+        """Config fields (dotted paths) whose values live in the state, so that one compiled
+        program runs any values of them (a sweep vmaps over these; see `with_hyperparams`)."""
+        return ("disc_learning_rate", "ppo.learning_rate") if self.config.generator == "ppo" else ()
+
+    def with_hyperparams(self, state: AdversarialState, values: dict[str, Any]) -> AdversarialState:
+        """`state` with the `traced_fields` in `values` ({field: f32[] or float}) set."""
+        for field, value in values.items():
+            if field == "disc_learning_rate":
+                state = state.replace(disc_opt_state=rates.with_rate(state.disc_opt_state, value))
+            elif field == "ppo.learning_rate" and "ppo.learning_rate" in self.traced_fields:
+                state = state.replace(generator=self.ppo.with_learning_rate(state.generator, value))
+            else:
+                raise ConfigError(f"{field} is not a traced field of this config; expected one of "
+                                  f"{', '.join(self.traced_fields) or '(none)'}")
+        return state
 
     def init(self, key: jax.Array, expert: Transitions) -> AdversarialState:
         generator_key, disc_key, key = jax.random.split(key, 3)
@@ -315,9 +332,16 @@ def train_adversarial(
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
     checkpoint: LoopCheckpoint | None = None,
+    hyperparams: dict[str, Any] | None = None,
 ) -> AdversarialResult:
-    """The loop of every adversarial method: the generator's (compiled on JAX envs, vmapped over seeds)."""
+    """The loop of every adversarial method: the generator's (compiled on JAX envs, vmapped over seeds).
+
+    `hyperparams` ({traced field: f[num_points]}, see `Adversarial.traced_fields`) makes it a
+    sweep: num_points x num_seeds runs in one program, the state's leading axis point-major
+    (run `point * num_seeds + s` is seed `s` of `point`)."""
     expert = jax.tree.map(jnp.asarray, expert)
+    points = None if not hyperparams else SweepPoints(
+        {k: np.asarray(v, np.float32).reshape(-1) for k, v in hyperparams.items()}, algo.with_hyperparams)
     result = algo.generator.run(env, lambda key: algo.init(key, expert), algo.act, algo.update, seed, num_seeds,
-                                on_chunk, checkpoint)
+                                on_chunk, checkpoint, points)
     return AdversarialResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)

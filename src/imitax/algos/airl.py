@@ -56,6 +56,7 @@ from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.airl_reward import AIRLRewardNet
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
+from imitax.rl import rates
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 
 AIRL_REWARDS = ("auto", "logit", "positive", "shaped")
@@ -164,6 +165,18 @@ class AIRL(GAIL):
     def reward_optimizer(self) -> optax.GradientTransformation:
         """The saved reward's Adam: `reward_learning_rate`, decayed to zero over the run."""
         return self.disc_optimizer(anneal=True, learning_rate=self.config.reward_learning_rate)
+
+    @property
+    def traced_fields(self) -> tuple[str, ...]:
+        generator = super().traced_fields  # none with the SAC generator, whose loop runs one setting
+        return generator + (("reward_learning_rate",) if generator and self.config.separate_reward else ())
+
+    def with_hyperparams(self, state: GAILState, values: dict[str, Any]) -> GAILState:
+        values = dict(values)
+        if "reward_learning_rate" in values and "reward_learning_rate" in self.traced_fields:
+            rate = values.pop("reward_learning_rate")
+            state = state.replace(reward_opt_state=rates.with_rate(state.reward_opt_state, rate))
+        return super().with_hyperparams(state, values)
 
     def init(self, key: jax.Array, expert: Transitions) -> GAILState:
         state = super().init(key, expert)

@@ -19,7 +19,8 @@ from imitax.api.persist import load
 from imitax.api.policy import SeedPolicy, TabularSeedPolicy
 from imitax.api.result import ReferenceScores, TrainResult
 from imitax.api.reward import LearnedReward, TabularReward
+from imitax.api.sweep import SweepEvaluation, SweepResult, sweep
 from imitax.api.trainer import train
 
 __all__ = ["METHOD_NAMES", "Evaluation", "LearnedReward", "ReferenceScores", "SeedPolicy", "TabularReward",
-           "TabularSeedPolicy", "TrainResult", "load", "train"]
+           "TabularSeedPolicy", "TrainResult", "SweepEvaluation", "SweepResult", "load", "sweep", "train"]

@@ -73,14 +73,26 @@ def _from_demos(train_fn: Callable[..., Any], reward_name: str | None) -> Callab
 
     def run_method(run: Run) -> Trained:
         result = train_fn(run.env, run.demos, run.config, run.seed, run.num_seeds)
-        params = jax.vmap(result.algo.policy_params)(result.state)
-        reward = None
-        if reward_name is not None and hasattr(result.algo, "saved_reward"):
-            reward_params, meta = result.algo.saved_reward(result.state)
-            reward = LearnedReward(reward_name, run.env.spec, meta, _per_seed(reward_params, run.num_seeds))
-        return _trained(result.algo.policy, params, run, result, reward)
+        return trained_runs(result, run.env.spec, reward_name, range(run.num_seeds))
 
     return run_method
+
+
+def trained_runs(result: Any, spec: Any, reward_name: str | None, runs: range, share: float = 1.0) -> Trained:
+    """The runs `runs` (indices on the state's leading axis) of a `train_gail`-like result (an
+    `algo` with `policy_params`, a `state`, a `history`) as one `Trained`; `share` of the
+    result's timing is theirs (a sweep's points share one program)."""
+    def pick(tree: Any) -> tuple[Any, ...]:
+        return tuple(seed_slice(tree, index) for index in runs)
+
+    params = jax.vmap(result.algo.policy_params)(result.state)
+    reward = None
+    if reward_name is not None and hasattr(result.algo, "saved_reward"):
+        reward_params, meta = result.algo.saved_reward(result.state)
+        reward = LearnedReward(reward_name, spec, meta, pick(reward_params))
+    history = {k: np.asarray(v)[runs.start:runs.stop] for k, v in result.history.items()}
+    return Trained(result.algo.policy, pick(params), reward, history, float(result.compile_s) * share,
+                   float(result.run_s) * share)
 
 
 def _run_ppo(run: Run) -> Trained:

@@ -49,14 +49,13 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
     """
     spec_method = method(method_name)
     require_seed(seed, "seed")
-    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
-        raise ConfigError(f"num_seeds must be an integer >= 1, got {num_seeds!r}")
+    check_num_seeds(num_seeds)
     if expert is not None and spec_method.takes != "expert":
         raise ConfigError(f"{spec_method.name} takes no expert (only dagger does); got expert={expert!r}")
     if spec_method.takes == "mdp":
         return _train_tabular(spec_method, env, demos, config, seed, num_seeds)
     env = resolve_env(env, backend)
-    config = _config(spec_method, config, env.spec.env_id)
+    config = validated_config(spec_method, config, env.spec.env_id)
     references = ReferenceScores()
     transitions = None
     if spec_method.takes == "env" and demos is not None:
@@ -76,7 +75,12 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
                        env=env, backend=backend_of(env))
 
 
-def _config(spec_method: Any, config: Any, env_id: str) -> Any:
+def check_num_seeds(num_seeds: Any) -> None:
+    if isinstance(num_seeds, bool) or not isinstance(num_seeds, int) or num_seeds < 1:
+        raise ConfigError(f"num_seeds must be an integer >= 1, got {num_seeds!r}")
+
+
+def validated_config(spec_method: Any, config: Any, env_id: str) -> Any:
     """`config`, checked (types, finite numbers, ranges), or the method's default for the env."""
     from imitax.commands.common import validate_all
 
@@ -107,7 +111,7 @@ def _train_tabular(spec_method: Any, env: Any, demos: Any, config: Any, seed: in
     from imitax.algos.mce_irl import References, expert_policy
 
     mdp = resolve_mdp(env)
-    config = _config(spec_method, config, "tabular")
+    config = validated_config(spec_method, config, "tabular")
     visitation = resolve_visitation(demos, mdp, config.discount)
     trained = spec_method.run(Run(mdp, visitation, None, config, seed, num_seeds))
     exact = References.of(mdp, expert_policy(mdp))

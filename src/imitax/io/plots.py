@@ -221,3 +221,67 @@ def plot_comparison(path: str | Path, curves: Sequence[Any], metric: str) -> lis
         figure.savefig(buffer, format=kind)
         atomic_write_bytes(Path(path).with_suffix(suffix), buffer.getvalue())
     return summary
+
+
+def plot_sweep(path: str | Path, fields: Sequence[str], points: Sequence[dict[str, Any]], means: Sequence[float],
+               grid: bool, title: str, metric: str) -> Path:
+    """A sweep's seed-mean `metric` per point, written to `path` (PNG) atomically: a heatmap
+    (first field down, second across, each cell labelled) when `grid` spans one or two fields,
+    else one scatter panel per field (log x where every value is positive: rates)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    means = np.asarray(means, np.float64)
+    if grid and len(fields) <= 2:
+        rows = _distinct([point[fields[0]] for point in points])
+        cols = _distinct([point[fields[1]] for point in points]) if len(fields) == 2 else [None]
+        table = np.full((len(rows), len(cols)), np.nan)
+        for point, mean in zip(points, means):
+            col = cols.index(point[fields[1]]) if len(fields) == 2 else 0
+            table[rows.index(point[fields[0]]), col] = mean
+        figure = Figure(figsize=(1.1 * len(cols) + 2.6, 0.6 * len(rows) + 1.6), dpi=100, layout="constrained")
+        FigureCanvasAgg(figure)
+        axis = figure.subplots()
+        image = axis.imshow(table, cmap="viridis", origin="lower", aspect="auto")
+        figure.colorbar(image, ax=axis, shrink=0.8, label=metric)
+        low, high = np.nanmin(table), np.nanmax(table)
+        for (row, col), value in np.ndenumerate(table):
+            dark = value < low + 0.5 * (high - low)
+            axis.text(col, row, f"{value:.2f}", ha="center", va="center", color="white" if dark else "black", fontsize=9)
+        axis.set_yticks(range(len(rows)), [_tick(v) for v in rows])
+        axis.set_ylabel(fields[0])
+        if len(fields) == 2:
+            axis.set_xticks(range(len(cols)), [_tick(v) for v in cols])
+            axis.set_xlabel(fields[1])
+        else:
+            axis.set_xticks([])
+    else:
+        figure = Figure(figsize=(3.2 * len(fields), 3.2), dpi=100, layout="constrained")
+        FigureCanvasAgg(figure)
+        for axis, field in zip(figure.subplots(1, len(fields), squeeze=False)[0], fields):
+            values = [point[field] for point in points]
+            numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            xs = values if numeric else [_distinct(values).index(v) for v in values]
+            axis.scatter(xs, means, c=means, cmap="viridis")
+            if numeric and min(values) > 0:
+                axis.set_xscale("log")
+            if not numeric:
+                axis.set_xticks(range(len(_distinct(values))), [_tick(v) for v in _distinct(values)])
+            axis.set_xlabel(field)
+            axis.set_ylabel(metric)
+    figure.suptitle(title, fontsize=10)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
+def _distinct(values: Sequence[Any]) -> list[Any]:
+    """The values in first-seen order, each once (sorted when they are all numbers)."""
+    seen = list(dict.fromkeys(values))
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seen):
+        return sorted(seen)
+    return seen
+
+
+def _tick(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)

@@ -21,7 +21,8 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
-from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult
+from imitax.errors import ConfigError
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints
 from imitax.rl.off_policy import OffPolicyLearner, run_off_policy, sac_steps
 from imitax.rl.ppo import PPO, PPOConfig
 from imitax.rl.sac import SAC, SACConfig
@@ -57,8 +58,10 @@ class Generator(Protocol):
     def improve(self, state: State, data: Any, reward_fn: RewardFn, key: jax.Array | None) -> tuple[State, dict[str, jnp.ndarray]]:
         """The learner's update on `data`, with rewards from `reward_fn(transitions)`."""
     def run(self, env: JaxEnv | GymnasiumEnv, init: Callable[[jax.Array], State], act: Callable[..., Any], update: Update,
-            seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> LoopResult:
-        """Runs the method (`init`, `act`, `update`) in this learner's loop."""
+            seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None,
+            points: SweepPoints | None = None) -> LoopResult:
+        """Runs the method (`init`, `act`, `update`) in this learner's loop; with sweep `points`,
+        num_points x num_seeds runs in one program (where the loop supports it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,10 +123,11 @@ class PPOGenerator(_Learner):
         return self.learner.update(state, data, reward_fn(data.transitions))
 
     def run(self, env: JaxEnv | GymnasiumEnv, init: Callable[[jax.Array], State], act: Callable[..., Any], update: Update,
-            seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> LoopResult:
+            seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None,
+            points: SweepPoints | None = None) -> LoopResult:
         learner = OnPolicyLearner(init=init, act=act, update=lambda state, rollout: update(state, rollout, None),
                                   num_envs=self.config.num_envs, rollout_steps=self.config.rollout_steps)
-        return run_on_policy(env, learner, self.num_iterations, seed, num_seeds, on_chunk, checkpoint)
+        return run_on_policy(env, learner, self.num_iterations, seed, num_seeds, on_chunk, checkpoint, points)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +169,11 @@ class SACGenerator(_Learner):
         return sac_steps(self.learner, state, data, key, reward_fn)
 
     def run(self, env: JaxEnv | GymnasiumEnv, init: Callable[[jax.Array], State], act: Callable[..., Any], update: Update,
-            seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> LoopResult:
+            seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None,
+            points: SweepPoints | None = None) -> LoopResult:
+        if points is not None:
+            raise ConfigError("the SAC generator's loop runs one setting per program; expected a sweep to give it no "
+                              "vmapped hyperparameters")
         c = self.config
         learner = OffPolicyLearner(init, act, update, c.num_envs, c.rollout_steps, c.learning_starts, c.buffer_capacity)
         return run_off_policy(env, learner, self.num_iterations, seed, num_seeds, on_chunk, checkpoint)

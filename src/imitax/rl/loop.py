@@ -56,6 +56,30 @@ class LoopResult:
     run_s: float
 
 
+@dataclasses.dataclass(frozen=True)
+class SweepPoints:
+    """Hyperparameter values that differ between the vmapped runs of one compiled program (a
+    sweep). values: {field: f[num_points]}; apply(state, {field: f32[]}) -> the learner state
+    with one run's values set (they are held in the state, e.g. `imitax.rl.rates`).
+
+    Runs are laid out point-major: run `point * num_seeds + s` is seed `s` of `point`, and gets
+    the key seed `s` gets in a run of `num_seeds` seeds without points."""
+
+    values: dict[str, Any]
+    apply: Callable[[Any, dict[str, Any]], Any]
+
+    @property
+    def count(self) -> int:
+        return len(next(iter(self.values.values())))
+
+    def member_values(self, num_seeds: int) -> dict[str, jnp.ndarray]:
+        """{field: f32[num_points * num_seeds]}: each run's values, point-major."""
+        return {k: jnp.repeat(jnp.asarray(v, jnp.float32), num_seeds) for k, v in self.values.items()}
+
+    def point_values(self, point: int) -> dict[str, float]:
+        return {k: float(v[point]) for k, v in self.values.items()}
+
+
 def chunk_length(num_iterations: int, target_chunks: int) -> int:
     """The largest divisor of `num_iterations` not above `num_iterations / target_chunks`
     (rounded up), so every chunk has the same static length: one compile."""

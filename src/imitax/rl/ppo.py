@@ -26,6 +26,7 @@ from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
 from imitax.nets.value import ValueNet
+from imitax.rl import rates
 from imitax.rl.reward_scale import RewardScaler
 
 
@@ -164,17 +165,12 @@ class PPO:
         return ValueNet(tuple(self.config.hidden_sizes), self.config.activation)
 
     def optimizer(self) -> optax.GradientTransformation:
+        """Adam with the rate in its state (`imitax.rl.rates`): annealed to zero over the run, or
+        with `target_kl` set after every update by `adapt_learning_rate`."""
         c = self.config
-        if c.target_kl > 0:  # the rate is state, set by `adapt_learning_rate`
-            return optax.chain(optax.clip_by_global_norm(c.max_grad_norm),
-                               optax.inject_hyperparams(optax.adam)(learning_rate=c.learning_rate, eps=1e-5))
-        steps_per_update = c.num_epochs * c.num_minibatches
-        lr = (
-            optax.linear_schedule(c.learning_rate, 0.0, c.num_updates * steps_per_update)
-            if c.anneal_lr
-            else c.learning_rate
-        )
-        return optax.chain(optax.clip_by_global_norm(c.max_grad_norm), optax.adam(lr, eps=1e-5))
+        anneal = c.anneal_lr and c.target_kl == 0
+        decay_steps = c.num_updates * c.num_epochs * c.num_minibatches if anneal else None
+        return optax.chain(optax.clip_by_global_norm(c.max_grad_norm), rates.adam(c.learning_rate, decay_steps, eps=1e-5))
 
     def kl_target(self, update_step: jnp.ndarray) -> jnp.ndarray:
         """f32[]: the KL target of update `update_step`, decayed linearly to zero with `anneal_lr`."""
@@ -184,19 +180,16 @@ class PPO:
         return c.target_kl * jnp.clip(1.0 - update_step / c.num_updates, 0.0, 1.0)
 
     @staticmethod
-    def learning_rate(opt_state: optax.OptState) -> jnp.ndarray:
-        """f32[]: the adaptive rate held in an optimizer state of a `target_kl` config."""
-        return opt_state[1].hyperparams["learning_rate"]
-
-    @staticmethod
     def adapt_learning_rate(opt_state: optax.OptState, kl: jnp.ndarray, target: jnp.ndarray) -> optax.OptState:
         """The rate x1.5 when `kl` < target / 2, / 1.5 when `kl` > 2 target (within
         [ADAPTIVE_LR_MIN, ADAPTIVE_LR_MAX]), as in rl_games' adaptive schedule."""
-        rate = PPO.learning_rate(opt_state)
+        rate = rates.rate(opt_state)
         rate = jnp.where(kl > 2.0 * target, rate / ADAPTIVE_LR_FACTOR, jnp.where(kl < 0.5 * target, rate * ADAPTIVE_LR_FACTOR, rate))
-        adam = opt_state[1]
-        hyperparams = {**adam.hyperparams, "learning_rate": jnp.clip(rate, ADAPTIVE_LR_MIN, ADAPTIVE_LR_MAX)}
-        return (opt_state[0], adam._replace(hyperparams=hyperparams), *opt_state[2:])
+        return rates.with_rate(opt_state, jnp.clip(rate, ADAPTIVE_LR_MIN, ADAPTIVE_LR_MAX))
+
+    def with_learning_rate(self, state: PPOState, learning_rate: Any) -> PPOState:
+        """`state` with the policy's (starting) learning rate replaced: f32[] or float (a sweep's point)."""
+        return state.replace(opt_state=rates.with_rate(state.opt_state, learning_rate))
 
     def init(self, key: jax.Array) -> PPOState:
         key, policy_key, value_key = jax.random.split(key, 3)
@@ -261,7 +254,7 @@ class PPO:
             log_ratio = new_log_prob - flat[2]
             metrics["update_kl"] = (jnp.exp(log_ratio) - 1 - log_ratio).mean()
             opt_state = self.adapt_learning_rate(opt_state, metrics["update_kl"], self.kl_target(state.update_step))
-            metrics["learning_rate"] = self.learning_rate(opt_state)
+            metrics["learning_rate"] = rates.rate(opt_state)
         obs_norm = state.obs_norm.update(tr.obs) if c.normalize_obs else state.obs_norm
         new_state = PPOState(params, opt_state, obs_norm, key, state.update_step + 1, reward_scaler)
         metrics["reward_mean"] = raw_rewards.mean()

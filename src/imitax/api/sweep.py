@@ -1,0 +1,270 @@
+"""`imitax.sweep(method, env, demos, grid=..., num_seeds=...)`: many settings, few programs.
+
+    sweep = imitax.sweep("gail", "CartPole-v1", demos="cartpole/expert-v0", num_seeds=3,
+                         grid={"disc_learning_rate": [1e-4, 3e-4, 1e-3], "ppo.learning_rate": [1e-4, 3e-4, 1e-3]})
+    scores = sweep.evaluate(episodes=50)
+    print(scores)                    # one row per point: mean, IQM, per-seed scores
+    scores.heatmap("sweep.png")
+    sweep.results[0].policy(seed=0)  # every point is a TrainResult
+
+Points that differ only in fields whose values live in the training state (GAIL's and AIRL's
+learning rates with the PPO generator: `Adversarial.traced_fields`) train as one compiled
+program, vmapped over points x seeds: one compile and, on JAX envs, one batched run. Any
+other field (a loss, a budget, a network size) gives each of its values its own program.
+Point p's seed s gets the key that seed s gets in `imitax.train(..., seed=seed,
+num_seeds=num_seeds)` with the point's config, and is evaluated with the same key, so a point's
+scores are those of that separate run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from imitax.api.evaluation import Evaluation
+from imitax.api.inputs import backend_of, resolve_demos, resolve_env
+from imitax.api.methods import method, trained_runs
+from imitax.api.result import TrainResult
+from imitax.api.sweep_space import Point, grid_points, sampled_points, with_values
+from imitax.api.trainer import check_num_seeds, train, validated_config
+from imitax.errors import ConfigError, require_seed
+
+# Methods whose traced fields can be vmapped, and how to build their algorithm object.
+VMAPPED_METHODS = ("gail", "airl")
+
+
+@dataclasses.dataclass(frozen=True)
+class Program:
+    """One compiled training program of a sweep: the points it ran, whether they were vmapped
+    together, and its compile and run seconds."""
+
+    points: tuple[int, ...]
+    vmapped_fields: tuple[str, ...]
+    compile_s: float
+    run_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepResult:
+    """points[i] ({field: value}) trained as results[i] (a `TrainResult` with `num_seeds` runs)."""
+
+    method: str
+    fields: tuple[str, ...]
+    points: tuple[Point, ...]
+    results: tuple[TrainResult, ...]
+    programs: tuple[Program, ...]
+    grid: bool
+    """whether the points are a full grid over `fields` (else random samples, or a grid crossed with them)"""
+
+    def evaluate(self, episodes: int = 100, *, seed: int = 0) -> SweepEvaluation:
+        """Every point's `TrainResult.evaluate(episodes=..., seed=...)`."""
+        return SweepEvaluation(self, tuple(result.evaluate(episodes=episodes, seed=seed) for result in self.results))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepEvaluation:
+    """A sweep's points with their `Evaluation`s (normalised scores where references are known)."""
+
+    sweep: SweepResult
+    evaluations: tuple[Evaluation, ...]
+
+    @property
+    def means(self) -> np.ndarray:
+        """f64[num_points]: the seed mean of each point's metric."""
+        return np.asarray([evaluation.mean for evaluation in self.evaluations])
+
+    @property
+    def metric(self) -> str:
+        return self.evaluations[0].metric
+
+    @property
+    def best(self) -> tuple[Point, Evaluation]:
+        """The point with the highest mean, and its evaluation."""
+        index = int(np.argmax(self.means))
+        return self.sweep.points[index], self.evaluations[index]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per point: its values, then mean, IQM and per-seed values of the metric."""
+        rows = []
+        for point, evaluation in zip(self.sweep.points, self.evaluations):
+            per_seed = evaluation.normalized_scores if evaluation.normalized_scores is not None else evaluation.mean_returns
+            rows.append({**point, "mean": evaluation.mean, "iqm": evaluation.iqm,
+                         "per_seed": [float(v) for v in per_seed], "mean_returns": evaluation.mean_returns.tolist()})
+        return rows
+
+    def table(self) -> str:
+        """A Markdown table, one row per point."""
+        fields = self.sweep.fields
+        name = "normalised score" if self.metric == "normalized_score" else "return"
+        lines = [f"| {' | '.join(fields)} | mean {name} | IQM | per seed |", "|" + "---|" * (len(fields) + 3)]
+        for row in self.rows():
+            seeds = ", ".join(f"{v:.3f}" for v in row["per_seed"])
+            values = " | ".join(_format(row[field]) for field in fields)
+            lines.append(f"| {values} | {row['mean']:.3f} | {row['iqm']:.3f} | {seeds} |")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.sweep.method, "fields": list(self.sweep.fields), "grid": self.sweep.grid,
+                "metric": self.metric, "points": self.rows(),
+                "reference": self.evaluations[0].references.to_dict(),
+                "programs": [program.to_dict() for program in self.sweep.programs]}
+
+    def heatmap(self, path: Any, title: str | None = None) -> Any:
+        """A PNG of the mean metric: a heatmap over a grid of one or two fields, else one
+        scatter panel per field (see `imitax.io.plots.plot_sweep`)."""
+        from imitax.io.plots import plot_sweep
+
+        name = "normalised score" if self.metric == "normalized_score" else "return"
+        return plot_sweep(path, self.sweep.fields, self.sweep.points, self.means, self.sweep.grid,
+                          title or f"{self.sweep.method.upper()} sweep: mean {name}", name)
+
+
+def _format(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepPlan:
+    """A checked sweep, not yet trained: the env, the demonstrations, every point's validated
+    config and how the points group into compiled programs."""
+
+    method: str
+    env: Any
+    data: Any  # ExpertData or None
+    fields: tuple[str, ...]
+    points: tuple[Point, ...]
+    configs: tuple[Any, ...]
+    programs: tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]  # (point indices, vmapped fields) per program
+    grid: bool
+    seed: int
+    num_seeds: int
+
+
+def sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequence[Any]] | None = None,
+          sample: dict[str, Sequence[Any]] | None = None, num_samples: int = 0, config: Any = None, seed: int = 0,
+          num_seeds: int = 1, backend: str | None = None, sample_seed: int = 0) -> SweepResult:
+    """Train `method_name` at every point of a grid and/or of random samples, `num_seeds` runs each.
+
+    Args:
+        method_name, env, demos, config, seed, num_seeds, backend: as `imitax.train` takes them;
+            `config` is the base every point changes.
+        grid: {field: [values]}; every combination is a point. Fields are dotted config paths
+            ("disc_learning_rate", "ppo.learning_rate"; "gail.disc-learning-rate" too).
+        sample: {field: (low, high)}; `num_samples` random points (floats log-uniform when
+            both bounds are positive, ints uniform), drawn with `sample_seed`. With `grid` too,
+            every sample is combined with every grid point.
+
+    Raises:
+        ImitaxError: what `imitax.train` refuses, an unknown field, a value of the wrong type,
+            or any point's config that does not validate (all checked before training).
+    """
+    plan = plan_sweep(method_name, env, demos, grid=grid, sample=sample, num_samples=num_samples, config=config,
+                      seed=seed, num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
+    return run_sweep(plan)
+
+
+def plan_sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequence[Any]] | None = None,
+               sample: dict[str, Sequence[Any]] | None = None, num_samples: int = 0, config: Any = None, seed: int = 0,
+               num_seeds: int = 1, backend: str | None = None, sample_seed: int = 0) -> SweepPlan:
+    """Everything `sweep` checks, before it trains (see `sweep`)."""
+    spec_method = method(method_name)
+    require_seed(seed, "seed")
+    require_seed(sample_seed, "sample_seed")
+    check_num_seeds(num_seeds)
+    if spec_method.takes in ("mdp", "expert"):
+        raise ConfigError(f"sweeps train methods from demonstrations or on the environment's reward; {spec_method.name} "
+                          "is not one (expected bc, gail, airl, dac, sqil, iq-learn, ppo or sac)")
+    if not grid and not sample:
+        raise ConfigError("a sweep needs grid={field: [values]} and/or sample={field: (low, high)}")
+    env = resolve_env(env, backend)
+    base = validated_config(spec_method, config, env.spec.env_id)
+    section = spec_method.config_key
+    points = grid_points(base, section, grid) if grid else [{}]
+    if sample:
+        samples = sampled_points(base, section, sample, num_samples, sample_seed)
+        points = [{**g, **s} for g in points for s in samples]
+    configs = [validated_config(spec_method, with_values(base, point), env.spec.env_id) for point in points]
+    if spec_method.takes == "demos" and demos is None:
+        raise ConfigError(f"{spec_method.name} needs demos=...: a Minari dataset id, Demonstrations or Transitions")
+    if spec_method.takes == "env" and demos is not None:
+        raise ConfigError(f"{spec_method.name} learns from the environment's reward and takes no demos; expected demos=None")
+    data = resolve_demos(demos, env.spec) if demos is not None else None
+    return SweepPlan(spec_method.name, env, data, tuple(points[0]), tuple(points), tuple(configs),
+                     tuple(_programs(spec_method.name, env, configs, points)), bool(grid) and not sample, seed, num_seeds)
+
+
+def run_sweep(plan: SweepPlan, on_program: Any = None) -> SweepResult:
+    """Train a planned sweep, program by program; `on_program(program, done, total)` after each."""
+    data, env = plan.data, plan.env
+    results: list[TrainResult | None] = [None] * len(plan.points)
+    programs = []
+    for indices, vmapped in plan.programs:
+        if vmapped:
+            trained, program = _train_vmapped(plan, indices, vmapped)
+            for index, one in zip(indices, trained):
+                results[index] = TrainResult(**one.fields(), method=plan.method, config=plan.configs[index],
+                                             seed=plan.seed, references=data.references, env=env, backend=backend_of(env))
+        else:
+            index = indices[0]
+            one = train(plan.method, env, data.transitions if data is not None else None, config=plan.configs[index],
+                        seed=plan.seed, num_seeds=plan.num_seeds)
+            results[index] = dataclasses.replace(one, references=data.references) if data is not None else one
+            program = Program((index,), (), one.compile_s, one.run_s)
+        programs.append(program)
+        if on_program is not None:
+            on_program(program, len(programs), len(plan.programs))
+    return SweepResult(plan.method, plan.fields, plan.points, tuple(results), tuple(programs), plan.grid)
+
+
+def _programs(method_name: str, env: Any, configs: list[Any], points: list[Point]) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
+    """The points grouped into programs: (point indices, fields vmapped over) per program.
+    Points share a program when they differ only in traced fields of their method."""
+    traced = _traced_fields(method_name, env, configs[0])
+    groups: dict[str, list[int]] = {}
+    for index, point in enumerate(points):
+        fixed = {field: value for field, value in point.items() if field not in traced}
+        groups.setdefault(repr(sorted(fixed.items())), []).append(index)
+    programs = []
+    for indices in groups.values():
+        varied = tuple(field for field in points[indices[0]] if field in traced)
+        if varied and len(indices) > 1 and _traced_fields(method_name, env, configs[indices[0]]) == traced:
+            programs.append((tuple(indices), varied))
+        else:
+            programs.extend(((index,), ()) for index in indices)
+    return programs
+
+
+def _algorithm(method_name: str, env: Any, config: Any) -> Any:
+    from imitax.algos.airl import AIRL
+    from imitax.algos.gail import GAIL
+
+    return (GAIL if method_name == "gail" else AIRL)(config, env.spec)
+
+
+def _traced_fields(method_name: str, env: Any, config: Any) -> tuple[str, ...]:
+    if method_name not in VMAPPED_METHODS:
+        return ()
+    return _algorithm(method_name, env, config).traced_fields
+
+
+def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...], fields: tuple[str, ...]) -> tuple[list[Any], Program]:
+    """One program for the points `indices`, which differ only in the traced `fields`."""
+    from imitax.algos.adversarial import train_adversarial
+
+    env, num_seeds = plan.env, plan.num_seeds
+    algo = _algorithm(plan.method, env, plan.configs[indices[0]])
+    hyperparams = {field: np.asarray([plan.points[index][field] for index in indices], np.float32) for field in fields}
+    result = train_adversarial(algo, env, plan.data.transitions, plan.seed, num_seeds, hyperparams=hyperparams)
+    share = 1.0 / len(indices)
+    trained = [trained_runs(result, env.spec, plan.method, range(position * num_seeds, (position + 1) * num_seeds), share)
+               for position in range(len(indices))]
+    return trained, Program(tuple(indices), fields, float(result.compile_s), float(result.run_s))

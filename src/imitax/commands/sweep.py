@@ -1,0 +1,164 @@
+"""`imitax sweep gail|airl|bc|dac|sqil|iq-learn ENV --demos ID --grid FIELD=V1,V2 ... --num-seeds N`.
+
+Every point of the grid (and/or `--num-samples` random points of `--sample FIELD=LOW:HIGH`
+ranges) trains `--num-seeds` seeds; points that differ only in learning rates of GAIL or AIRL
+share one compiled program, vmapped over points x seeds (`imitax.api.sweep`). The run folder
+gets sweep.json (every point's values, per-seed scores, mean and IQM, and the programs run),
+sweep.md (the table), sweep.png (a heatmap over a grid of one or two fields, else one scatter
+panel per field), the best point's policy in checkpoint/ (seed 0) and result.json.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from typing import Annotated, Any
+
+import tyro
+
+from imitax.algos.airl import AIRLConfig
+from imitax.algos.bc import BCConfig
+from imitax.algos.dac import DACConfig
+from imitax.algos.gail import GAILConfig
+from imitax.algos.iq_learn import IQLearnConfig
+from imitax.algos.sqil import SQILConfig
+from imitax.commands.common import emit, finish_run, holds_run_lock, start_run
+from imitax.commands.resources import check_memory, estimate
+from imitax.commands.train import (ImitationArgs, TrainAIRLArgs, TrainBCArgs, TrainDACArgs, TrainGAILArgs,
+                                   TrainIQLearnArgs, TrainSQILArgs, load_for)
+from imitax.commands.wall_time import phase
+from imitax.errors import ConfigError
+from imitax.io.atomic import atomic_write_json, atomic_write_text
+from imitax.io.policy_checkpoint import save_policy
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepOptions:
+    """What to sweep. FIELD is a config field as its option is spelled (gail.disc-learning-rate,
+    gail.ppo.learning-rate; the method's prefix may be left out)."""
+
+    grid: tuple[str, ...] = ()
+    """FIELD=V1,V2,... (repeat for more fields): every combination is a point"""
+    sample: tuple[str, ...] = ()
+    """FIELD=LOW:HIGH: random points (log-uniform when LOW > 0, integers for integer fields)"""
+    num_samples: int = 0
+    """random points drawn from the --sample ranges (each combined with every --grid point)"""
+    sample_seed: int = 0
+    """seed of the random points"""
+
+
+@dataclasses.dataclass
+class SweepGAILArgs(TrainGAILArgs):
+    """Sweep GAIL's settings: points x seeds, learning rates vmapped in one program."""
+
+    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
+
+
+@dataclasses.dataclass
+class SweepAIRLArgs(TrainAIRLArgs):
+    """Sweep AIRL's settings: points x seeds, learning rates vmapped in one program."""
+
+    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
+
+
+@dataclasses.dataclass
+class SweepBCArgs(TrainBCArgs):
+    """Sweep BC's settings (one program per point)."""
+
+    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
+
+
+@dataclasses.dataclass
+class SweepDACArgs(TrainDACArgs):
+    """Sweep DAC's settings (one program per point)."""
+
+    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
+
+
+@dataclasses.dataclass
+class SweepSQILArgs(TrainSQILArgs):
+    """Sweep SQIL's settings (one program per point)."""
+
+    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
+
+
+@dataclasses.dataclass
+class SweepIQLearnArgs(TrainIQLearnArgs):
+    """Sweep IQ-Learn's settings (one program per point)."""
+
+    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
+
+
+SWEEP_COMMANDS: dict[str, tuple[type, str, type]] = {
+    "sweep gail": (SweepGAILArgs, "gail", GAILConfig),
+    "sweep airl": (SweepAIRLArgs, "airl", AIRLConfig),
+    "sweep bc": (SweepBCArgs, "bc", BCConfig),
+    "sweep dac": (SweepDACArgs, "dac", DACConfig),
+    "sweep sqil": (SweepSQILArgs, "sqil", SQILConfig),
+    "sweep iq-learn": (SweepIQLearnArgs, "iq-learn", IQLearnConfig),
+}
+
+
+def method_config(args: ImitationArgs, method_name: str) -> Any:
+    return getattr(args, method_name.replace("-", "_"))
+
+
+@holds_run_lock
+def run_sweep_command(args: Any) -> dict[str, Any]:
+    from imitax.api.sweep import plan_sweep, run_sweep
+    from imitax.api.sweep_space import parse_assignments
+
+    method_name = next(name for command, (kind, name, _) in SWEEP_COMMANDS.items() if isinstance(args, kind))
+    opts, options = args.options, args.sweep
+    if opts.resume is not None:
+        raise ConfigError("a sweep does not resume; expected no --resume (run it again, or train the point you need)")
+    if opts.video:
+        raise ConfigError("a sweep keeps no video; expected no --video (imitax eval RUN --video films its best point)")
+    if not options.grid and not options.sample:
+        raise ConfigError("imitax sweep needs --grid FIELD=V1,V2,... and/or --sample FIELD=LOW:HIGH --num-samples N")
+    if options.sample and options.num_samples < 1:
+        raise ConfigError(f"--sample needs --num-samples >= 1, got {options.num_samples}")
+    if options.num_samples and not options.sample:
+        raise ConfigError("--num-samples needs --sample FIELD=LOW:HIGH ranges to draw from")
+    env, demos, random_score, expert_score = load_for(args)
+    plan = plan_sweep(method_name, env, demos, grid=parse_assignments(options.grid, "--grid"),
+                      sample=parse_assignments(options.sample, "--sample"), num_samples=options.num_samples,
+                      config=method_config(args, method_name), seed=opts.seed, num_seeds=args.num_seeds,
+                      sample_seed=options.sample_seed)
+    largest = max(len(indices) for indices, _ in plan.programs)
+    check_memory(estimate(args, env.spec, largest * args.num_seeds, demos.num_transitions))
+    run_dir = start_run(opts, f"sweep-{method_name}", args.env_id, args)
+    print(f"sweep {method_name} {args.env_id}: {len(plan.points)} points x {args.num_seeds} seeds in "
+          f"{len(plan.programs)} program{'s' if len(plan.programs) != 1 else ''}", file=sys.stderr, flush=True)
+
+    def report(program: Any, done: int, total: int) -> None:
+        if opts.progress:
+            how = f"vmapped over {', '.join(program.vmapped_fields)}" if program.vmapped_fields else "one point"
+            print(f"  program {done}/{total}: points {list(program.points)} ({how}), compile {program.compile_s:.1f} s, "
+                  f"train {program.run_s:.1f} s", file=sys.stderr, flush=True)
+
+    result = run_sweep(plan, report)
+    with phase("evaluate"):
+        scores = result.evaluate(episodes=opts.eval_episodes, seed=opts.seed)
+    best_point, best = scores.best
+    best_result = result.results[result.points.index(best_point)]
+    summary = scores.to_dict()
+    with phase("save"):
+        atomic_write_json(run_dir / "sweep.json", summary)
+        atomic_write_text(run_dir / "sweep.md", scores.table() + "\n")
+        save_policy(run_dir / "checkpoint", best_result.policy_net, best_result.policy_params[0],
+                    algorithm=method_name, dataset=args.demos, sweep_point=best_point)
+    with phase("plot"):
+        scores.heatmap(run_dir / "sweep.png", f"{method_name.upper()} {args.env_id}: mean "
+                       f"{'normalised score' if scores.metric == 'normalized_score' else 'return'}, "
+                       f"{args.num_seeds} seed{'s' if args.num_seeds != 1 else ''} per point")
+    out = {"command": f"sweep {method_name}", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
+           "num_points": len(result.points), "num_seeds": args.num_seeds, "num_programs": len(result.programs),
+           "fields": list(result.fields), "best_point": best_point, "best_mean": best.mean,
+           "best_seed_scores": summary["points"][result.points.index(best_point)]["per_seed"],
+           "reference": {"random": random_score, "expert": expert_score},
+           "compile_s": sum(p.compile_s for p in result.programs), "train_s": sum(p.run_s for p in result.programs),
+           "points": summary["points"]}
+    out = finish_run(run_dir, f"{method_name} sweep on {args.env_id}", [], "env_steps", [], out)
+    emit(out, opts.json, [scores.table(), f"best: {best_point} mean {best.mean:.3f}", f"saved {run_dir}"])
+    return out

@@ -1,0 +1,174 @@
+"""Sweeps (`imitax.sweep`, `imitax sweep`): points x seeds, learning rates vmapped in one
+program with the scores of separate runs, other fields one program each, every point checked
+before anything trains. Budgets are tiny: these check the plumbing and the equivalence."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+import imitax
+from imitax.algos.airl import AIRLConfig
+from imitax.algos.bc import BCConfig
+from imitax.algos.gail import GAILConfig
+from imitax.api.sweep_space import convert, grid_points, parse_assignments, sampled_points
+from imitax.cli import main
+from imitax.errors import ConfigError
+
+TINY_GAIL = GAILConfig.for_env("CartPole-v1", disc_hidden_sizes=(16,), ppo=dict(
+    total_steps=4096, num_envs=4, rollout_steps=64, num_epochs=2, num_minibatches=2, hidden_sizes=(16,)))
+TINY_FLAGS = ["--gail.disc-hidden-sizes", "16", "--gail.ppo.total-steps", "4096", "--gail.ppo.num-envs", "4",
+              "--gail.ppo.rollout-steps", "64", "--gail.ppo.num-epochs", "2", "--gail.ppo.num-minibatches", "2",
+              "--gail.ppo.hidden-sizes", "16"]
+
+
+def cartpole_expert(obs):
+    return int(obs[2] + 0.5 * obs[3] > 0)
+
+
+@pytest.fixture(scope="module")
+def demos_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("minari")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MINARI_DATASETS_PATH", str(root))
+    imitax.collect("CartPole-v1", cartpole_expert, episodes=3, dataset_id="cartpole/expert-v0", reference_episodes=5)
+    yield root
+    patch.undo()
+
+
+def test_a_vmapped_sweep_scores_each_point_as_its_separate_run(demos_root):
+    """Learning rates of GAIL vmapped over 2 points x 2 seeds in one program: every point's
+    per-seed scores and final parameters equal `imitax.train` with that point's config."""
+    grid = {"gail.disc-learning-rate": [3e-4, 3e-3], "ppo.learning_rate": [1e-3]}
+    sweep = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=TINY_GAIL, num_seeds=2)
+    assert len(sweep.programs) == 1 and sweep.programs[0].vmapped_fields == ("disc_learning_rate", "ppo.learning_rate")
+    scores = sweep.evaluate(episodes=3)
+    for index, point in enumerate(sweep.points):
+        config = dataclasses.replace(TINY_GAIL, disc_learning_rate=point["disc_learning_rate"],
+                                     ppo=dataclasses.replace(TINY_GAIL.ppo, learning_rate=point["ppo.learning_rate"]))
+        assert sweep.results[index].config == config
+        alone = imitax.train("gail", "CartPole-v1", "cartpole/expert-v0", config=config, num_seeds=2)
+        np.testing.assert_allclose(scores.evaluations[index].mean_returns, alone.evaluate(episodes=3).mean_returns)
+        for seed in range(2):
+            np.testing.assert_allclose(_flat(sweep.results[index].policy_params[seed]), _flat(alone.policy_params[seed]),
+                                       rtol=1e-5, atol=1e-6)
+    # the two rates trained differently (the values reached the programs)
+    assert not np.allclose(_flat(sweep.results[0].policy_params[0]), _flat(sweep.results[1].policy_params[0]))
+    rows = scores.to_dict()["points"]
+    assert [row["disc_learning_rate"] for row in rows] == [3e-4, 3e-3]
+    assert scores.best[0] in sweep.points
+
+
+def test_a_field_that_changes_the_program_gets_its_own(demos_root):
+    """disc_steps is compiled in: its two values are two programs, each vmapping its rates."""
+    grid = {"disc_steps": [1, 2], "disc_learning_rate": [1e-4, 1e-3]}
+    config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
+    sweep = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=config)
+    assert [program.points for program in sweep.programs] == [(0, 1), (2, 3)]
+    assert [result.config.disc_steps for result in sweep.results] == [1, 1, 2, 2]
+    # a method without traced fields: one program per point
+    bc = imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid={"learning_rate": [1e-3, 3e-3]},
+                      config=BCConfig(num_steps=20, log_every=10, batch_size=16, hidden_sizes=(8,), eval_episodes=0))
+    assert [program.points for program in bc.programs] == [(0,), (1,)]
+    assert all(program.vmapped_fields == () for program in bc.programs)
+
+
+def test_airl_sweeps_its_saved_rewards_rate_too():
+    spec = imitax.make("CartPole-v1").spec
+    from imitax.algos.airl import AIRL
+
+    assert AIRL(AIRLConfig(), spec).traced_fields == ("disc_learning_rate", "ppo.learning_rate", "reward_learning_rate")
+    assert AIRL(AIRLConfig(generator="sac"), spec).traced_fields == ()
+
+
+def test_values_take_the_fields_types_and_bad_ones_are_named():
+    assert convert(TINY_GAIL, "disc_learning_rate", "1e-3") == 1e-3
+    assert convert(TINY_GAIL, "disc_steps", "4") == 4 and convert(TINY_GAIL, "disc_steps", "none") is None
+    assert convert(TINY_GAIL, "absorbing", "false") is False
+    assert convert(TINY_GAIL, "reward", "positive") == "positive"
+    points = grid_points(TINY_GAIL, "gail", {"gail.disc-learning-rate": ["1e-4", "1e-3"], "gail.ppo.num-epochs": [1, 2]})
+    assert points == [{"disc_learning_rate": 1e-4, "ppo.num_epochs": 1}, {"disc_learning_rate": 1e-4, "ppo.num_epochs": 2},
+                      {"disc_learning_rate": 1e-3, "ppo.num_epochs": 1}, {"disc_learning_rate": 1e-3, "ppo.num_epochs": 2}]
+    for call, match in [
+        (lambda: convert(TINY_GAIL, "disc_steps", "2.5"), "disc_steps"),
+        (lambda: convert(TINY_GAIL, "disc_learning_rate", "fast"), "disc_learning_rate"),
+        (lambda: convert(TINY_GAIL, "disc_hidden_sizes", "64"), "cannot be swept"),
+        (lambda: grid_points(TINY_GAIL, "gail", {"disc_lr": [1e-3]}), "no field 'disc_lr'"),
+        (lambda: grid_points(TINY_GAIL, "gail", {"ppo.learning_rat": [1e-3]}), "ppo.learning_rat"),
+        (lambda: grid_points(TINY_GAIL, "gail", {"disc_learning_rate": [1e-3, 1e-3]}), "repeats a value"),
+        (lambda: grid_points(TINY_GAIL, "gail", {"disc_learning_rate": []}), "non-empty list"),
+        (lambda: sampled_points(TINY_GAIL, "gail", {"disc_learning_rate": (1e-2, 1e-4)}, 3, 0), "low < high"),
+        (lambda: sampled_points(TINY_GAIL, "gail", {"disc_learning_rate": (1e-4, 1e-2)}, 0, 0), "num_samples"),
+        (lambda: parse_assignments(["gail.disc-learning-rate"], "--grid"), "FIELD=V1,V2"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            call()
+
+
+def test_random_points_are_log_uniform_within_their_ranges_and_reproducible():
+    ranges = {"disc_learning_rate": ("1e-5", "1e-1"), "disc_steps": (1, 8)}
+    points = sampled_points(TINY_GAIL, "gail", ranges, 400, seed=3)
+    rates = np.array([p["disc_learning_rate"] for p in points])
+    assert rates.min() >= 1e-5 and rates.max() <= 1e-1
+    # log-uniform: each decade holds about a quarter of the draws
+    decades = np.histogram(np.log10(rates), bins=[-5, -4, -3, -2, -1])[0]
+    assert decades.min() > 60
+    assert {p["disc_steps"] for p in points} == set(range(1, 9))
+    assert sampled_points(TINY_GAIL, "gail", ranges, 5, seed=3) == points[:5]
+
+
+def test_invalid_points_are_refused_before_training(demos_root):
+    """A value that fails the config's own check, at any point of the grid, stops the sweep
+    before anything trains; so does a method that cannot be swept."""
+    with pytest.raises(ConfigError, match="disc_learning_rate"):
+        imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid={"disc_learning_rate": [1e-3, -1.0]},
+                     config=TINY_GAIL)
+    with pytest.raises(ConfigError, match="grid="):
+        imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", config=TINY_GAIL)
+    with pytest.raises(ConfigError, match="dagger"):
+        imitax.sweep("dagger", "CartPole-v1", grid={"num_rounds": [1, 2]})
+
+
+def test_the_command_writes_the_table_heatmap_and_best_policy(demos_root, tmp_path, capsys):
+    args = ["sweep", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", *TINY_FLAGS, "--gail.ppo.total-steps", "512",
+            "--grid", "gail.disc-learning-rate=1e-4,1e-3", "gail.ppo.learning-rate=3e-4,1e-3", "--num-seeds", "2",
+            "--eval-episodes", "2", "--runs-dir", str(tmp_path), "--name", "sweep", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    run = tmp_path / "sweep"
+    summary = json.loads((run / "sweep.json").read_text())
+    assert out["num_points"] == 4 and out["num_programs"] == 1 and len(summary["points"]) == 4
+    assert all(len(row["per_seed"]) == 2 for row in summary["points"])
+    assert out["best_mean"] == max(row["mean"] for row in summary["points"])
+    assert (run / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run / "sweep.md").read_text().count("\n") == 6
+    meta = json.loads((run / "checkpoint" / "meta.json").read_text())
+    assert meta["sweep_point"] == out["best_point"]
+    assert main(["eval", str(run), "--episodes", "2"]) == 0
+
+
+@pytest.mark.parametrize("bad, match", [
+    (["--grid", "gail.disc-lr=1e-3,3e-3"], "no field 'disc_lr'"),
+    (["--grid", "gail.disc-learning-rate=1e-3,-3e-3"], "disc_learning_rate"),
+    (["--grid", "gail.disc-learning-rate"], "FIELD=V1,V2"),
+    (["--sample", "gail.disc-learning-rate=1e-4:1e-2"], "--num-samples"),
+    ([], "--grid"),
+])
+def test_bad_sweeps_exit_2_with_one_line_and_write_nothing(demos_root, tmp_path, capsys, bad, match):
+    (tmp_path / "keep.txt").write_text("x")
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()}
+    code = main(["sweep", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", *TINY_FLAGS, *bad,
+                 "--runs-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and match in err[0]
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()} == before
+
+
+def _flat(params) -> np.ndarray:
+    import jax
+
+    return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(params)])

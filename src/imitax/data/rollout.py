@@ -72,14 +72,21 @@ def rollout_jax(env: JaxEnv, act_fn: ActFn, carry: EnvCarry, key: jax.Array, num
 
 
 class HostRollout:
-    """Collects rollouts from a Gymnasium vector env with a jitted act function."""
+    """Collects rollouts from a Gymnasium vector env with a jitted act function.
+
+    The env is reset with `seed` at the first `collect`, not before: the host loops make every
+    seed's rollout up front and run the seeds one after another on one vector env, so an
+    earlier reset would be undone by the seeds that run first."""
 
     def __init__(self, env: GymnasiumEnv, seed: int):
         self.env = env
-        self.obs = env.reset(seed)
+        self.seed = seed
+        self.obs: Any = None
 
     def collect(self, act_fn: ActFn, key: jax.Array, num_steps: int) -> Rollout:
         """`act_fn` should be jitted; it is called once per step."""
+        if self.obs is None:
+            self.obs = self.env.reset(self.seed)
         steps: list[Any] = []
         for step_key in jax.random.split(key, num_steps):
             actions, extras = act_fn(step_key, self.obs)

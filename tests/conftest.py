@@ -61,3 +61,22 @@ def minari_root(tmp_path, monkeypatch):
     root = tmp_path / "minari"
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
     return root
+
+
+def cartpole_controller(obs):
+    """A hand-written CartPole controller (return 500): push towards where the pole falls."""
+    return int(obs[2] + 0.5 * obs[3] > 0)
+
+
+@pytest.fixture(scope="module")
+def demos_root(tmp_path_factory):
+    """A Minari root holding cartpole/expert-v0 (5 episodes of `cartpole_controller`), the
+    module's MINARI_DATASETS_PATH while it runs."""
+    import imitax
+
+    root = tmp_path_factory.mktemp("minari")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MINARI_DATASETS_PATH", str(root))
+    imitax.collect("CartPole-v1", cartpole_controller, episodes=5, dataset_id="cartpole/expert-v0", reference_episodes=5)
+    yield root
+    patch.undo()

@@ -60,24 +60,8 @@ NUM_SEEDS = {"gail": 4}  # the README example's, so its program comes from the c
 LEARNS_REWARD = {"gail", "airl", "dac", "iq-learn"}
 
 
-def cartpole_expert(obs):
-    """A hand-written CartPole controller (return 500): push towards where the pole falls."""
-    return int(obs[2] + 0.5 * obs[3] > 0)
-
-
 def cartpole_expert_jax(key, obs):
     return (obs[2] + 0.5 * obs[3] > 0).astype(jnp.int32)
-
-
-@pytest.fixture(scope="module")
-def demos_root(tmp_path_factory):
-    """A Minari root holding cartpole/expert-v0 (5 episodes of `cartpole_expert`)."""
-    root = tmp_path_factory.mktemp("minari")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("MINARI_DATASETS_PATH", str(root))
-    imitax.collect("CartPole-v1", cartpole_expert, episodes=5, dataset_id="cartpole/expert-v0", reference_episodes=5)
-    yield root
-    patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -26,20 +26,6 @@ TINY_FLAGS = ["--gail.disc-hidden-sizes", "16", "--gail.ppo.total-steps", "4096"
               "--gail.ppo.hidden-sizes", "16"]
 
 
-def cartpole_expert(obs):
-    return int(obs[2] + 0.5 * obs[3] > 0)
-
-
-@pytest.fixture(scope="module")
-def demos_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("minari")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("MINARI_DATASETS_PATH", str(root))
-    imitax.collect("CartPole-v1", cartpole_expert, episodes=3, dataset_id="cartpole/expert-v0", reference_episodes=5)
-    yield root
-    patch.undo()
-
-
 def test_a_vmapped_sweep_scores_each_point_as_its_separate_run(demos_root):
     """Learning rates of GAIL vmapped over 2 points x 2 seeds in one program: every point's
     per-seed scores and final parameters equal `imitax.train` with that point's config."""

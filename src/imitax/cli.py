@@ -79,7 +79,7 @@ def _commands() -> dict[str, tuple[type, Callable[[Any], Any]]]:
         "eval": (EvalArgs, run_eval),
         "plot": (PlotArgs, run_plot),
         "bench": (BenchArgs, run_bench),
-        **{name: (args_type, run_sweep_command) for name, (args_type, _, _) in SWEEP_COMMANDS.items()},
+        **{name: (args_type, run_sweep_command) for name, (args_type, _) in SWEEP_COMMANDS.items()},
     }
 
 

@@ -16,12 +16,6 @@ from typing import Annotated, Any
 
 import tyro
 
-from imitax.algos.airl import AIRLConfig
-from imitax.algos.bc import BCConfig
-from imitax.algos.dac import DACConfig
-from imitax.algos.gail import GAILConfig
-from imitax.algos.iq_learn import IQLearnConfig
-from imitax.algos.sqil import SQILConfig
 from imitax.commands.common import emit, finish_run, holds_run_lock, start_run
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.train import (ImitationArgs, TrainAIRLArgs, TrainBCArgs, TrainDACArgs, TrainGAILArgs,
@@ -47,55 +41,24 @@ class SweepOptions:
     """seed of the random points"""
 
 
-@dataclasses.dataclass
-class SweepGAILArgs(TrainGAILArgs):
-    """Sweep GAIL's settings: points x seeds, learning rates vmapped in one program."""
-
-    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
-
-
-@dataclasses.dataclass
-class SweepAIRLArgs(TrainAIRLArgs):
-    """Sweep AIRL's settings: points x seeds, learning rates vmapped in one program."""
-
-    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
+def _sweep_args(train_args: type, name: str, vmapped: bool) -> type:
+    """`imitax train NAME`'s arguments plus the sweep's options, as one tyro-readable dataclass."""
+    how = "learning rates vmapped in one program" if vmapped else "one program per point"
+    args = dataclasses.make_dataclass(
+        f"Sweep{train_args.__name__.removeprefix('Train')}",
+        [("sweep", Annotated[SweepOptions, tyro.conf.OmitArgPrefixes], dataclasses.field(default=SweepOptions()))],
+        bases=(train_args,))
+    args.__doc__ = f"Sweep {name}'s settings: points x seeds ({how})."
+    args.__module__ = __name__
+    return args
 
 
-@dataclasses.dataclass
-class SweepBCArgs(TrainBCArgs):
-    """Sweep BC's settings (one program per point)."""
-
-    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
-
-
-@dataclasses.dataclass
-class SweepDACArgs(TrainDACArgs):
-    """Sweep DAC's settings (one program per point)."""
-
-    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
-
-
-@dataclasses.dataclass
-class SweepSQILArgs(TrainSQILArgs):
-    """Sweep SQIL's settings (one program per point)."""
-
-    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
-
-
-@dataclasses.dataclass
-class SweepIQLearnArgs(TrainIQLearnArgs):
-    """Sweep IQ-Learn's settings (one program per point)."""
-
-    sweep: Annotated[SweepOptions, tyro.conf.OmitArgPrefixes] = SweepOptions()
-
-
-SWEEP_COMMANDS: dict[str, tuple[type, str, type]] = {
-    "sweep gail": (SweepGAILArgs, "gail", GAILConfig),
-    "sweep airl": (SweepAIRLArgs, "airl", AIRLConfig),
-    "sweep bc": (SweepBCArgs, "bc", BCConfig),
-    "sweep dac": (SweepDACArgs, "dac", DACConfig),
-    "sweep sqil": (SweepSQILArgs, "sqil", SQILConfig),
-    "sweep iq-learn": (SweepIQLearnArgs, "iq-learn", IQLearnConfig),
+# command -> (its arguments, the method's name in imitax.train)
+SWEEP_COMMANDS: dict[str, tuple[type, str]] = {
+    f"sweep {name}": (_sweep_args(train_args, label, name in ("gail", "airl")), name)
+    for name, train_args, label in [("gail", TrainGAILArgs, "GAIL"), ("airl", TrainAIRLArgs, "AIRL"),
+                                    ("bc", TrainBCArgs, "BC"), ("dac", TrainDACArgs, "DAC"),
+                                    ("sqil", TrainSQILArgs, "SQIL"), ("iq-learn", TrainIQLearnArgs, "IQ-Learn")]
 }
 
 
@@ -108,7 +71,7 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
     from imitax.api.sweep import plan_sweep, run_sweep
     from imitax.api.sweep_space import parse_assignments
 
-    method_name = next(name for command, (kind, name, _) in SWEEP_COMMANDS.items() if isinstance(args, kind))
+    method_name = next(name for kind, name in SWEEP_COMMANDS.values() if type(args) is kind)
     opts, options = args.options, args.sweep
     if opts.resume is not None:
         raise ConfigError("a sweep does not resume; expected no --resume (run it again, or train the point you need)")

@@ -158,3 +158,33 @@ def _flat(params) -> np.ndarray:
     import jax
 
     return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(params)])
+
+
+TWO_DEVICES = """
+import json, sys
+import jax, numpy as np, imitax
+from imitax.algos.gail import GAILConfig
+config = GAILConfig.for_env("CartPole-v1", disc_hidden_sizes=(16,), ppo=dict(
+    total_steps=1024, num_envs=4, rollout_steps=64, num_epochs=1, num_minibatches=2, hidden_sizes=(16,)))
+sweep = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", config=config, grid={"disc_learning_rate": [1e-4, 1e-2]})
+params = [np.concatenate([np.ravel(x) for x in jax.tree.leaves(r.policy_params[0])]).tolist() for r in sweep.results]
+print(json.dumps({"local_devices": jax.local_device_count(), "devices": sweep.programs[0].devices, "params": params}))
+"""
+
+
+def test_a_sweep_splits_its_runs_over_two_devices(demos_root, tmp_path):
+    """With two (forced) host devices the program's runs are split over both, and each point
+    trains as it does on one device."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    done = subprocess.run([sys.executable, "-c", TWO_DEVICES], env=env, capture_output=True, text=True, check=True)
+    split = json.loads(done.stdout.strip().splitlines()[-1])
+    assert split["local_devices"] == 2 and split["devices"] == 2
+    config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=1024, num_epochs=1))
+    one = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", config=config, grid={"disc_learning_rate": [1e-4, 1e-2]})
+    assert one.programs[0].devices == 1
+    for index, result in enumerate(one.results):
+        np.testing.assert_allclose(split["params"][index], _flat(result.policy_params[0]), rtol=1e-4, atol=1e-6)

@@ -11,6 +11,8 @@ Points that differ only in fields whose values live in the training state (GAIL'
 learning rates with the PPO generator: `Adversarial.traced_fields`) train as one compiled
 program, vmapped over points x seeds: one compile and, on JAX envs, one batched run. Any
 other field (a loss, a budget, a network size) gives each of its values its own program.
+On a machine with several devices (GPUs, or `XLA_FLAGS=--xla_force_host_platform_device_count=N`
+on a CPU) a program's runs are split over them when they divide evenly (`imitax.rl.loop.shard_runs`).
 Point p's seed s gets the key that seed s gets in `imitax.train(..., seed=seed,
 num_seeds=num_seeds)` with the point's config, and is evaluated with the same key, so a point's
 scores are those of that separate run.
@@ -31,6 +33,7 @@ from imitax.api.result import TrainResult
 from imitax.api.sweep_space import Point, grid_points, sampled_points, with_values
 from imitax.api.trainer import check_num_seeds, train, validated_config
 from imitax.errors import ConfigError, require_seed
+from imitax.rl.loop import devices_used
 
 # Methods whose traced fields can be vmapped, and how to build their algorithm object.
 VMAPPED_METHODS = ("gail", "airl")
@@ -38,13 +41,14 @@ VMAPPED_METHODS = ("gail", "airl")
 
 @dataclasses.dataclass(frozen=True)
 class Program:
-    """One compiled training program of a sweep: the points it ran, whether they were vmapped
-    together, and its compile and run seconds."""
+    """One compiled training program of a sweep: the points it ran, the fields vmapped over
+    (none: one point), its compile and run seconds and the devices its runs were split over."""
 
     points: tuple[int, ...]
     vmapped_fields: tuple[str, ...]
     compile_s: float
     run_s: float
+    devices: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -267,4 +271,5 @@ def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...], fields: tuple[str,
     share = 1.0 / len(indices)
     trained = [trained_runs(result, env.spec, plan.method, range(position * num_seeds, (position + 1) * num_seeds), share)
                for position in range(len(indices))]
-    return trained, Program(tuple(indices), fields, float(result.compile_s), float(result.run_s))
+    return trained, Program(tuple(indices), fields, float(result.compile_s), float(result.run_s),
+                            devices_used(result.state))

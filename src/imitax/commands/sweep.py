@@ -97,8 +97,9 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
     def report(program: Any, done: int, total: int) -> None:
         if opts.progress:
             how = f"vmapped over {', '.join(program.vmapped_fields)}" if program.vmapped_fields else "one point"
-            print(f"  program {done}/{total}: points {list(program.points)} ({how}), compile {program.compile_s:.1f} s, "
-                  f"train {program.run_s:.1f} s", file=sys.stderr, flush=True)
+            where = f", on {program.devices} devices" if program.devices > 1 else ""
+            print(f"  program {done}/{total}: points {list(program.points)} ({how}{where}), compile "
+                  f"{program.compile_s:.1f} s, train {program.run_s:.1f} s", file=sys.stderr, flush=True)
 
     result = run_sweep(plan, report)
     with phase("evaluate"):

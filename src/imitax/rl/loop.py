@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from imitax.errors import CheckpointError, DivergenceError
 
@@ -120,6 +121,7 @@ def run_compiled(
         if done % length or done > num_iterations:
             raise CheckpointError(f"the saved progress ({done} iterations) does not fit this run "
                                   f"({num_iterations} iterations in chunks of {length}); expected the same config")
+    carry = shard_runs(carry)
     compiled = jax.jit(jax.vmap(chunk)).lower(carry).compile()
     compile_s = time.perf_counter() - start
 
@@ -138,6 +140,24 @@ def run_compiled(
     jax.block_until_ready(carry)
     run_s = time.perf_counter() - start
     return LoopResult(carry, _concat(chunks) if chunks else {}, compile_s, run_s)
+
+
+def shard_runs(carry: Carry) -> Carry:
+    """`carry` ([num_runs, ...] on every leaf) split along its runs over the local devices when
+    there are several and they divide the runs evenly (else left where it is): the runs are
+    independent, so each device runs its share of seeds and sweep points with no communication."""
+    devices = jax.local_devices()
+    num_runs = len(jax.tree.leaves(carry)[0]) if jax.tree.leaves(carry) else 0
+    if len(devices) < 2 or num_runs % len(devices):
+        return carry
+    sharding = NamedSharding(Mesh(np.asarray(devices), ("runs",)), PartitionSpec("runs"))
+    return jax.device_put(carry, sharding)
+
+
+def devices_used(carry: Carry) -> int:
+    """How many devices hold a carry's runs (1 unless `shard_runs` split them)."""
+    leaves = [leaf for leaf in jax.tree.leaves(carry) if isinstance(leaf, jax.Array)]
+    return max((len(leaf.sharding.device_set) for leaf in leaves), default=1)
 
 
 def check_finite(iterations: int, metrics: Metrics, carry: Carry) -> None:

@@ -20,32 +20,36 @@ from imitax.cli import main
 from imitax.errors import ConfigError
 
 TINY_GAIL = GAILConfig.for_env("CartPole-v1", disc_hidden_sizes=(16,), ppo=dict(
-    total_steps=4096, num_envs=4, rollout_steps=64, num_epochs=2, num_minibatches=2, hidden_sizes=(16,)))
+    total_steps=2048, num_envs=4, rollout_steps=64, num_epochs=2, num_minibatches=2, hidden_sizes=(16,)))
 TINY_FLAGS = ["--gail.disc-hidden-sizes", "16", "--gail.ppo.total-steps", "4096", "--gail.ppo.num-envs", "4",
               "--gail.ppo.rollout-steps", "64", "--gail.ppo.num-epochs", "2", "--gail.ppo.num-minibatches", "2",
               "--gail.ppo.hidden-sizes", "16"]
 
 
-def test_a_vmapped_sweep_scores_each_point_as_its_separate_run(demos_root):
-    """Learning rates of GAIL vmapped over 2 points x 2 seeds in one program: every point's
-    per-seed scores and final parameters equal `imitax.train` with that point's config."""
+@pytest.fixture(scope="module")
+def rate_sweep(demos_root):
+    """GAIL's two learning rates, 2 points x 2 seeds vmapped in one program."""
     grid = {"gail.disc-learning-rate": [3e-4, 3e-3], "ppo.learning_rate": [1e-3]}
-    sweep = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=TINY_GAIL, num_seeds=2)
+    return imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=TINY_GAIL, num_seeds=2)
+
+
+def test_a_vmapped_sweep_scores_each_point_as_its_separate_run(rate_sweep):
+    """A point's per-seed scores and final parameters equal `imitax.train` with its config."""
+    sweep = rate_sweep
     assert len(sweep.programs) == 1 and sweep.programs[0].vmapped_fields == ("disc_learning_rate", "ppo.learning_rate")
+    assert sweep.programs[0].points == (0, 1)
     scores = sweep.evaluate(episodes=3)
-    for index, point in enumerate(sweep.points):
-        config = dataclasses.replace(TINY_GAIL, disc_learning_rate=point["disc_learning_rate"],
-                                     ppo=dataclasses.replace(TINY_GAIL.ppo, learning_rate=point["ppo.learning_rate"]))
-        assert sweep.results[index].config == config
-        alone = imitax.train("gail", "CartPole-v1", "cartpole/expert-v0", config=config, num_seeds=2)
-        np.testing.assert_allclose(scores.evaluations[index].mean_returns, alone.evaluate(episodes=3).mean_returns)
-        for seed in range(2):
-            np.testing.assert_allclose(_flat(sweep.results[index].policy_params[seed]), _flat(alone.policy_params[seed]),
-                                       rtol=1e-5, atol=1e-6)
-    # the two rates trained differently (the values reached the programs)
+    config = dataclasses.replace(TINY_GAIL, disc_learning_rate=3e-3, ppo=dataclasses.replace(TINY_GAIL.ppo, learning_rate=1e-3))
+    assert sweep.results[1].config == config and sweep.points[1] == {"disc_learning_rate": 3e-3, "ppo.learning_rate": 1e-3}
+    alone = imitax.train("gail", "CartPole-v1", "cartpole/expert-v0", config=config, num_seeds=2)
+    np.testing.assert_allclose(scores.evaluations[1].mean_returns, alone.evaluate(episodes=3).mean_returns)
+    for seed in range(2):
+        np.testing.assert_allclose(_flat(sweep.results[1].policy_params[seed]), _flat(alone.policy_params[seed]),
+                                   rtol=1e-5, atol=1e-6)
+    # the other rate trained differently (the values reached the program)
     assert not np.allclose(_flat(sweep.results[0].policy_params[0]), _flat(sweep.results[1].policy_params[0]))
     rows = scores.to_dict()["points"]
-    assert [row["disc_learning_rate"] for row in rows] == [3e-4, 3e-3]
+    assert [row["disc_learning_rate"] for row in rows] == [3e-4, 3e-3] and all(len(r["per_seed"]) == 2 for r in rows)
     assert scores.best[0] in sweep.points
 
 
@@ -154,37 +158,35 @@ def test_bad_sweeps_exit_2_with_one_line_and_write_nothing(demos_root, tmp_path,
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in tmp_path.iterdir()} == before
 
 
-def _flat(params) -> np.ndarray:
-    import jax
-
-    return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(params)])
-
-
 TWO_DEVICES = """
-import json, sys
+import json
 import jax, numpy as np, imitax
-from imitax.algos.gail import GAILConfig
-config = GAILConfig.for_env("CartPole-v1", disc_hidden_sizes=(16,), ppo=dict(
-    total_steps=1024, num_envs=4, rollout_steps=64, num_epochs=1, num_minibatches=2, hidden_sizes=(16,)))
-sweep = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", config=config, grid={"disc_learning_rate": [1e-4, 1e-2]})
-params = [np.concatenate([np.ravel(x) for x in jax.tree.leaves(r.policy_params[0])]).tolist() for r in sweep.results]
+from test_sweep import TINY_GAIL
+grid = {"gail.disc-learning-rate": [3e-4, 3e-3], "ppo.learning_rate": [1e-3]}
+sweep = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=TINY_GAIL, num_seeds=2)
+params = [np.concatenate([np.ravel(x) for x in jax.tree.leaves(r.policy_params[1])]).tolist() for r in sweep.results]
 print(json.dumps({"local_devices": jax.local_device_count(), "devices": sweep.programs[0].devices, "params": params}))
 """
 
 
-def test_a_sweep_splits_its_runs_over_two_devices(demos_root, tmp_path):
-    """With two (forced) host devices the program's runs are split over both, and each point
+def test_a_sweep_splits_its_runs_over_two_devices(rate_sweep):
+    """With two (forced) host devices the program's 4 runs are split over both, and each
     trains as it does on one device."""
     import os
     import subprocess
     import sys
+    from pathlib import Path
 
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-c", TWO_DEVICES], env=env, capture_output=True, text=True, check=True)
     split = json.loads(done.stdout.strip().splitlines()[-1])
-    assert split["local_devices"] == 2 and split["devices"] == 2
-    config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=1024, num_epochs=1))
-    one = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", config=config, grid={"disc_learning_rate": [1e-4, 1e-2]})
-    assert one.programs[0].devices == 1
-    for index, result in enumerate(one.results):
-        np.testing.assert_allclose(split["params"][index], _flat(result.policy_params[0]), rtol=1e-4, atol=1e-6)
+    assert split["local_devices"] == 2 and split["devices"] == 2 and rate_sweep.programs[0].devices == 1
+    for index, result in enumerate(rate_sweep.results):
+        np.testing.assert_allclose(split["params"][index], _flat(result.policy_params[1]), rtol=1e-4, atol=1e-6)
+
+
+def _flat(params) -> np.ndarray:
+    import jax
+
+    return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(params)])

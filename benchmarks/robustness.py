@@ -3,7 +3,9 @@
 GAIL and AIRL from 10 demos on two tuning tasks (CartPole-v1, Pendulum-v1) and two
 held-out ones (Acrobot-v1, MountainCar-v0 by default), over a 3x3 grid: the discriminator's
 learning rate x the policy's (PPO) learning rate, each at 1/3x, 1x and 3x its default. Each
-point trains `--seeds` seeds in one vmapped program; reported per point: the mean
+task/method's grid is one `imitax.sweep`: 9 points x `--seeds` seeds vmapped in one compiled
+program (the robustness.json rows before 2026-11-27 ran one program per point, the same keys);
+reported per point: the mean
 normalised score (random = 0, expert = 1) and the per-seed scores, and per task/method the
 fraction of points whose mean is >= 0.9. Writes benchmarks/results/robustness.json and
 robustness.png (one heatmap per task/method).
@@ -14,7 +16,6 @@ robustness.png (one heatmap per task/method).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from pathlib import Path
@@ -23,24 +24,29 @@ import jax
 import numpy as np
 
 from heldout import make_env, record_demos, seed_scores
-from imitax.algos.airl import AIRLConfig, train_airl
-from imitax.algos.gail import GAILConfig, train_gail
+import imitax
+from imitax.algos.airl import AIRLConfig
+from imitax.algos.gail import GAILConfig
 from imitax.io.atomic import atomic_write_json
 
 FACTORS = (1 / 3, 1.0, 3.0)
-TRAINERS = {"gail": (GAILConfig, train_gail), "airl": (AIRLConfig, train_airl)}
+CONFIGS = {"gail": GAILConfig, "airl": AIRLConfig}
 
 
-def grid_point(env, env_id: str, demos, algo: str, disc_factor: float, policy_factor: float, num_seeds: int,
-               eval_episodes: int) -> list[float]:
-    config_type, trainer = TRAINERS[algo]
-    config = config_type.for_env(env_id)
-    config = dataclasses.replace(config, disc_learning_rate=config.disc_learning_rate * disc_factor,
-                                 ppo=dataclasses.replace(config.ppo, learning_rate=config.ppo.learning_rate * policy_factor))
-    result = trainer(env, demos.transitions(), config, seed=0, num_seeds=num_seeds)
-    params = jax.vmap(lambda s: s.policy_params)(result.state.ppo)
-    return seed_scores(env, result.algo.ppo.policy, params, num_seeds, demos.random_score, demos.expert_score,
-                       eval_episodes)
+def grid(env, env_id: str, demos, algo: str, num_seeds: int, eval_episodes: int) -> list[list[list[float]]]:
+    """Per-seed scores [disc factor][policy factor][seed]: the 9 points x `num_seeds` seeds as
+    one `imitax.sweep` (one program, vmapped; each point's seeds trained as `train_gail(...,
+    seed=0, num_seeds)` trains them)."""
+    config = CONFIGS[algo].for_env(env_id)
+    sweep = imitax.sweep(algo, env, demos, config=config, num_seeds=num_seeds, grid={
+        "disc_learning_rate": [config.disc_learning_rate * f for f in FACTORS],
+        "ppo.learning_rate": [config.ppo.learning_rate * f for f in FACTORS]})
+    scores = []
+    for result in sweep.results:  # disc factor major, as the grid lists them
+        params = jax.tree.map(lambda *seeds: np.stack(seeds), *result.policy_params)
+        scores.append(seed_scores(env, result.policy_net, params, num_seeds, demos.random_score, demos.expert_score,
+                                  eval_episodes))
+    return [scores[row * len(FACTORS):(row + 1) * len(FACTORS)] for row in range(len(FACTORS))]
 
 
 def draw(results: dict, path: Path) -> None:
@@ -49,7 +55,7 @@ def draw(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [(env_id, algo) for env_id, entry in results["envs"].items() for algo in entry if algo in TRAINERS]
+    panels = [(env_id, algo) for env_id, entry in results["envs"].items() for algo in entry if algo in CONFIGS]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
     labels = ["1/3x", "1x", "3x"]
     for ax, (env_id, algo) in zip(axes[0], panels):
@@ -72,7 +78,7 @@ def draw(results: dict, path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0"])
-    parser.add_argument("--algos", nargs="+", default=list(TRAINERS), choices=list(TRAINERS))
+    parser.add_argument("--algos", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/robustness.json"))
@@ -86,14 +92,13 @@ def main() -> None:
         entry.update({"expert_source": source, "expert_return": demos.expert_score, "random_return": demos.random_score})
         for algo in args.algos:
             start = time.perf_counter()
-            scores = [[grid_point(env, env_id, demos, algo, d, p, args.seeds, args.eval_episodes) for p in FACTORS]
-                      for d in FACTORS]
+            scores = grid(env, env_id, demos, algo, args.seeds, args.eval_episodes)
             means = np.mean(np.asarray(scores), axis=-1)
             entry[algo] = {"seed_scores": scores, "mean_grid": np.round(means, 4).tolist(),
                            "fraction_at_least_0.9": float(np.mean(means >= 0.9)), "wall_s": round(time.perf_counter() - start),
                            "measured": time.strftime("%Y-%m-%d"),
-                           "defaults": {"disc_learning_rate": TRAINERS[algo][0]().disc_learning_rate,
-                                        "policy_learning_rate": TRAINERS[algo][0]().ppo.learning_rate}}
+                           "defaults": {"disc_learning_rate": CONFIGS[algo]().disc_learning_rate,
+                                        "policy_learning_rate": CONFIGS[algo]().ppo.learning_rate}}
             print(f"{env_id} {algo}: {entry[algo]['fraction_at_least_0.9']:.0%} of points >= 0.9; "
                   f"means (rows: disc lr 1/3x, 1x, 3x; columns: policy lr) {entry[algo]['mean_grid']}", flush=True)
             atomic_write_json(args.output, results)

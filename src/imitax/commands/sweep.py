@@ -101,7 +101,8 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
             print(f"  program {done}/{total}: points {list(program.points)} ({how}{where}), compile "
                   f"{program.compile_s:.1f} s, train {program.run_s:.1f} s", file=sys.stderr, flush=True)
 
-    result = run_sweep(plan, report)
+    with phase("train"):  # the programs' evaluation comes after, in its own phase
+        result = run_sweep(plan, report)
     with phase("evaluate"):
         scores = result.evaluate(episodes=opts.eval_episodes, seed=opts.seed)
     best_point, best = scores.best

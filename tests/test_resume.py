@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -53,6 +54,28 @@ def test_interrupted_jax_run_resumes_bit_exact(tmp_path):
     assert_trees_equal(uninterrupted.state, resumed.state)
     for name, values in uninterrupted.history.items():
         np.testing.assert_array_equal(values, resumed.history[name])
+
+
+def test_a_resumed_run_trains_at_its_configs_learning_rate_and_keeps_an_adaptive_one(tmp_path):
+    """Rates live in the saved state (imitax.rl.rates), yet a run resumed with another
+    --ppo.learning-rate trains at the new one, as when rates were compiled in; PPO's
+    KL-adapted rate is learner state and resumes as saved."""
+    from imitax.rl import rates
+
+    env = imitax.make("CartPole-v1")
+    config = PPOConfig.for_env("CartPole-v1", total_steps=8 * 2048, anneal_lr=False)
+    for adaptive in (False, True):
+        folder = tmp_path / f"adaptive-{adaptive}"
+        start = config if not adaptive else PPOConfig.for_env("CartPole-v1", total_steps=8 * 2048, target_kl=1e-4)
+        with pytest.raises(Interrupted):
+            train_ppo(env, start, seed=0, on_chunk=interrupt_after(3), checkpoint=ResumeCheckpoint(folder, every_s=0))
+        changed = dataclasses.replace(start, learning_rate=start.learning_rate / 7)
+        resumed = train_ppo(env, changed, seed=0, checkpoint=ResumeCheckpoint(folder, every_s=0))
+        final_rate = float(rates.rate(resumed.state.opt_state)[0])
+        if adaptive:  # the adapted rate went on from where it was saved: as if never interrupted
+            assert final_rate == pytest.approx(float(rates.rate(train_ppo(env, start, seed=0).state.opt_state)[0]))
+        else:
+            assert final_rate == pytest.approx(changed.learning_rate)
 
 
 def test_interrupted_host_run_completes_without_gaps(tmp_path):
@@ -126,9 +149,26 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path):
     _kill_part_way(_expert_command(runs, "killed"), runs / "killed")
     assert main(["expert", "--resume", str(runs / "killed"), "--no-progress"]) == 0
     straight, killed = runs / "straight", runs / "killed"
-    assert (straight / "checkpoint" / "params.msgpack").read_bytes() == (killed / "checkpoint" / "params.msgpack").read_bytes()
-    assert (straight / "metrics.jsonl").read_text() == (killed / "metrics.jsonl").read_text()
-    assert (straight / "metrics.csv").read_text() == (killed / "metrics.csv").read_text()
+    files = _files(straight)
+    assert files == _files(killed) and "metrics.csv" in files and "checkpoint/params.msgpack" in files
+    differ = [name for name in sorted(files - WALL_TIME_FILES - {"config.json"})
+              if (straight / name).read_bytes() != (killed / name).read_bytes()]
+    assert differ == []
+    # config.json differs only in the run's name, the one option the two commands set apart
+    assert (straight / "config.json").read_text().replace('"straight"', '"killed"') == (killed / "config.json").read_text()
+    for name in ("result.json",):
+        drop = lambda result: {k: v for k, v in result.items() if k not in WALL_TIME_KEYS}  # noqa: E731
+        assert drop(json.loads((straight / name).read_text())) == drop(json.loads((killed / name).read_text()))
+
+
+# The files of a run folder that record wall time (or the writer's PID), listed in
+# docs/formats.md; every other file of a resumed run is byte-identical to an uninterrupted one.
+WALL_TIME_FILES = {".lock", "result.json", "summary.md"}
+WALL_TIME_KEYS = {"wall_time", "compile_s", "train_s", "run_dir", "env_steps_per_s"}
+
+
+def _files(run_dir: Path) -> set[str]:
+    return {str(path.relative_to(run_dir)) for path in run_dir.rglob("*") if path.is_file()}
 
 
 @pytest.mark.slow

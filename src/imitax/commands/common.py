@@ -175,7 +175,11 @@ def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) 
     else:
         run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{run_name(env_id)}")
     locks.enter_context(run_lock(run_dir))
-    write_config(run_dir, config)
+    # `resume` is how this command was started, not the run's config: a resumed run's
+    # config.json stays what an uninterrupted run's is
+    saved = dataclasses.replace(config, options=dataclasses.replace(options, resume=None)) \
+        if options.resume is not None and getattr(config, "options", None) is options else config
+    write_config(run_dir, saved)
     return run_dir
 
 

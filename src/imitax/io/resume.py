@@ -20,6 +20,7 @@ import numpy as np
 from imitax.errors import CheckpointError
 from imitax.io.checkpoint import load_checkpoint, read_metadata, restore_into, save_checkpoint
 from imitax.io.run_dir import MetricsWriter
+from imitax.rl.rates import keep_configured_rates
 
 RESUME_FOLDER = "resume"
 
@@ -59,7 +60,8 @@ class ResumeCheckpoint:
         self._checked(meta)
         if not isinstance(state, dict) or "carry" not in state:
             raise CheckpointError(f"{self.folder}: no training state in it; expected the 'resume' state a run saves")
-        carry = restore_into(self.folder, template, state["carry"])
+        # the saved state, but at the learning rates the run's config gives now (see imitax.rl.rates)
+        carry = keep_configured_rates(restore_into(self.folder, template, state["carry"]), template)
         history = {name: np.asarray(values) for name, values in state.get("history", {}).items()}
         return int(meta["iterations"]), carry, history
 

@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from imitax.errors import ImitaxError, OutputError
-from imitax.io.atomic import atomic_write_json, atomic_write_text, os_reason, to_jsonable
+from imitax.io.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, os_reason, to_jsonable
 
 __all__ = ["MetricsWriter", "discard_failed_runs", "make_run_dir", "read_metrics", "to_jsonable", "truncate_metrics",
            "write_config", "write_summary"]
@@ -167,8 +167,10 @@ def truncate_metrics(run_dir: str | Path, num_rows: int) -> list[dict[str, Any]]
     for name, header_lines in ((METRICS_CSV, 1), (METRICS_JSONL, 0)):
         path = run_dir / name
         if path.is_file():
-            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-            atomic_write_text(path, "".join(lines[: header_lines + num_rows]))
+            # bytes, not text: the kept rows keep their own line endings (csv writes \r\n), so the
+            # resumed file is byte-identical to an uninterrupted run's
+            lines = path.read_bytes().splitlines(keepends=True)
+            atomic_write_bytes(path, b"".join(lines[: header_lines + num_rows]))
     return read_metrics(run_dir)
 
 

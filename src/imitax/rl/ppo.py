@@ -170,7 +170,8 @@ class PPO:
         c = self.config
         anneal = c.anneal_lr and c.target_kl == 0
         decay_steps = c.num_updates * c.num_epochs * c.num_minibatches if anneal else None
-        return optax.chain(optax.clip_by_global_norm(c.max_grad_norm), rates.adam(c.learning_rate, decay_steps, eps=1e-5))
+        return optax.chain(optax.clip_by_global_norm(c.max_grad_norm),
+                           rates.adam(c.learning_rate, decay_steps, eps=1e-5, adaptive=c.target_kl > 0))
 
     def kl_target(self, update_step: jnp.ndarray) -> jnp.ndarray:
         """f32[]: the KL target of update `update_step`, decayed linearly to zero with `anneal_lr`."""

@@ -2,23 +2,42 @@
 
 The rate sits in the optimizer state (`optax.inject_hyperparams`), so a compiled training
 program takes it as data: runs that differ only in their rates share one program, and a sweep
-vmaps over rates (`imitax.algos.sweep`) by setting each run's rate after `init`. A linear decay
+vmaps over rates (`imitax.api.sweep`) by setting each run's rate after `init`. A linear decay
 to zero, where a learner wants one, multiplies the rate by a schedule of the step count.
+
+Two kinds of rate, told apart by their name in the state: a configured rate ("learning_rate")
+is the config's value and stays it, so a resumed run takes the rate its (possibly changed)
+config gives (`keep_configured_rates`); an adaptive rate ("adaptive_learning_rate", PPO's
+`target_kl`) is learner state that only starts at the config's value, so a resumed run keeps
+the saved one.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import optax
 from optax import tree_utils
 
+CONFIGURED = "learning_rate"
+ADAPTIVE = "adaptive_learning_rate"
 
-def adam(learning_rate: float, decay_steps: int | None = None, eps: float = 1e-8) -> optax.GradientTransformation:
+
+def _adaptive_adam(adaptive_learning_rate: Any, eps: float) -> optax.GradientTransformation:
+    return optax.adam(adaptive_learning_rate, eps=eps)
+
+
+def adam(learning_rate: float, decay_steps: int | None = None, eps: float = 1e-8,
+         adaptive: bool = False) -> optax.GradientTransformation:
     """Adam at `learning_rate`, held in the state (see `rate`, `with_rate`); with
-    `decay_steps`, scaled by 1 - step / decay_steps (zero after)."""
-    rated = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate, eps=eps)
+    `decay_steps`, scaled by 1 - step / decay_steps (zero after); `adaptive`: a rate the
+    learner changes as it trains (kept, not reset, on resume)."""
+    if adaptive:
+        rated = optax.inject_hyperparams(_adaptive_adam)(adaptive_learning_rate=learning_rate, eps=eps)
+    else:
+        rated = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate, eps=eps)
     if decay_steps is None:
         return rated
     return optax.chain(rated, optax.scale_by_schedule(optax.linear_schedule(1.0, 0.0, decay_steps)))
@@ -26,9 +45,22 @@ def adam(learning_rate: float, decay_steps: int | None = None, eps: float = 1e-8
 
 def rate(opt_state: optax.OptState) -> jnp.ndarray:
     """f32[]: the (undecayed) learning rate held in the state of one `adam` (or a chain holding one)."""
-    return tree_utils.tree_get(opt_state, "learning_rate")
+    adaptive = tree_utils.tree_get(opt_state, ADAPTIVE)
+    return adaptive if adaptive is not None else tree_utils.tree_get(opt_state, CONFIGURED)
 
 
 def with_rate(opt_state: optax.OptState, learning_rate: Any) -> optax.OptState:
     """The state with its `adam`'s learning rate replaced (a float or f32[]: traced in a vmapped init)."""
-    return tree_utils.tree_set(opt_state, learning_rate=jnp.asarray(learning_rate, jnp.float32))
+    name = ADAPTIVE if tree_utils.tree_get(opt_state, ADAPTIVE) is not None else CONFIGURED
+    return tree_utils.tree_set(opt_state, **{name: jnp.asarray(learning_rate, jnp.float32)})
+
+
+def keep_configured_rates(restored: Any, template: Any) -> Any:
+    """`restored` (a saved training state) with every configured rate taken from `template` (a
+    fresh state of the same structure, made from the run's config): a resumed run trains at the
+    rate its config now gives, as it did when rates were compiled in. Adaptive rates stay saved."""
+    def pick(path: tuple[Any, ...], fresh: Any, saved: Any) -> Any:
+        names = [getattr(entry, "key", getattr(entry, "name", None)) for entry in path]
+        return fresh if len(names) >= 2 and names[-2:] == ["hyperparams", CONFIGURED] else saved
+
+    return jax.tree_util.tree_map_with_path(pick, template, restored)

@@ -149,3 +149,24 @@ def test_every_tuned_expert_setting_is_a_valid_config():
     for env_id in TUNED:
         PPOConfig.for_env(env_id).validate()
     assert PPOConfig.for_env("MountainCar-v0").normalize_rewards  # measured: without it no seed found the flag
+
+
+@pytest.mark.parametrize("decay_steps, adaptive", [(None, False), (25, False), (None, True)])
+def test_rates_in_the_state_compute_what_compiled_in_rates_do(decay_steps, adaptive):
+    """imitax.rl.rates.adam is bit for bit optax.adam with the rate (or its linear decay)
+    compiled in: moving rates into the state changed no figure."""
+    import optax
+
+    params = {"w": jnp.linspace(-1.0, 1.0, 50).reshape(5, 10)}
+
+    def final(optimizer):
+        state, current = optimizer.init(params), params
+        for step in range(30):
+            grads = jax.tree.map(lambda x, step=step: jnp.sin(x * (step + 1)), current)
+            updates, state = optimizer.update(grads, state, current)
+            current = optax.apply_updates(current, updates)
+        return np.asarray(current["w"])
+
+    compiled_in = optax.linear_schedule(3e-4, 0.0, decay_steps) if decay_steps else 3e-4
+    np.testing.assert_array_equal(final(optax.adam(compiled_in, eps=1e-5)),
+                                  final(rates.adam(3e-4, decay_steps, eps=1e-5, adaptive=adaptive)))

@@ -3,7 +3,7 @@
 The rate sits in the optimizer state (`optax.inject_hyperparams`), so a compiled training
 program takes it as data: runs that differ only in their rates share one program, and a sweep
 vmaps over rates (`imitax.api.sweep`) by setting each run's rate after `init`. A linear decay
-to zero, where a learner wants one, multiplies the rate by a schedule of the step count.
+to zero, where a learner wants one, is a schedule built from the state's rate at every step.
 
 Two kinds of rate, told apart by their name in the state: a configured rate ("learning_rate")
 is the config's value and stays it, so a resumed run takes the rate its (possibly changed)
@@ -25,22 +25,34 @@ CONFIGURED = "learning_rate"
 ADAPTIVE = "adaptive_learning_rate"
 
 
+# Only the rate is state: b1, b2 and eps stay compiled-in constants, so that the arithmetic
+# is exactly optax.adam's with the rate compiled in (state copies of them round differently).
+def _adam(learning_rate: Any, eps: float) -> optax.GradientTransformation:
+    return optax.adam(learning_rate, eps=eps)
+
+
 def _adaptive_adam(adaptive_learning_rate: Any, eps: float) -> optax.GradientTransformation:
     return optax.adam(adaptive_learning_rate, eps=eps)
+
+
+def _decayed_adam(learning_rate: Any, eps: float, decay_steps: int) -> optax.GradientTransformation:
+    # the schedule is built from the state's rate at every step
+    return optax.adam(optax.linear_schedule(learning_rate, 0.0, decay_steps), eps=eps)
 
 
 def adam(learning_rate: float, decay_steps: int | None = None, eps: float = 1e-8,
          adaptive: bool = False) -> optax.GradientTransformation:
     """Adam at `learning_rate`, held in the state (see `rate`, `with_rate`); with
-    `decay_steps`, scaled by 1 - step / decay_steps (zero after); `adaptive`: a rate the
-    learner changes as it trains (kept, not reset, on resume)."""
+    `decay_steps`, decayed linearly to zero over that many steps; `adaptive`: a rate the
+    learner changes as it trains (kept, not reset, on resume; never decayed). Bit for bit
+    what `optax.adam(learning_rate or its linear schedule, eps=eps)` computes."""
     if adaptive:
-        rated = optax.inject_hyperparams(_adaptive_adam)(adaptive_learning_rate=learning_rate, eps=eps)
-    else:
-        rated = optax.inject_hyperparams(optax.adam)(learning_rate=learning_rate, eps=eps)
+        return optax.inject_hyperparams(_adaptive_adam, static_args=("eps",))(adaptive_learning_rate=learning_rate,
+                                                                                eps=eps)
     if decay_steps is None:
-        return rated
-    return optax.chain(rated, optax.scale_by_schedule(optax.linear_schedule(1.0, 0.0, decay_steps)))
+        return optax.inject_hyperparams(_adam, static_args=("eps",))(learning_rate=learning_rate, eps=eps)
+    return optax.inject_hyperparams(_decayed_adam, static_args=("eps", "decay_steps"))(
+        learning_rate=learning_rate, eps=eps, decay_steps=decay_steps)
 
 
 def rate(opt_state: optax.OptState) -> jnp.ndarray:

@@ -17,7 +17,7 @@ from imitax.algos.bc import BCConfig
 from imitax.algos.gail import GAILConfig
 from imitax.api.sweep_space import convert, grid_points, parse_assignments, sampled_points
 from imitax.cli import main
-from imitax.errors import ConfigError
+from imitax.errors import ConfigError, ImitaxError
 
 TINY_GAIL = GAILConfig.for_env("CartPole-v1", disc_hidden_sizes=(16,), ppo=dict(
     total_steps=2048, num_envs=4, rollout_steps=64, num_epochs=2, num_minibatches=2, hidden_sizes=(16,)))
@@ -65,6 +65,26 @@ def test_a_field_that_changes_the_program_gets_its_own(demos_root):
                       config=BCConfig(num_steps=20, log_every=10, batch_size=16, hidden_sizes=(8,), eval_episodes=0))
     assert [program.points for program in bc.programs] == [(0,), (1,)]
     assert all(program.vmapped_fields == () for program in bc.programs)
+
+
+def test_a_point_that_diverges_is_reported_and_the_others_go_on(demos_root):
+    """A rate that blows the parameters up marks its point diverged, in a shared program and in
+    its own; the other points train and are scored as without it."""
+    config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
+    sweep = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", config=config,
+                         grid={"disc_steps": [1, 2], "ppo.learning_rate": [1e-3, 1e38]})
+    assert [program.points for program in sweep.programs] == [(0, 1), (2, 3)]
+    assert sweep.diverged == (False, True, False, True)
+    scores = sweep.evaluate(episodes=2)
+    assert np.isfinite(scores.means[[0, 2]]).all() and np.isnan(scores.means[[1, 3]]).all()
+    assert scores.best[0]["ppo.learning_rate"] == 1e-3 and "| diverged |" in scores.table()
+    bc = imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid={"learning_rate": [1e-3, 1e38]},
+                      config=BCConfig(num_steps=20, log_every=10, batch_size=16, hidden_sizes=(8,), eval_episodes=0))
+    assert bc.diverged == (False, True) and bc.results[1] is None and bc.results[0] is not None
+    with pytest.raises(ImitaxError, match="every point"):
+        imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid={"learning_rate": [1e37, 1e38]},
+                     config=BCConfig(num_steps=20, log_every=10, batch_size=16, hidden_sizes=(8,), eval_episodes=0)
+                     ).evaluate(episodes=2).best
 
 
 def test_airl_sweeps_its_saved_rewards_rate_too():

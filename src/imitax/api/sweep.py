@@ -32,8 +32,8 @@ from imitax.api.methods import method, trained_runs
 from imitax.api.result import TrainResult
 from imitax.api.sweep_space import Point, grid_points, sampled_points, with_values
 from imitax.api.trainer import check_num_seeds, train, validated_config
-from imitax.errors import ConfigError, require_seed
-from imitax.rl.loop import devices_used
+from imitax.errors import ConfigError, DivergenceError, require_seed
+from imitax.rl.loop import devices_used, finite_runs
 
 # Methods whose traced fields can be vmapped, and how to build their algorithm object.
 VMAPPED_METHODS = ("gail", "airl")
@@ -56,19 +56,24 @@ class Program:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class SweepResult:
-    """points[i] ({field: value}) trained as results[i] (a `TrainResult` with `num_seeds` runs)."""
+    """points[i] ({field: value}) trained as results[i] (a `TrainResult` with `num_seeds` runs).
+    A point where any seed diverged (NaN or infinite parameters) is `diverged[i]`: the sweep went
+    on without it (its result is None when it had its own program, else its runs as they ended)."""
 
     method: str
     fields: tuple[str, ...]
     points: tuple[Point, ...]
-    results: tuple[TrainResult, ...]
+    results: tuple[TrainResult | None, ...]
     programs: tuple[Program, ...]
     grid: bool
     """whether the points are a full grid over `fields` (else random samples, or a grid crossed with them)"""
+    diverged: tuple[bool, ...] = ()
 
     def evaluate(self, episodes: int = 100, *, seed: int = 0) -> SweepEvaluation:
-        """Every point's `TrainResult.evaluate(episodes=..., seed=...)`."""
-        return SweepEvaluation(self, tuple(result.evaluate(episodes=episodes, seed=seed) for result in self.results))
+        """Every point's `TrainResult.evaluate(episodes=..., seed=...)` (None for a diverged point)."""
+        diverged = self.diverged or (False,) * len(self.points)
+        return SweepEvaluation(self, tuple(None if bad else result.evaluate(episodes=episodes, seed=seed)
+                                           for result, bad in zip(self.results, diverged)))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -76,29 +81,43 @@ class SweepEvaluation:
     """A sweep's points with their `Evaluation`s (normalised scores where references are known)."""
 
     sweep: SweepResult
-    evaluations: tuple[Evaluation, ...]
+    evaluations: tuple[Evaluation | None, ...]  # None: the point diverged
 
     @property
     def means(self) -> np.ndarray:
-        """f64[num_points]: the seed mean of each point's metric."""
-        return np.asarray([evaluation.mean for evaluation in self.evaluations])
+        """f64[num_points]: the seed mean of each point's metric (NaN where it diverged)."""
+        return np.asarray([np.nan if evaluation is None else evaluation.mean for evaluation in self.evaluations])
+
+    @property
+    def _evaluated(self) -> list[Evaluation]:
+        return [evaluation for evaluation in self.evaluations if evaluation is not None]
 
     @property
     def metric(self) -> str:
-        return self.evaluations[0].metric
+        return self._evaluated[0].metric if self._evaluated else "normalized_score"
 
     @property
     def best(self) -> tuple[Point, Evaluation]:
-        """The point with the highest mean, and its evaluation."""
-        index = int(np.argmax(self.means))
+        """The point with the highest mean, and its evaluation.
+
+        Raises:
+            DivergenceError: every point diverged."""
+        if not self._evaluated:
+            raise DivergenceError(f"every point of the sweep diverged ({len(self.evaluations)} points); expected "
+                                  "lower learning rates")
+        index = int(np.nanargmax(self.means))
         return self.sweep.points[index], self.evaluations[index]
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per point: its values, then mean, IQM and per-seed values of the metric."""
+        """One dict per point: its values, then mean, IQM and per-seed values of the metric
+        (`diverged` true and None for the figures where it diverged)."""
         rows = []
         for point, evaluation in zip(self.sweep.points, self.evaluations):
+            if evaluation is None:
+                rows.append({**point, "diverged": True, "mean": None, "iqm": None, "per_seed": None, "mean_returns": None})
+                continue
             per_seed = evaluation.normalized_scores if evaluation.normalized_scores is not None else evaluation.mean_returns
-            rows.append({**point, "mean": evaluation.mean, "iqm": evaluation.iqm,
+            rows.append({**point, "diverged": False, "mean": evaluation.mean, "iqm": evaluation.iqm,
                          "per_seed": [float(v) for v in per_seed], "mean_returns": evaluation.mean_returns.tolist()})
         return rows
 
@@ -108,8 +127,11 @@ class SweepEvaluation:
         name = "normalised score" if self.metric == "normalized_score" else "return"
         lines = [f"| {' | '.join(fields)} | mean {name} | IQM | per seed |", "|" + "---|" * (len(fields) + 3)]
         for row in self.rows():
-            seeds = ", ".join(f"{v:.3f}" for v in row["per_seed"])
             values = " | ".join(_format(row[field]) for field in fields)
+            if row["diverged"]:
+                lines.append(f"| {values} | diverged | - | - |")
+                continue
+            seeds = ", ".join(f"{v:.3f}" for v in row["per_seed"])
             lines.append(f"| {values} | {row['mean']:.3f} | {row['iqm']:.3f} | {seeds} |")
         return "\n".join(lines)
 
@@ -119,7 +141,7 @@ class SweepEvaluation:
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.sweep.method, "fields": list(self.sweep.fields), "grid": self.sweep.grid,
                 "metric": self.metric, "points": self.rows(),
-                "reference": self.evaluations[0].references.to_dict(),
+                "reference": self._evaluated[0].references.to_dict() if self._evaluated else None,
                 "programs": [program.to_dict() for program in self.sweep.programs]}
 
     def heatmap(self, path: Any, title: str | None = None) -> Any:
@@ -210,23 +232,31 @@ def run_sweep(plan: SweepPlan, on_program: Any = None) -> SweepResult:
     """Train a planned sweep, program by program; `on_program(program, done, total)` after each."""
     data, env = plan.data, plan.env
     results: list[TrainResult | None] = [None] * len(plan.points)
+    diverged = [False] * len(plan.points)
     programs = []
     for indices, vmapped in plan.programs:
         if vmapped:
-            trained, program = _train_vmapped(plan, indices, vmapped)
-            for index, one in zip(indices, trained):
+            trained, program, finite = _train_vmapped(plan, indices, vmapped)
+            for index, one, ok in zip(indices, trained, finite):
                 results[index] = TrainResult(**one.fields(), method=plan.method, config=plan.configs[index],
                                              seed=plan.seed, references=data.references, env=env, backend=backend_of(env))
+                diverged[index] = not ok
         else:
             index = indices[0]
-            one = train(plan.method, env, data.transitions if data is not None else None, config=plan.configs[index],
-                        seed=plan.seed, num_seeds=plan.num_seeds)
-            results[index] = dataclasses.replace(one, references=data.references) if data is not None else one
-            program = Program((index,), (), one.compile_s, one.run_s)
+            try:
+                one = train(plan.method, env, data.transitions if data is not None else None,
+                            config=plan.configs[index], seed=plan.seed, num_seeds=plan.num_seeds)
+            except DivergenceError:  # this point only: the sweep goes on
+                diverged[index] = True
+                program = Program((index,), (), float("nan"), float("nan"))
+            else:
+                results[index] = dataclasses.replace(one, references=data.references) if data is not None else one
+                program = Program((index,), (), one.compile_s, one.run_s)
         programs.append(program)
         if on_program is not None:
             on_program(program, len(programs), len(plan.programs))
-    return SweepResult(plan.method, plan.fields, plan.points, tuple(results), tuple(programs), plan.grid)
+    return SweepResult(plan.method, plan.fields, plan.points, tuple(results), tuple(programs), plan.grid,
+                       tuple(diverged))
 
 
 def _programs(method_name: str, env: Any, configs: list[Any], points: list[Point]) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
@@ -260,8 +290,10 @@ def _traced_fields(method_name: str, env: Any, config: Any) -> tuple[str, ...]:
     return _algorithm(method_name, env, config).traced_fields
 
 
-def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...], fields: tuple[str, ...]) -> tuple[list[Any], Program]:
-    """One program for the points `indices`, which differ only in the traced `fields`."""
+def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...],
+                   fields: tuple[str, ...]) -> tuple[list[Any], Program, list[bool]]:
+    """One program for the points `indices`, which differ only in the traced `fields`; and per
+    point whether all its runs stayed finite (a run that diverges does not stop the others)."""
     from imitax.algos.adversarial import train_adversarial
 
     env, num_seeds = plan.env, plan.num_seeds
@@ -269,7 +301,8 @@ def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...], fields: tuple[str,
     hyperparams = {field: np.asarray([plan.points[index][field] for index in indices], np.float32) for field in fields}
     result = train_adversarial(algo, env, plan.data.transitions, plan.seed, num_seeds, hyperparams=hyperparams)
     share = 1.0 / len(indices)
-    trained = [trained_runs(result, env.spec, plan.method, range(position * num_seeds, (position + 1) * num_seeds), share)
-               for position in range(len(indices))]
-    return trained, Program(tuple(indices), fields, float(result.compile_s), float(result.run_s),
-                            devices_used(result.state))
+    runs = [range(position * num_seeds, (position + 1) * num_seeds) for position in range(len(indices))]
+    trained = [trained_runs(result, env.spec, plan.method, members, share) for members in runs]
+    finite = finite_runs(result.state)
+    program = Program(tuple(indices), fields, float(result.compile_s), float(result.run_s), devices_used(result.state))
+    return trained, program, [bool(finite[members.start:members.stop].all()) for members in runs]

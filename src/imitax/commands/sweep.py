@@ -119,6 +119,7 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
                        f"{args.num_seeds} seed{'s' if args.num_seeds != 1 else ''} per point")
     out = {"command": f"sweep {method_name}", "env_id": args.env_id, "backend": opts.backend, "demos": args.demos,
            "num_points": len(result.points), "num_seeds": args.num_seeds, "num_programs": len(result.programs),
+           "diverged_points": [point for point, bad in zip(result.points, result.diverged) if bad],
            "fields": list(result.fields), "best_point": best_point, "best_mean": best.mean,
            "best_seed_scores": summary["points"][result.points.index(best_point)]["per_seed"],
            "reference": {"random": random_score, "expert": expert_score},

@@ -231,7 +231,7 @@ def plot_sweep(path: str | Path, fields: Sequence[str], points: Sequence[dict[st
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    means = np.asarray(means, np.float64)
+    means = np.asarray(means, np.float64)  # NaN where a point diverged
     if grid and len(fields) <= 2:
         rows = _distinct([point[fields[0]] for point in points])
         cols = _distinct([point[fields[1]] for point in points]) if len(fields) == 2 else [None]
@@ -244,10 +244,12 @@ def plot_sweep(path: str | Path, fields: Sequence[str], points: Sequence[dict[st
         axis = figure.subplots()
         image = axis.imshow(table, cmap="viridis", origin="lower", aspect="auto")
         figure.colorbar(image, ax=axis, shrink=0.8, label=metric)
-        low, high = np.nanmin(table), np.nanmax(table)
+        finite = table[np.isfinite(table)]
+        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
         for (row, col), value in np.ndenumerate(table):
-            dark = value < low + 0.5 * (high - low)
-            axis.text(col, row, f"{value:.2f}", ha="center", va="center", color="white" if dark else "black", fontsize=9)
+            dark = not np.isfinite(value) or value < low + 0.5 * (high - low)
+            label = f"{value:.2f}" if np.isfinite(value) else "diverged"  # NaN: the point diverged
+            axis.text(col, row, label, ha="center", va="center", color="white" if dark else "black", fontsize=9)
         axis.set_yticks(range(len(rows)), [_tick(v) for v in rows])
         axis.set_ylabel(fields[0])
         if len(fields) == 2:

@@ -99,10 +99,12 @@ def run_compiled(
     carry: Carry | None = None,
     checkpoint: LoopCheckpoint | None = None,
     checked_part: Callable[[Carry], Any] = lambda carry: carry,
+    stop_on_divergence: bool = True,
 ) -> LoopResult:
     """Run `num_iterations` steps for `num_seeds` independent seeds in one program,
     resuming from `checkpoint` when it holds saved progress. `checked_part(carry)` is what
-    the divergence check scans (a replay buffer need not be)."""
+    the divergence check scans (a replay buffer need not be); without `stop_on_divergence` (a
+    sweep, whose runs are independent) a run that diverges goes on as NaN beside the others."""
     length = chunk_length(num_iterations, target_chunks)
 
     def chunk(carry: Carry) -> tuple[Carry, Metrics]:
@@ -131,7 +133,8 @@ def run_compiled(
         carry, metrics = compiled(carry)
         metrics = jax.device_get(metrics)
         done += length
-        check_finite(done, metrics, checked_part(carry))
+        if stop_on_divergence:
+            check_finite(done, metrics, checked_part(carry))
         chunks.append(metrics)
         if on_chunk is not None:
             on_chunk(done, metrics)
@@ -152,6 +155,13 @@ def shard_runs(carry: Carry) -> Carry:
         return carry
     sharding = NamedSharding(Mesh(np.asarray(devices), ("runs",)), PartitionSpec("runs"))
     return jax.device_put(carry, sharding)
+
+
+def finite_runs(carry: Carry) -> np.ndarray:
+    """bool[num_runs]: whether every floating leaf of each run of a carry is finite."""
+    flags = [np.isfinite(np.asarray(leaf, np.float64)).reshape(len(leaf), -1).all(axis=1)
+             for leaf in jax.tree.leaves(carry) if np.issubdtype(np.asarray(leaf).dtype, np.floating)]
+    return np.logical_and.reduce(flags) if flags else np.ones(len(jax.tree.leaves(carry)[0]), bool)
 
 
 def devices_used(carry: Carry) -> int:
@@ -200,6 +210,7 @@ def run_host(
     saved_part: Callable[[Carry], Any] = lambda carry: carry,
     with_saved_part: Callable[[Carry, Any], Carry] = lambda carry, saved: saved,
     checked_part: Callable[[Carry], Any] | None = None,
+    stop_on_divergence: bool = True,
 ) -> LoopResult:
     """The same contract for host-stepped environments; seeds run one after another.
 
@@ -234,7 +245,8 @@ def run_host(
                 history.setdefault(name, np.full((num_seeds, num_iterations), np.nan))[seed_index, iteration] = value
             done = iteration + 1
             if done % report_every == 0 or done == num_iterations:
-                check_finite(done, metrics, checked_part(carry))
+                if stop_on_divergence:
+                    check_finite(done, metrics, checked_part(carry))
                 carries[seed_index] = carry
                 since = done - (done % report_every or report_every)
                 if on_chunk is not None and seed_index == num_seeds - 1:

@@ -81,7 +81,7 @@ def run_on_policy(
             keys = jnp.tile(jax.random.split(jax.random.PRNGKey(seed), num_seeds), (num_points, 1))
             carry = jax.vmap(init_member)(keys, points.member_values(num_seeds))
         return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_points * num_seeds,
-                            on_chunk=on_chunk, carry=carry, checkpoint=checkpoint)
+                            on_chunk=on_chunk, carry=carry, checkpoint=checkpoint, stop_on_divergence=points is None)
 
     env = env.with_num_envs(learner.num_envs)
     act, update_jit = jax.jit(learner.act), jax.jit(update)
@@ -104,7 +104,7 @@ def run_on_policy(
     # run_host numbers runs seed, seed + 1, ...: host_init maps that back to (point, seed index)
     return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_points * num_seeds, on_chunk=on_chunk,
                     checkpoint=checkpoint, saved_part=lambda carry: (carry[0], carry[2]),
-                    with_saved_part=lambda carry, saved: (saved[0], carry[1], saved[1]))
+                    with_saved_part=lambda carry, saved: (saved[0], carry[1], saved[1]), stop_on_divergence=points is None)
 
 
 @dataclasses.dataclass

@@ -248,7 +248,7 @@ def run_sweep(plan: SweepPlan, on_program: Any = None) -> SweepResult:
                             config=plan.configs[index], seed=plan.seed, num_seeds=plan.num_seeds)
             except DivergenceError:  # this point only: the sweep goes on
                 diverged[index] = True
-                program = Program((index,), (), float("nan"), float("nan"))
+                program = Program((index,), (), 0.0, 0.0)  # its timing went with the error
             else:
                 results[index] = dataclasses.replace(one, references=data.references) if data is not None else one
                 program = Program((index,), (), one.compile_s, one.run_s)

@@ -60,12 +60,15 @@ class ExpertData:
 
 
 def resolve_demos(demos: Any, spec: EnvSpec) -> ExpertData:
-    """Demonstrations for `spec` from a Minari dataset id or folder, `Demonstrations` or `Transitions`.
+    """Demonstrations for `spec` from a Minari dataset id or folder, `Demonstrations` or `Transitions`
+    (an `ExpertData` this function made is returned as it is: it was checked then).
 
     Raises:
         DatasetError: a missing or malformed dataset, data of another environment, or transitions
             of the wrong shapes, dtypes or non-finite values.
     """
+    if isinstance(demos, ExpertData):
+        return demos
     if isinstance(demos, (str, Path)):
         demos = load_demonstrations(str(demos), spec=spec)  # validated against `spec` as it loads
     elif isinstance(demos, Demonstrations):

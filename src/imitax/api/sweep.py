@@ -244,13 +244,13 @@ def run_sweep(plan: SweepPlan, on_program: Any = None) -> SweepResult:
         else:
             index = indices[0]
             try:
-                one = train(plan.method, env, data.transitions if data is not None else None,
-                            config=plan.configs[index], seed=plan.seed, num_seeds=plan.num_seeds)
+                one = train(plan.method, env, data, config=plan.configs[index], seed=plan.seed,
+                            num_seeds=plan.num_seeds)
             except DivergenceError:  # this point only: the sweep goes on
                 diverged[index] = True
                 program = Program((index,), (), 0.0, 0.0)  # its timing went with the error
             else:
-                results[index] = dataclasses.replace(one, references=data.references) if data is not None else one
+                results[index] = one
                 program = Program((index,), (), one.compile_s, one.run_s)
         programs.append(program)
         if on_program is not None:

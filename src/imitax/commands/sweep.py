@@ -68,6 +68,8 @@ def method_config(args: ImitationArgs, method_name: str) -> Any:
 
 @holds_run_lock
 def run_sweep_command(args: Any) -> dict[str, Any]:
+    from imitax.api.inputs import ExpertData
+    from imitax.api.result import ReferenceScores
     from imitax.api.sweep import plan_sweep, run_sweep
     from imitax.api.sweep_space import parse_assignments
 
@@ -84,7 +86,10 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
     if options.num_samples and not options.sample:
         raise ConfigError("--num-samples needs --sample FIELD=LOW:HIGH ranges to draw from")
     env, demos, random_score, expert_score = load_for(args)
-    plan = plan_sweep(method_name, env, demos, grid=parse_assignments(options.grid, "--grid"),
+    # checked as it loaded, with both references known: each point neither checks it again nor
+    # measures the random reference again
+    data = ExpertData(demos.transitions(), args.demos, ReferenceScores(random_score, expert_score))
+    plan = plan_sweep(method_name, env, data, grid=parse_assignments(options.grid, "--grid"),
                       sample=parse_assignments(options.sample, "--sample"), num_samples=options.num_samples,
                       config=method_config(args, method_name), seed=opts.seed, num_seeds=args.num_seeds,
                       sample_seed=options.sample_seed)

@@ -129,7 +129,7 @@ TUNED: dict[str, dict[str, Any]] = {
 }
 
 
-# Bounds of the KL-adaptive learning rate (`target_kl`), and its factor per minibatch.
+# Bounds of the KL-adaptive learning rate (`target_kl`), and its factor per update.
 ADAPTIVE_LR_MIN, ADAPTIVE_LR_MAX, ADAPTIVE_LR_FACTOR = 1e-6, 1e-2, 1.5
 
 

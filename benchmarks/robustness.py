@@ -10,7 +10,7 @@ normalised score (random = 0, expert = 1) and the per-seed scores, and per task/
 fraction of points whose mean is >= 0.9. Writes benchmarks/results/robustness.json and
 robustness.png (one heatmap per task/method).
 
-    python benchmarks/robustness.py [--envs CartPole-v1 ...] [--algos gail airl] [--seeds 3]
+    python benchmarks/robustness.py [--envs CartPole-v1 ...] [--algos gail airl] [--seeds 3] [--demos-root DIR]
 """
 
 from __future__ import annotations
@@ -82,11 +82,13 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/robustness.json"))
+    parser.add_argument("--demos-root", type=Path,
+                        help="a folder of Minari roots, one per env id, holding (or to hold) each task's recorded expert")
     args = parser.parse_args()
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
     results = {"factors": list(FACTORS), "seeds": args.seeds, "envs": earlier.get("envs", {})}
     for env_id in args.envs:
-        demos, source = record_demos(env_id, 10)
+        demos, source = record_demos(env_id, 10, args.demos_root / env_id if args.demos_root else None)
         env = make_env(env_id)
         entry = results["envs"].setdefault(env_id, {})
         entry.update({"expert_source": source, "expert_return": demos.expert_score, "random_return": demos.random_score})

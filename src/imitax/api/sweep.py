@@ -173,11 +173,13 @@ class SweepPlan:
     grid: bool
     seed: int
     num_seeds: int
+    env_id: str | None = None
+    """the id the env was made from (what a Ray trial makes it again with); None for an env object"""
 
 
 def sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequence[Any]] | None = None,
           sample: dict[str, Sequence[Any]] | None = None, num_samples: int = 0, config: Any = None, seed: int = 0,
-          num_seeds: int = 1, backend: str | None = None, sample_seed: int = 0) -> SweepResult:
+          num_seeds: int = 1, backend: str | None = None, sample_seed: int = 0, ray: Any = None) -> SweepResult:
     """Train `method_name` at every point of a grid and/or of random samples, `num_seeds` runs each.
 
     Args:
@@ -188,14 +190,30 @@ def sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequ
         sample: {field: (low, high)}; `num_samples` random points (floats log-uniform when
             both bounds are positive, ints uniform), drawn with `sample_seed`. With `grid` too,
             every sample is combined with every grid point.
+        ray: run each program as a Ray Tune trial on a Ray cluster: its address ("host:port",
+            "ray://host:port", "auto"; "local" starts Ray on this machine) or a `RayCluster`
+            with per-trial resources and storage (needs `pip install "imitax[ray]"`; `env` must
+            be an id that the cluster's workers can make).
 
     Raises:
         ImitaxError: what `imitax.train` refuses, an unknown field, a value of the wrong type,
-            or any point's config that does not validate (all checked before training).
+            any point's config that does not validate, or a Ray cluster that is not installed or
+            cannot be reached (all checked before training).
     """
+    cluster = None
+    if ray is not None:
+        from imitax.api.sweep_ray import RayCluster
+
+        cluster = ray if isinstance(ray, RayCluster) else RayCluster(address=ray)
+        cluster.check(env)
     plan = plan_sweep(method_name, env, demos, grid=grid, sample=sample, num_samples=num_samples, config=config,
                       seed=seed, num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
-    return run_sweep(plan)
+    if cluster is None:
+        return run_sweep(plan)
+    from imitax.api.sweep_ray import connected
+
+    with connected(cluster):
+        return run_sweep(plan, ray=cluster)
 
 
 def plan_sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequence[Any]] | None = None,
@@ -211,52 +229,63 @@ def plan_sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str,
                           "is not one (expected bc, gail, airl, dac, sqil, iq-learn, ppo or sac)")
     if not grid and not sample:
         raise ConfigError("a sweep needs grid={field: [values]} and/or sample={field: (low, high)}")
-    env = resolve_env(env, backend)
-    base = validated_config(spec_method, config, env.spec.env_id)
+    resolved = resolve_env(env, backend)
+    base = validated_config(spec_method, config, resolved.spec.env_id)
     section = spec_method.config_key
     points = grid_points(base, section, grid) if grid else [{}]
     if sample:
         samples = sampled_points(base, section, sample, num_samples, sample_seed)
         points = [{**g, **s} for g in points for s in samples]
-    configs = [validated_config(spec_method, with_values(base, point), env.spec.env_id) for point in points]
+    configs = [validated_config(spec_method, with_values(base, point), resolved.spec.env_id) for point in points]
     if spec_method.takes == "demos" and demos is None:
         raise ConfigError(f"{spec_method.name} needs demos=...: a Minari dataset id, Demonstrations or Transitions")
     if spec_method.takes == "env" and demos is not None:
         raise ConfigError(f"{spec_method.name} learns from the environment's reward and takes no demos; expected demos=None")
-    data = resolve_demos(demos, env.spec) if demos is not None else None
-    return SweepPlan(spec_method.name, env, data, tuple(points[0]), tuple(points), tuple(configs),
-                     tuple(_programs(spec_method.name, env, configs, points)), bool(grid) and not sample, seed, num_seeds)
+    data = resolve_demos(demos, resolved.spec) if demos is not None else None
+    return SweepPlan(spec_method.name, resolved, data, tuple(points[0]), tuple(points), tuple(configs),
+                     tuple(_programs(spec_method.name, resolved, configs, points)), bool(grid) and not sample, seed,
+                     num_seeds, env if isinstance(env, str) else None)
 
 
-def run_sweep(plan: SweepPlan, on_program: Any = None) -> SweepResult:
-    """Train a planned sweep, program by program; `on_program(program, done, total)` after each."""
-    data, env = plan.data, plan.env
+def run_sweep(plan: SweepPlan, on_program: Any = None, ray: Any = None) -> SweepResult:
+    """Train a planned sweep, program by program; `on_program(program, done, total)` after each.
+    With `ray` (a `RayCluster`), each program runs as one Ray Tune trial on that cluster
+    (`imitax.api.sweep_ray`)."""
     results: list[TrainResult | None] = [None] * len(plan.points)
     diverged = [False] * len(plan.points)
     programs = []
-    for indices, vmapped in plan.programs:
-        if vmapped:
-            trained, program, finite = _train_vmapped(plan, indices, vmapped)
-            for index, one, ok in zip(indices, trained, finite):
-                results[index] = TrainResult(**one.fields(), method=plan.method, config=plan.configs[index],
-                                             seed=plan.seed, references=data.references, env=env, backend=backend_of(env))
-                diverged[index] = not ok
-        else:
-            index = indices[0]
-            try:
-                one = train(plan.method, env, data, config=plan.configs[index], seed=plan.seed,
-                            num_seeds=plan.num_seeds)
-            except DivergenceError:  # this point only: the sweep goes on
-                diverged[index] = True
-                program = Program((index,), (), 0.0, 0.0)  # its timing went with the error
-            else:
-                results[index] = one
-                program = Program((index,), (), one.compile_s, one.run_s)
+    if ray is not None:
+        from imitax.api.sweep_ray import run_on_ray
+
+        trained_programs = run_on_ray(plan, ray)
+    else:
+        trained_programs = (train_program(plan, indices, vmapped) for indices, vmapped in plan.programs)
+    for points, program in trained_programs:
+        for index, result, bad in points:
+            results[index], diverged[index] = result, bad
         programs.append(program)
         if on_program is not None:
             on_program(program, len(programs), len(plan.programs))
     return SweepResult(plan.method, plan.fields, plan.points, tuple(results), tuple(programs), plan.grid,
                        tuple(diverged))
+
+
+def train_program(plan: SweepPlan, indices: tuple[int, ...],
+                  vmapped: tuple[str, ...]) -> tuple[list[tuple[int, TrainResult | None, bool]], Program]:
+    """Train one program of `plan`: per point (index, its TrainResult, whether it diverged), and
+    the program's record. A point that diverges alone in its program has no result."""
+    data, env = plan.data, plan.env
+    if vmapped:
+        trained, program, finite = _train_vmapped(plan, indices, vmapped)
+        return [(index, TrainResult(**one.fields(), method=plan.method, config=plan.configs[index], seed=plan.seed,
+                                    references=data.references, env=env, backend=backend_of(env)), not ok)
+                for index, one, ok in zip(indices, trained, finite)], program
+    index = indices[0]
+    try:
+        one = train(plan.method, env, data, config=plan.configs[index], seed=plan.seed, num_seeds=plan.num_seeds)
+    except DivergenceError:  # this point only: the sweep goes on
+        return [(index, None, True)], Program((index,), (), 0.0, 0.0)  # its timing went with the error
+    return [(index, one, False)], Program((index,), (), one.compile_s, one.run_s)
 
 
 def _programs(method_name: str, env: Any, configs: list[Any], points: list[Point]) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:

@@ -5,11 +5,13 @@ ranges) trains `--num-seeds` seeds; points that differ only in learning rates of
 share one compiled program, vmapped over points x seeds (`imitax.api.sweep`). The run folder
 gets sweep.json (every point's values, per-seed scores, mean and IQM, and the programs run),
 sweep.md (the table), sweep.png (a heatmap over a grid of one or two fields, else one scatter
-panel per field), the best point's policy in checkpoint/ (seed 0) and result.json.
+panel per field), the best point's policy in checkpoint/ (seed 0) and result.json. With
+`--ray ADDRESS` each program runs as a Ray Tune trial on that cluster (`imitax.api.sweep_ray`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import sys
 from typing import Annotated, Any
@@ -39,6 +41,16 @@ class SweepOptions:
     """random points drawn from the --sample ranges (each combined with every --grid point)"""
     sample_seed: int = 0
     """seed of the random points"""
+    ray: str | None = None
+    """run each program as a Ray Tune trial on a Ray cluster: host:port as `ray start --head` printed it,
+    ray://host:port, auto (the cluster of this node) or local (start Ray here); needs imitax[ray]"""
+    ray_cpus_per_trial: float = 1.0
+    """CPUs each Ray trial (one program) asks for"""
+    ray_gpus_per_trial: float = 0.0
+    """GPUs each Ray trial asks for (fractions share a GPU)"""
+    ray_storage: str | None = None
+    """where Ray trials put their checkpoints: a folder every node sees or a cloud URI (default: a temporary
+    folder on this machine, enough for a one-machine cluster)"""
 
 
 def _sweep_args(train_args: type, name: str, vmapped: bool) -> type:
@@ -70,7 +82,7 @@ def method_config(args: ImitationArgs, method_name: str) -> Any:
 def run_sweep_command(args: Any) -> dict[str, Any]:
     from imitax.api.inputs import ExpertData
     from imitax.api.result import ReferenceScores
-    from imitax.api.sweep import plan_sweep, run_sweep
+    from imitax.api.sweep import plan_sweep
     from imitax.api.sweep_space import parse_assignments
 
     method_name = next(name for kind, name in SWEEP_COMMANDS.values() if type(args) is kind)
@@ -85,6 +97,12 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
         raise ConfigError(f"--sample needs --num-samples >= 1, got {options.num_samples}")
     if options.num_samples and not options.sample:
         raise ConfigError("--num-samples needs --sample FIELD=LOW:HIGH ranges to draw from")
+    cluster = None
+    if options.ray is not None:
+        from imitax.api.sweep_ray import RayCluster
+
+        cluster = RayCluster(options.ray, options.ray_cpus_per_trial, options.ray_gpus_per_trial, options.ray_storage)
+        cluster.check(args.env_id)
     env, demos, random_score, expert_score = load_for(args)
     # checked as it loaded, with both references known: each point neither checks it again nor
     # measures the random reference again
@@ -93,21 +111,16 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
                       sample=parse_assignments(options.sample, "--sample"), num_samples=options.num_samples,
                       config=method_config(args, method_name), seed=opts.seed, num_seeds=args.num_seeds,
                       sample_seed=options.sample_seed)
-    largest = max(len(indices) for indices, _ in plan.programs)
-    check_memory(estimate(args, env.spec, largest * args.num_seeds, demos.num_transitions))
-    run_dir = start_run(opts, f"sweep-{method_name}", args.env_id, args)
-    print(f"sweep {method_name} {args.env_id}: {len(plan.points)} points x {args.num_seeds} seeds in "
-          f"{len(plan.programs)} program{'s' if len(plan.programs) != 1 else ''}", file=sys.stderr, flush=True)
+    plan = dataclasses.replace(plan, env_id=args.env_id)
+    if cluster is None:  # on Ray the trials' machines hold the runs
+        largest = max(len(indices) for indices, _ in plan.programs)
+        check_memory(estimate(args, env.spec, largest * args.num_seeds, demos.num_transitions))
+    with contextlib.ExitStack() as ray_session:
+        if cluster is not None:
+            from imitax.api.sweep_ray import connected
 
-    def report(program: Any, done: int, total: int) -> None:
-        if opts.progress:
-            how = f"vmapped over {', '.join(program.vmapped_fields)}" if program.vmapped_fields else "one point"
-            where = f", on {program.devices} devices" if program.devices > 1 else ""
-            print(f"  program {done}/{total}: points {list(program.points)} ({how}{where}), compile "
-                  f"{program.compile_s:.1f} s, train {program.run_s:.1f} s", file=sys.stderr, flush=True)
-
-    with phase("train"):  # the programs' evaluation comes after, in its own phase
-        result = run_sweep(plan, report)
+            ray_session.enter_context(connected(cluster))  # an unreachable cluster is refused before the run folder
+        run_dir, result = _train(plan, opts, method_name, args, cluster)
     with phase("evaluate"):
         scores = result.evaluate(episodes=opts.eval_episodes, seed=opts.seed)
     best_point, best = scores.best
@@ -133,3 +146,23 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
     out = finish_run(run_dir, f"{method_name} sweep on {args.env_id}", [], "env_steps", [], out)
     emit(out, opts.json, [scores.table(), f"best: {best_point} mean {best.mean:.3f}", f"saved {run_dir}"])
     return out
+
+
+def _train(plan: Any, opts: Any, method_name: str, args: Any, cluster: Any) -> tuple[Any, Any]:
+    """The run folder, and the sweep trained into it (here, or on `cluster`), with progress on stderr."""
+    from imitax.api.sweep import run_sweep
+
+    run_dir = start_run(opts, f"sweep-{method_name}", args.env_id, args)
+    where = f" as Ray trials on {cluster.address}" if cluster is not None else ""
+    print(f"sweep {method_name} {args.env_id}: {len(plan.points)} points x {args.num_seeds} seeds in "
+          f"{len(plan.programs)} program{'s' if len(plan.programs) != 1 else ''}{where}", file=sys.stderr, flush=True)
+
+    def report(program: Any, done: int, total: int) -> None:
+        if opts.progress:
+            how = f"vmapped over {', '.join(program.vmapped_fields)}" if program.vmapped_fields else "one point"
+            devices = f", on {program.devices} devices" if program.devices > 1 else ""
+            print(f"  program {done}/{total}: points {list(program.points)} ({how}{devices}), compile "
+                  f"{program.compile_s:.1f} s, train {program.run_s:.1f} s", file=sys.stderr, flush=True)
+
+    with phase("train"):  # the programs' evaluation comes after, in its own phase
+        return run_dir, run_sweep(plan, report, ray=cluster)

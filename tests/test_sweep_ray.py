@@ -1,0 +1,114 @@
+"""Sweeps on Ray (`imitax.sweep(..., ray=...)`, `imitax sweep ... --ray ADDRESS`): each program a
+Ray Tune trial on a local Ray, the same parameters and scores as the sweep run here, bad Ray
+options refused before anything is written. Budgets are tiny: these check the plumbing."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import warnings
+
+import jax
+import numpy as np
+import pytest
+import ray
+
+import imitax
+from imitax.algos.bc import BCConfig
+from imitax.api.sweep_ray import RayCluster, _check_reachable
+from imitax.cli import main
+from imitax.errors import ConfigError
+from test_sweep import TINY_FLAGS, TINY_GAIL
+
+TINY_BC = BCConfig(num_steps=200, log_every=100, hidden_sizes=(32,), eval_episodes=2)
+BC_GRID = {"learning_rate": [1e-3, 3e-3]}  # compiled in: two programs, two trials
+
+
+def _flat(params) -> np.ndarray:
+    return np.concatenate([np.ravel(np.asarray(leaf)) for leaf in jax.tree.leaves(params)])
+
+
+def _hashes(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# The refusals come first: the module's Ray session (below) would stand in for any address.
+@pytest.mark.parametrize("bad, match", [
+    (["--ray-cpus-per-trial", "0"], "CPUs per Ray trial"),
+    (["--ray-gpus-per-trial", "nan"], "--ray-gpus-per-trial is nan"),
+    (["--ray-gpus-per-trial", "-1"], "GPUs per Ray trial"),
+    (["--ray", "127.0.0.1:1"], "cannot reach the Ray cluster at '127.0.0.1:1'"),
+    (["--ray", "no-port"], "not host:port"),
+    (["--ray", " "], "is empty"),
+])
+def test_bad_ray_options_exit_2_with_one_line_and_write_nothing(demos_root, tmp_path, capsys, bad, match):
+    (tmp_path / "keep.txt").write_text("x")
+    before = _hashes(tmp_path)
+    code = main(["sweep", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", *TINY_FLAGS,
+                 "--grid", "gail.disc-learning-rate=1e-4,1e-3", *(bad if "--ray" in bad else ["--ray", "local", *bad]),
+                 "--runs-dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and match in err[0], err
+    assert _hashes(tmp_path) == before
+    assert not ray.is_initialized()
+
+
+def test_a_sweep_on_ray_needs_an_env_id(demos_root):
+    with pytest.raises(ConfigError, match="needs an env id"):
+        imitax.sweep("bc", imitax.make("CartPole-v1"), "cartpole/expert-v0", grid=BC_GRID, config=TINY_BC, ray="local")
+    with pytest.raises(ConfigError, match="cannot reach"):
+        _check_reachable("127.0.0.1:1")
+    assert not ray.is_initialized()
+
+
+@pytest.fixture(scope="module")
+def ray_session(demos_root):
+    """A local Ray for the module's sweeps (each sweep uses it as the cluster it is given)."""
+    with warnings.catch_warnings():  # Ray starts its processes with fork + exec, which JAX warns about
+        warnings.filterwarnings("ignore", message="os.fork", category=RuntimeWarning)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_programs_run_as_ray_trials_with_the_local_sweeps_parameters(ray_session):
+    remote = imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid=BC_GRID, config=TINY_BC, num_seeds=2,
+                          ray=RayCluster("auto", cpus_per_trial=1))
+    local = imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid=BC_GRID, config=TINY_BC, num_seeds=2)
+    assert [p.points for p in remote.programs] == [(0,), (1,)] and remote.points == local.points
+    assert all(p.compile_s > 0 and p.run_s > 0 for p in remote.programs)
+    for there, here in zip(remote.results, local.results):
+        assert there.config == here.config and there.run_dir is None and there.env.spec == here.env.spec
+        for seed in range(2):
+            np.testing.assert_array_equal(_flat(there.policy_params[seed]), _flat(here.policy_params[seed]))
+        np.testing.assert_array_equal(there.history["loss"], here.history["loss"])
+    np.testing.assert_array_equal(remote.evaluate(episodes=3).means, local.evaluate(episodes=3).means)
+
+
+def test_vmapped_points_are_one_trial(ray_session):
+    grid = {"gail.disc-learning-rate": [3e-4, 3e-3], "ppo.learning_rate": [1e-3]}
+    config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
+    remote = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=config, num_seeds=2, ray="auto")
+    local = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=config, num_seeds=2)
+    assert len(remote.programs) == 1 and remote.programs[0].points == (0, 1)
+    assert remote.programs[0].vmapped_fields == ("disc_learning_rate", "ppo.learning_rate")
+    for there, here in zip(remote.results, local.results):
+        np.testing.assert_array_equal(_flat(there.policy_params[1]), _flat(here.policy_params[1]))
+        np.testing.assert_array_equal(_flat(there.reward.params[1]), _flat(here.reward.params[1]))
+
+
+def test_the_command_runs_its_sweep_on_ray(ray_session, tmp_path, capsys):
+    args = ["sweep", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--grid", "bc.learning-rate=1e-3,3e-3",
+            "--bc.num-steps", "200", "--bc.log-every", "100", "--bc.hidden-sizes", "32", "--num-seeds", "2",
+            "--eval-episodes", "2", "--ray", "auto", "--runs-dir", str(tmp_path), "--name", "sweep", "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])  # stdout holds the result alone
+    assert len(captured.out.strip().splitlines()) == 1
+    assert "as Ray trials on auto" in captured.err
+    summary = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert out["num_programs"] == 2 and [row["learning_rate"] for row in summary["points"]] == [1e-3, 3e-3]
+    assert all(len(row["per_seed"]) == 2 for row in summary["points"])
+    assert main(["eval", str(tmp_path / "sweep"), "--episodes", "2"]) == 0

@@ -280,6 +280,19 @@ def locked_run(world: World) -> Path:
     return run_dir
 
 
+def with_result_json(folder: Path, content: Any) -> Path:
+    """`folder` with a result.json holding `content` (JSON; a str is written as it is)."""
+    (folder / "result.json").write_text(content if isinstance(content, str) else json.dumps(content))
+    return folder
+
+
+def command_run(world: World, result: Any) -> Path:
+    """A run folder as `imitax train bc` leaves it (checkpoint/ and result.json holding `result`)."""
+    run = world.runs / "bc-CartPole-v1-run"
+    shutil.copytree(world.policy, run / "checkpoint")
+    return with_result_json(run, result)
+
+
 def gail_reward_checkpoint(world: World, nan: bool = False) -> Path:
     """A reward/ folder as `imitax train gail` writes it (NaN parameters when `nan`)."""
     from imitax.algos.gail import GAIL, GAILConfig
@@ -662,6 +675,35 @@ CASES = [
         lambda w: ["eval", str(w.root / "no" / "such" / "run")]),
     cmd("cli/train-rl-missing-reward", CheckpointError, ["does not exist"], ["expected an imitax checkpoint folder"],
         lambda w: ["train", "rl", "CartPole-v1", "--reward", str(w.root / "no-run"), "--runs-dir", str(w.runs)]),
+    # ---- result.json, read back through its one schema (imitax.io.result_file) by eval, train rl, load and plot
+    cmd("cli/eval-result-json-reference-not-a-number", CheckpointError, ["result.json: reference.expert is 'high'"],
+        ["expected a finite number or null"],
+        lambda w: (with_result_json(w.policy, {"reference": {"random": 0.0, "expert": "high"}}),
+                   ["eval", str(w.policy), "--episodes", "1"])[1]),
+    cmd("cli/eval-result-json-reference-infinite", CheckpointError, ["reference.random is inf"],
+        ["expected a finite number or null"],
+        lambda w: (with_result_json(w.policy, '{"reference": {"random": Infinity, "expert": 500.0}}'),
+                   ["eval", str(w.policy), "--episodes", "1"])[1]),
+    cmd("cli/eval-result-json-a-list", CheckpointError, ["result.json: holds a list"], ["expected a JSON object"],
+        lambda w: (with_result_json(w.policy, [1, 2]), ["eval", str(w.policy), "--episodes", "1"])[1]),
+    cmd("cli/eval-result-json-corrupted", CheckpointError, ["result.json: not valid JSON"],
+        ["expected the result.json a run writes"],
+        lambda w: (with_result_json(w.policy, '{"reference": {"random"'), ["eval", str(w.policy), "--episodes", "1"])[1]),
+    cmd("cli/train-rl-reward-run-with-a-bad-reference", CheckpointError, ["reference is [0, 500]"],
+        ["expected an object"],
+        lambda w: (with_result_json(gail_reward_checkpoint(w).parent, {"reference": [0, 500]}),
+                   ["train", "rl", "CartPole-v1", "--reward", str(w.root / "gail-reward"), "--runs-dir", str(w.runs)])[1]),
+    api("load/result-json-negative-train-time", CheckpointError, ["result.json: train_s is -3.0"],
+        ["expected a finite number of seconds >= 0"],
+        lambda w: call(imitax.load, command_run(w, {"command": "train bc", "train_s": -3.0}))),
+    api("load/result-json-unknown-backend", CheckpointError, ["result.json: backend is 'cuda'"],
+        ["expected one of jax, gymnasium, tabular"],
+        lambda w: call(imitax.load, command_run(w, {"command": "train bc", "backend": "cuda"}))),
+    api("load/result-json-reference-with-unknown-keys", CheckpointError, ["reference is {'random': 0.0, 'best': 1.0}"],
+        ["expected an object {\"random\""],
+        lambda w: call(imitax.load, command_run(w, {"command": "train bc", "reference": {"random": 0.0, "best": 1.0}}))),
+    api("load/result-json-command-not-text", CheckpointError, ["result.json: command is 7"], ["expected a string"],
+        lambda w: call(imitax.load, command_run(w, {"command": 7}))),
     cmd("cli/collect-without-expert", CheckpointError, ["no expert for Acrobot-v1"], ["expected a folder expert-Acrobot-v1-*"],
         lambda w: ["collect", "Acrobot-v1", "--runs-dir", str(w.runs)]),
     cmd("cli/collect-expert-of-another-env", CheckpointError, ["was trained on CartPole-v1"], ["expected one for Acrobot-v1"],

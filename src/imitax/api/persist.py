@@ -36,10 +36,10 @@ from imitax.errors import CheckpointError, ImitaxError, OutputError, os_reason
 from imitax.io.atomic import atomic_write_json, fsync_folder, to_jsonable
 from imitax.io.checkpoint import load_checkpoint, read_metadata, require_finite, save_checkpoint
 from imitax.io.policy_checkpoint import load_policy, save_policy
+from imitax.io.result_file import RESULT_FILE, RunResultFile, read_result_file
 from imitax.io.reward_checkpoint import load_reward_params
 from imitax.io.run_dir import CONFIG_FILE, read_metrics
 
-RESULT_FILE = "result.json"
 SEEDS_FOLDER = "seeds"
 _EXPECTED = ("expected a run folder written by TrainResult.save or by an `imitax train` / `imitax expert` command "
              "(config.json, checkpoint/ ...)")
@@ -155,13 +155,13 @@ def load(run_dir: str | Path) -> TrainResult:
         what = "does not exist" if not run_dir.exists() else "is a file"
         raise CheckpointError(f"run folder {run_dir} {what}; {_EXPECTED}")
     config = _read_json(run_dir / CONFIG_FILE)
-    summary = _read_json(run_dir / RESULT_FILE)
+    summary = read_result_file(run_dir)
     spec_method = method(_method_name(run_dir, config, summary))
     options = config.get("options") if isinstance(config.get("options"), dict) else {}
     seed = options.get("seed", 0)
     seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else 0
     common = dict(config=_method_config(spec_method, config), history=_history(run_dir), seed=seed,
-                  compile_s=_number(summary.get("compile_s")), run_s=_number(summary.get("train_s")), run_dir=run_dir)
+                  compile_s=_number(summary.compile_s), run_s=_number(summary.train_s), run_dir=run_dir)
     if spec_method.takes == "mdp":
         return _load_tabular(run_dir, spec_method.name, summary, common)
     policies = [load_policy(folder / "checkpoint") for folder in _seed_folders(run_dir, "checkpoint")]
@@ -170,7 +170,7 @@ def load(run_dir: str | Path) -> TrainResult:
         raise CheckpointError(f"{run_dir}: the seeds' policies have different architectures; expected one policy kind")
     reward = _learned_reward(run_dir, len(policies))
     references = _references(summary, policies[0][2])
-    backend = options.get("backend", summary.get("backend", "jax"))
+    backend = options.get("backend", summary.backend or "jax")
     env_id = config.get("env_id") if isinstance(config.get("env_id"), str) else net.spec.env_id
     return TrainResult(method=spec_method.name, policy_net=net, policy_params=tuple(params for _, params, _ in policies),
                        reward=reward, references=references, env=env_id,
@@ -200,17 +200,17 @@ def _read_json(file: Path) -> dict[str, Any]:
     return data
 
 
-def _method_name(run_dir: Path, config: dict[str, Any], summary: dict[str, Any]) -> str:
+def _method_name(run_dir: Path, config: dict[str, Any], summary: RunResultFile) -> str:
     """The method of a run: config.json's (TrainResult.save), else from result.json's command
     ("train gail" -> gail, "train rl" -> ppo, "expert" -> its algo), else from the policy's metadata."""
     if isinstance(config.get("method"), str):
         return config["method"]
-    command = summary.get("command")
+    command = summary.command
     if isinstance(command, str) and command.startswith("train "):
         name = command.removeprefix("train ")
         return "ppo" if name == "rl" else name
-    if command == "expert" and summary.get("algo") in ("ppo", "sac"):
-        return summary["algo"]
+    if command == "expert" and summary.algo in ("ppo", "sac"):
+        return summary.algo
     if (run_dir / "checkpoint").is_dir():
         algorithm = read_metadata(run_dir / "checkpoint").get("algorithm")
         if isinstance(algorithm, str):
@@ -258,16 +258,14 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
-def _references(summary: dict[str, Any], policy_meta: dict[str, Any]) -> ReferenceScores:
-    """From result.json ("references" of TrainResult.save, "reference" of the commands); an
-    `imitax expert` run's expert reference is its own return."""
-    saved = summary.get("references", summary.get("reference"))
-    saved = saved if isinstance(saved, dict) else {}
-    expert = saved.get("expert", policy_meta.get("expert_return"))
+def _references(summary: RunResultFile, policy_meta: dict[str, Any]) -> ReferenceScores:
+    """From result.json (checked by its schema); an `imitax expert` run's expert reference is
+    its own return (its policy's metadata)."""
+    expert = summary.reference_expert if summary.reference_expert is not None else policy_meta.get("expert_return")
     try:
-        return ReferenceScores.of(saved.get("random"), expert)
+        return ReferenceScores.of(summary.reference_random, expert)
     except (TypeError, ValueError):
-        raise CheckpointError(f"result.json: reference scores {saved!r}; expected numbers or null") from None
+        raise CheckpointError(f"{summary.path}: expert_return {expert!r} in the policy's metadata; expected a number") from None
 
 
 def _learned_reward(run_dir: Path, num_seeds: int) -> LearnedReward | None:
@@ -283,7 +281,7 @@ def _learned_reward(run_dir: Path, num_seeds: int) -> LearnedReward | None:
     return LearnedReward(meta["algorithm"], spec, metadata, tuple(params for params, _, _ in loaded))
 
 
-def _load_tabular(run_dir: Path, name: str, summary: dict[str, Any], common: dict[str, Any]) -> TrainResult:
+def _load_tabular(run_dir: Path, name: str, summary: RunResultFile, common: dict[str, Any]) -> TrainResult:
     """MCE IRL: the learned reward tables, the MDP, and the policies optimal under the rewards."""
     from imitax.rl.tabular import value_iteration
 
@@ -307,8 +305,7 @@ def _load_tabular(run_dir: Path, name: str, summary: dict[str, Any], common: dic
         raise CheckpointError(f"{run_dir / 'reward'}: discount {discount!r}; expected a number in (0, 1]")
     reward = TabularReward(np.stack(tables), tuple(params), meta.get("reward_model", {}), float(discount))
     policies = tuple(value_iteration(mdp, table, float(discount))[0] for table in tables)
-    references = _references(summary, {}) if isinstance(summary.get("references", summary.get("reference")), dict) \
-        else _exact_references(mdp)
+    references = _references(summary, {}) if summary.has_reference else _exact_references(mdp)
     return TrainResult(method=name, policy_net=TabularPolicyNet(mdp.num_states, mdp.num_actions, mdp.horizon),
                        policy_params=policies, reward=reward, references=references, env=mdp, backend="tabular",
                        **common)

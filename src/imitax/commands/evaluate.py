@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +16,7 @@ from imitax.errors import ConfigError
 from imitax.eval import evaluate_policy, normalized_score
 from imitax.io.policy_checkpoint import load_policy
 from imitax.io.policy_video import record_policy_video
+from imitax.io.result_file import read_result_file
 from imitax.io.video import check_video_path
 
 
@@ -83,14 +83,9 @@ def _reference(args: EvalArgs, meta: dict[str, Any], env: Any) -> dict[str, floa
         demos = load_demonstrations(args.demos, spec=env.spec)
         if demos.expert_score is not None and demos.random_score is not None:
             return {"random": demos.random_score, "expert": demos.expert_score}
-    result_file = Path(args.run) / "result.json"
-    if result_file.is_file():
-        try:
-            saved = json.loads(result_file.read_text())
-            if "reference" in saved:
-                return {k: float(v) for k, v in saved["reference"].items()}
-        except (ValueError, TypeError):
-            pass
+    saved = read_result_file(args.run).reference
+    if saved is not None:
+        return saved
     if "expert_return" in meta:
         return {"random": float(meta.get("random_return", random_return(env, args.episodes, args.seed))),
                 "expert": float(meta["expert_return"])}

@@ -23,9 +23,9 @@ import numpy as np
 import tyro
 
 from imitax.errors import CheckpointError, ConfigError, OutputError
+from imitax.io.result_file import read_result_file
 from imitax.io.run_dir import CONFIG_FILE, METRICS_JSONL, read_metrics
 
-RESULT_FILE = "result.json"
 X_UNITS = ("env_steps", "gradient_steps", "epochs", "round", "iteration")
 
 
@@ -146,17 +146,8 @@ def _run_seeds(run: Path, metric: str) -> list[tuple[str, np.ndarray, np.ndarray
 
 def _final_scores(run: Path) -> list[float]:
     """The per-seed normalised scores in `run`/result.json ([] when it has none)."""
-    path = run / RESULT_FILE
-    if not path.is_file():
-        return []
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        raise CheckpointError(f"{path}: not valid JSON; expected the result.json a run writes") from None
-    scores = result.get("seed_normalized_scores", []) if isinstance(result, dict) else None
-    if not isinstance(scores, list) or not all(_finite(score) for score in scores):
-        raise CheckpointError(f"{path}: seed_normalized_scores is {scores!r}; expected a list of finite numbers")
-    return [float(score) for score in scores]
+    scores = read_result_file(run).seed_normalized_scores
+    return list(scores) if scores is not None else []
 
 
 def _columns(runs: list[Path]) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +26,7 @@ from imitax.errors import ConfigError
 from imitax.eval import check_references
 from imitax.io.checkpoint import save_checkpoint
 from imitax.io.policy_checkpoint import save_policy
+from imitax.io.result_file import read_result_file
 from imitax.io.reward_checkpoint import load_reward
 from imitax.rl.loop import seed_slice
 from imitax.rl.ppo import PPOConfig
@@ -160,12 +160,9 @@ def run_rl(args: TrainRLArgs) -> dict[str, Any]:
 def _reward_run_reference(reward_path: Path) -> dict[str, float] | None:
     """The reference scores recorded by the gail/airl run that learned the reward."""
     for folder in (reward_path, reward_path.parent):
-        result_file = folder / "result.json"
-        if result_file.is_file():
-            try:
-                return {k: float(v) for k, v in json.loads(result_file.read_text())["reference"].items()}
-            except (ValueError, KeyError, TypeError):
-                return None
+        result = read_result_file(folder)
+        if result.exists:
+            return result.reference
     return None
 
 

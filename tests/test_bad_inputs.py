@@ -280,6 +280,24 @@ def locked_run(world: World) -> Path:
     return run_dir
 
 
+def bc_run_to_resume(world: World, edit: Callable[[dict], None]) -> Path:
+    """A `train bc` run folder whose config.json `edit` changed (what --resume reads first)."""
+    from imitax.commands.train import TrainBCArgs
+
+    run_dir = world.runs / "bc-run"
+    run_dir.mkdir(parents=True)
+    write_config(run_dir, TrainBCArgs("CartPole-v1", demos=CARTPOLE_DEMOS))
+    config = json.loads((run_dir / "config.json").read_text())
+    edit(config)
+    (run_dir / "config.json").write_text(json.dumps(config))
+    return run_dir
+
+
+def resume_bc(edit: Callable[[dict], None]) -> Callable[[World], list[str]]:
+    return lambda w: ["train", "bc", "CartPole-v1", "--demos", CARTPOLE_DEMOS, "--resume", str(bc_run_to_resume(w, edit)),
+                      "--no-progress"]
+
+
 def with_result_json(folder: Path, content: Any) -> Path:
     """`folder` with a result.json holding `content` (JSON; a str is written as it is)."""
     (folder / "result.json").write_text(content if isinstance(content, str) else json.dumps(content))
@@ -704,6 +722,19 @@ CASES = [
         lambda w: call(imitax.load, command_run(w, {"command": "train bc", "reference": {"random": 0.0, "best": 1.0}}))),
     api("load/result-json-command-not-text", CheckpointError, ["result.json: command is 7"], ["expected a string"],
         lambda w: call(imitax.load, command_run(w, {"command": 7}))),
+    # ---- config.json, read back on --resume through the config dataclasses (each field's type is its schema)
+    cmd("cli/resume-config-json-string-for-a-number", ConfigError, ["config.json does not fit", "bc.learning_rate is 'abc'"],
+        ["expected a number"], resume_bc(lambda c: c["bc"].update(learning_rate="abc"))),
+    cmd("cli/resume-config-json-float-for-an-integer", ConfigError, ["num_seeds is 2.5"], ["expected an integer"],
+        resume_bc(lambda c: c.update(num_seeds=2.5))),
+    cmd("cli/resume-config-json-nan", ConfigError, ["bc.ent_coef is nan"], ["expected a finite number"],
+        resume_bc(lambda c: c["bc"].update(ent_coef=math.nan))),
+    cmd("cli/resume-config-json-list-for-an-object", ConfigError, ["options is [1, 2]"], ["expected an object of RunOptions"],
+        resume_bc(lambda c: c.update(options=[1, 2]))),
+    cmd("cli/resume-config-json-number-for-true-false", ConfigError, ["options.progress is 1"], ["expected true or false"],
+        resume_bc(lambda c: c["options"].update(progress=1))),
+    cmd("cli/resume-config-json-text-for-layer-widths", ConfigError, ["bc.hidden_sizes is '256'"], ["expected a list"],
+        resume_bc(lambda c: c["bc"].update(hidden_sizes="256"))),
     cmd("cli/collect-without-expert", CheckpointError, ["no expert for Acrobot-v1"], ["expected a folder expert-Acrobot-v1-*"],
         lambda w: ["collect", "Acrobot-v1", "--runs-dir", str(w.runs)]),
     cmd("cli/collect-expert-of-another-env", CheckpointError, ["was trained on CartPole-v1"], ["expected one for Acrobot-v1"],

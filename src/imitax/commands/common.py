@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import inspect
 import json
+import math
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -232,28 +233,62 @@ def config_from_json(kind: type, value: Any) -> Any:
     return _from_jsonable(kind, value)
 
 
-def _from_jsonable(kind: Any, value: Any) -> Any:
-    """Rebuild a value of type `kind` (a dataclass, tuple, Path, Optional, scalar) from JSON."""
+def _from_jsonable(kind: Any, value: Any, where: str = "", allow_infinity: bool = False) -> Any:
+    """Rebuild a value of type `kind` (a dataclass, tuple, Path, Optional, Literal, scalar) from
+    JSON, checking each leaf against its field's type: the config dataclasses are config.json's
+    schema. `where` is the dotted field name the errors give.
+
+    Raises:
+        KeyError: an object has fields its dataclass does not.
+        TypeError: a value of another type than its field's (a string for a number, a float for
+            an integer, a non-finite number unless the field allows infinity)."""
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
-            raise TypeError(f"expected an object for {kind.__name__}, got {value!r}")
+            raise TypeError(f"{where or kind.__name__} is {value!r}; expected an object of {kind.__name__}'s fields")
         hints = typing.get_type_hints(kind, include_extras=True)
-        fields = {f.name for f in dataclasses.fields(kind) if f.init}
-        unknown = set(value) - fields
+        fields = {f.name: f for f in dataclasses.fields(kind) if f.init}
+        unknown = set(value) - set(fields)
         if unknown:
             raise KeyError(f"{kind.__name__} has no options {sorted(unknown)}")
-        return kind(**{name: _from_jsonable(hints[name], item) for name, item in value.items()})
+        return kind(**{name: _from_jsonable(hints[name], item, f"{where}.{name}" if where else name,
+                                            bool(fields[name].metadata.get("infinity_allowed")))
+                       for name, item in value.items()})
     origin, args = typing.get_origin(kind), typing.get_args(kind)
     if origin is typing.Annotated:
-        return _from_jsonable(args[0], value)
+        return _from_jsonable(args[0], value, where, allow_infinity)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
-        return _from_jsonable(next(a for a in args if a is not type(None)), value)
+        return _from_jsonable(next(a for a in args if a is not type(None)), value, where, allow_infinity)
+    if origin is typing.Literal:
+        if value not in args:
+            raise TypeError(f"{where} is {value!r}; expected one of {', '.join(map(repr, args))}")
+        return value
     if origin is tuple:
-        return tuple(_from_jsonable(args[0] if args else Any, item) for item in value)
+        if not isinstance(value, list):
+            raise TypeError(f"{where} is {value!r}; expected a list")
+        item_kind = args[0] if args else Any
+        return tuple(_from_jsonable(item_kind, item, f"{where}[{i}]", allow_infinity) for i, item in enumerate(value))
     if kind is Path:
+        if not isinstance(value, str):
+            raise TypeError(f"{where} is {value!r}; expected a path (a string)")
         return Path(value)
+    return _checked_scalar(kind, value, where, allow_infinity)
+
+
+def _checked_scalar(kind: Any, value: Any, where: str, allow_infinity: bool) -> Any:
+    if kind is bool and not isinstance(value, bool):
+        raise TypeError(f"{where} is {value!r}; expected true or false")
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise TypeError(f"{where} is {value!r}; expected an integer")
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f"{where} is {value!r}; expected a number")
+        if math.isnan(value) or (math.isinf(value) and not allow_infinity):
+            raise TypeError(f"{where} is {value!r}; expected a finite number")
+        return float(value)
+    if kind is str and not isinstance(value, str):
+        raise TypeError(f"{where} is {value!r}; expected a string")
     return value
 
 

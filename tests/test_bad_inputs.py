@@ -293,9 +293,15 @@ def bc_run_to_resume(world: World, edit: Callable[[dict], None]) -> Path:
     return run_dir
 
 
-def resume_bc(edit: Callable[[dict], None]) -> Callable[[World], list[str]]:
-    return lambda w: ["train", "bc", "CartPole-v1", "--demos", CARTPOLE_DEMOS, "--resume", str(bc_run_to_resume(w, edit)),
-                      "--no-progress"]
+def resume_bc(edit: Callable[[dict], None], resume_meta: dict | None = None) -> Callable[[World], list[str]]:
+    """`train bc --resume` of a run whose config.json `edit` changed (and with `resume_meta`, whose
+    saved training state has that meta.json)."""
+    def argv(world: World) -> list[str]:
+        run_dir = bc_run_to_resume(world, edit)
+        if resume_meta is not None:
+            save_checkpoint(run_dir / "resume", {"carry": {"x": np.zeros(2, np.float32)}}, resume_meta)
+        return ["train", "bc", "CartPole-v1", "--demos", CARTPOLE_DEMOS, "--resume", str(run_dir), "--no-progress"]
+    return argv
 
 
 def with_result_json(folder: Path, content: Any) -> Path:
@@ -735,6 +741,10 @@ CASES = [
         resume_bc(lambda c: c["options"].update(progress=1))),
     cmd("cli/resume-config-json-text-for-layer-widths", ConfigError, ["bc.hidden_sizes is '256'"], ["expected a list"],
         resume_bc(lambda c: c["bc"].update(hidden_sizes="256"))),
+    cmd("cli/resume-state-with-text-for-iterations", CheckpointError, ["resume/meta.json: iterations is 'many'"],
+        ["expected a whole number >= 0"], resume_bc(lambda c: None, {"kind": "resume", "iterations": "many", "metric_rows": 0})),
+    cmd("cli/resume-state-with-negative-metric-rows", CheckpointError, ["metric_rows is -4"], ["expected a whole number >= 0"],
+        resume_bc(lambda c: None, {"kind": "resume", "iterations": 2, "metric_rows": -4})),
     cmd("cli/collect-without-expert", CheckpointError, ["no expert for Acrobot-v1"], ["expected a folder expert-Acrobot-v1-*"],
         lambda w: ["collect", "Acrobot-v1", "--runs-dir", str(w.runs)]),
     cmd("cli/collect-expert-of-another-env", CheckpointError, ["was trained on CartPole-v1"], ["expected one for Acrobot-v1"],

@@ -200,3 +200,22 @@ def test_resume_of_a_folder_without_a_run_is_refused(tmp_path, capsys):
     assert main(["expert", "--resume", str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "config.json" in err[0] and "earlier run" in err[0]
+
+
+def test_a_refused_resume_leaves_the_run_as_it_was(demos_root, tmp_path, capsys):
+    """--resume with a network that does not fit the saved state is refused after config.json
+    was rewritten and the metrics reopened: the folder is put back byte for byte, so the run
+    still resumes with its own options."""
+    command = ["train", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--bc.num-steps", "400", "--bc.log-every",
+               "100", "--eval-episodes", "2", "--no-progress", "--runs-dir", str(tmp_path), "--name", "run",
+               "--checkpoint-every-s", "0"]
+    assert main(command) == 0
+    run = tmp_path / "run"
+    before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    resume = ["train", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--resume", str(run), "--no-progress"]
+    assert main([*resume, "--bc.hidden-sizes", "32"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "another architecture" in err[0], err
+    assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
+    assert main(resume) == 0  # the run is intact

@@ -33,7 +33,8 @@ from imitax.io.loggers import LoggerName, check_available, close_loggers, open_l
 from imitax.io.policy_video import record_policy_video
 from imitax.io.plots import plot_learning_curve
 from imitax.io.resume import ResumeCheckpoint
-from imitax.io.run_dir import CONFIG_FILE, MetricsWriter, make_run_dir, truncate_metrics, write_config, write_summary
+from imitax.io.run_dir import (CONFIG_FILE, MetricsWriter, make_run_dir, protect_resumed_run, truncate_metrics, write_config,
+                                write_summary)
 from imitax.io.run_lock import run_lock
 from imitax.nets.policy import Policy
 from imitax.rl.loop import seed_slice
@@ -175,6 +176,8 @@ def start_run(options: RunFolderOptions, prefix: str, env_id: str, config: Any) 
         run_dir = _saved_config_file(options.resume).parent
     else:
         run_dir = make_run_dir(options.runs_dir, options.name, prefix=f"{prefix}-{run_name(env_id)}")
+    if options.resume is not None:
+        protect_resumed_run(run_dir)  # before the lock file or config.json is written
     locks.enter_context(run_lock(run_dir))
     # `resume` is how this command was started, not the run's config: a resumed run's
     # config.json stays what an uninterrupted run's is

@@ -48,9 +48,15 @@ class ResumeCheckpoint:
         return int(self._checked(read_metadata(self.folder)).get("metric_rows", 0))
 
     def _checked(self, meta: dict[str, Any]) -> dict[str, Any]:
+        """meta.json's fields, each checked: kind "resume", iterations and metric_rows whole numbers >= 0."""
         if meta.get("kind") != "resume":
             raise CheckpointError(f"{self.folder}: checkpoint kind is {meta.get('kind')!r}; expected the 'resume' "
                                   "state a training run saves")
+        for field in ("iterations", "metric_rows"):
+            value = meta.get(field, 0 if field == "metric_rows" else None)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise CheckpointError(f"{self.folder / 'meta.json'}: {field} is {value!r}; expected a whole number >= 0 "
+                                      "(the resume state a training run saves)")
         return meta
 
     def restore(self, template: Any) -> tuple[int, Any, dict[str, np.ndarray]] | None:
@@ -62,8 +68,19 @@ class ResumeCheckpoint:
             raise CheckpointError(f"{self.folder}: no training state in it; expected the 'resume' state a run saves")
         # the saved state, but at the learning rates the run's config gives now (see imitax.rl.rates)
         carry = keep_configured_rates(restore_into(self.folder, template, state["carry"]), template)
-        history = {name: np.asarray(values) for name, values in state.get("history", {}).items()}
-        return int(meta["iterations"]), carry, history
+        return meta["iterations"], carry, self._history(state.get("history", {}))
+
+    def _history(self, saved: Any) -> dict[str, np.ndarray]:
+        """The saved metrics so far, {name: numeric array}."""
+        if not isinstance(saved, dict):
+            raise CheckpointError(f"{self.folder}: history is a {type(saved).__name__}; expected metric arrays by name")
+        history = {}
+        for name, values in saved.items():
+            array = np.asarray(values)
+            if array.dtype.kind not in "fiub":
+                raise CheckpointError(f"{self.folder}: history {name!r} holds {array.dtype} values; expected numbers")
+            history[name] = array
+        return history
 
     def due(self, final: bool) -> bool:
         return final or time.monotonic() - self.last_save >= self.every_s

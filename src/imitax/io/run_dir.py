@@ -37,6 +37,11 @@ _MAX_SUFFIX = 1000
 SAVED_STATE_FOLDERS = ("checkpoint", "resume")  # a run folder holding one of these is kept after a failure
 # Run folders made inside the innermost `discard_failed_runs` block (None outside any).
 _runs_made_in_block: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar("imitax_runs_made", default=None)
+# Resumed run folders as they were when the block's command took them (see `protect_resumed_run`).
+_runs_resumed_in_block: contextvars.ContextVar[list[_ResumedRun] | None] = contextvars.ContextVar(
+    "imitax_runs_resumed", default=None)
+# what a resumed command rewrites before its saved state is restored: kept byte for byte
+RESUME_REWRITES = (CONFIG_FILE, METRICS_CSV, METRICS_JSONL)
 
 
 # ---------------------------------------------------------------------------- folders and config
@@ -84,7 +89,8 @@ def discard_failed_runs() -> Iterator[None]:
     system) becomes an `OutputError` naming the file.
     """
     made: list[Path] = []
-    token = _runs_made_in_block.set(made)
+    resumed: list[_ResumedRun] = []
+    token, resumed_token = _runs_made_in_block.set(made), _runs_resumed_in_block.set(resumed)
     try:
         try:
             yield
@@ -96,9 +102,57 @@ def discard_failed_runs() -> Iterator[None]:
         for run_dir in made:
             if not any((run_dir / name).exists() for name in SAVED_STATE_FOLDERS):
                 shutil.rmtree(run_dir, ignore_errors=True)
+        for run in resumed:
+            run.put_back()
         raise
     finally:
         _runs_made_in_block.reset(token)
+        _runs_resumed_in_block.reset(resumed_token)
+
+
+class _ResumedRun:
+    """A run folder as a `--resume` found it: the bytes of the files it rewrites before its
+    saved state is restored, the names of all its files, and its saved state's meta.json."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.files = {name: _read_or_none(run_dir / name) for name in RESUME_REWRITES}
+        self.paths = {path for path in run_dir.rglob("*")}
+        self.state = self._state()
+
+    def _state(self) -> bytes | None:
+        return _read_or_none(self.run_dir / "resume" / "meta.json")
+
+    def put_back(self) -> None:
+        """The folder as it was, when the command failed before saving any new state (a refused
+        resume); a command that saved state has moved the run on, and its files go with it."""
+        if self._state() != self.state:
+            return
+        for name, data in self.files.items():
+            path = self.run_dir / name
+            if data is None:
+                path.unlink(missing_ok=True)
+            elif _read_or_none(path) != data:
+                atomic_write_bytes(path, data)
+        for path in sorted(self.run_dir.rglob("*"), reverse=True):  # files before their folders
+            if path not in self.paths:
+                shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def protect_resumed_run(run_dir: Path) -> None:
+    """Inside `discard_failed_runs`: if the command fails with an `ImitaxError` before it saves
+    new state (its resume is refused: another architecture, a damaged state), `run_dir` is
+    put back as it was: config.json and the metrics byte for byte, new files removed."""
+    resumed = _runs_resumed_in_block.get()
+    if resumed is not None:
+        resumed.append(_ResumedRun(Path(run_dir)))
 
 
 def write_config(run_dir: str | Path, config: Any) -> None:

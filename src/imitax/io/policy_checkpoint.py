@@ -7,6 +7,7 @@ config, so it loads into the same architecture with no code from the file.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +57,20 @@ def load_policy(path: str | Path) -> tuple[Policy | SquashedGaussianPolicy, dict
         raise CheckpointError(f"{path}: meta.json describes a policy of {expected:,} parameters (hidden sizes "
                               f"{list(policy.hidden_sizes)}); the weights file holds {found:,}; expected the "
                               "architecture the weights were saved with")
+    _check_references(path, meta)
     template = policy.init(jax.random.PRNGKey(0))
     params, meta = load_checkpoint(path, template=template)
     require_finite(path, params)
     return policy, params, meta
+
+
+def _check_references(path: Path, meta: dict[str, Any]) -> None:
+    """The reference returns an expert's checkpoint carries (`imitax eval` normalises with them)."""
+    for field in ("expert_return", "random_return"):
+        value = meta.get(field)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                  or not math.isfinite(value)):
+            raise CheckpointError(f"{path / 'meta.json'}: {field} is {value!r}; expected a finite number or null")
 
 
 def _size(tree: Any) -> int:

@@ -33,19 +33,15 @@ class ExpertBundle:
 
 @pytest.fixture(scope="session")
 def cartpole_expert() -> ExpertBundle:
-    """A PPO expert on gymnax CartPole-v1 (about 10 s) and 10 deterministic demonstrations."""
+    """A PPO expert on gymnax CartPole-v1 (shipped in tests/experts/) and 10 deterministic demonstrations."""
     import imitax
     from imitax.data.rollout import collect_episodes
     from imitax.data.types import flatten_trajectories
     from imitax.eval import evaluate, random_policy
-    from imitax.rl.loop import seed_slice
-    from imitax.rl.ppo import PPOConfig
-    from imitax.rl.train import train_ppo
+    from shipped_experts import shipped_expert
 
     env = imitax.make("CartPole-v1")
-    result = train_ppo(env, PPOConfig.for_env("CartPole-v1"), seed=0)
-    params = seed_slice(result.state, 0).policy_params
-    policy = result.ppo.policy
+    policy, params = shipped_expert("CartPole-v1")
 
     def expert_fn(key, obs):
         return policy.act(params, key, obs, deterministic=True)

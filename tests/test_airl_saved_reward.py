@@ -8,6 +8,7 @@ import imitax
 from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.gail import GAILConfig, train_gail
 from imitax.rl.loop import seed_slice
+from shipped_experts import shipped_expert
 
 TINY = {"ppo": {"total_steps": 4096, "num_envs": 4, "rollout_steps": 128}}
 
@@ -53,18 +54,17 @@ def test_airl_pendulum_reward_trains_a_fresh_agent():
     from imitax.rl.train import train_ppo
 
     env = imitax.make("Pendulum-v1")
-    expert = train_ppo(env, PPOConfig.for_env("Pendulum-v1"), seed=0)
-    expert_params = seed_slice(expert.state, 0).policy_params
+    expert_policy, expert_params = shipped_expert("Pendulum-v1")
 
     def score(policy, params):
         result = evaluate(env, lambda k, o: policy.act(params, k, o, deterministic=True), jax.random.PRNGKey(5), 20)
         return float(normalized_score(result.mean, random_return, expert_return))
 
-    expert_return = evaluate(env, lambda k, o: expert.ppo.policy.act(expert_params, k, o, deterministic=True),
+    expert_return = evaluate(env, lambda k, o: expert_policy.act(expert_params, k, o, deterministic=True),
                              jax.random.PRNGKey(1), 20).mean
     random_return = evaluate(env, random_policy(env.spec), jax.random.PRNGKey(2), 20).mean
     demos = flatten_trajectories(collect_episodes(
-        env, lambda k, o: expert.ppo.policy.act(expert_params, k, o, deterministic=True), jax.random.PRNGKey(4), 10))
+        env, lambda k, o: expert_policy.act(expert_params, k, o, deterministic=True), jax.random.PRNGKey(4), 10))
 
     airl = train_airl(env, demos, AIRLConfig.for_env("Pendulum-v1"), seed=0)
     assert airl.state.reward_params is not None  # the default: the separate reward network

@@ -16,9 +16,8 @@ from imitax.errors import ConfigError
 from imitax.eval import evaluate, normalized_score
 from imitax.rl.generator import SACGenerator
 from imitax.rl.loop import seed_slice
-from imitax.rl.ppo import PPOConfig
 from imitax.rl.sac import SACConfig
-from imitax.rl.train import train_ppo
+from shipped_experts import shipped_expert
 
 SMALL = dict(hidden_sizes=(64, 64), batch_size=128, learning_starts=1_000)
 
@@ -34,8 +33,7 @@ def pendulum_demos():
     """5 episodes of a short-trained PPO policy on gymnax Pendulum-v1 (it swings up, not
     optimally), and that policy's mean return."""
     env = imitax.make("Pendulum-v1")
-    result = train_ppo(env, PPOConfig.for_env("Pendulum-v1", total_steps=400_000), seed=0)
-    params, policy = seed_slice(result.state, 0).policy_params, result.ppo.policy
+    policy, params = shipped_expert("Pendulum-v1-400k")
     expert_fn = lambda k, o: policy.act(params, k, o, deterministic=True)  # noqa: E731
     demos = collect_episodes(env, expert_fn, jax.random.PRNGKey(3), 5)
     return env, flatten_trajectories(demos), float(evaluate(env, expert_fn, jax.random.PRNGKey(4), 20).mean)

@@ -53,6 +53,29 @@ def test_a_vmapped_sweep_scores_each_point_as_its_separate_run(rate_sweep):
     assert scores.best[0] in sweep.points
 
 
+@pytest.mark.parametrize("method", ["sqil", "dac"])
+def test_off_policy_learning_rates_are_vmapped_with_the_parameters_of_separate_runs(demos_root, method):
+    """SAC's rates live in its optimizer states too: SQIL's and DAC's points share one program,
+    and a point's runs equal `imitax.train` with its config (a short run: float-level
+    differences between batch sizes grow over a long one)."""
+    from imitax.algos.dac import DACConfig
+    from imitax.algos.sqil import SQILConfig
+
+    tiny = dict(total_steps=600, learning_starts=500, batch_size=64, hidden_sizes=(32, 32))
+    config = {"sqil": SQILConfig, "dac": DACConfig}[method].for_env("CartPole-v1", sac=tiny)
+    grid = {"sac.actor_learning_rate": [3e-4, 1e-3], "sac.critic_learning_rate": [1e-3]}
+    sweep = imitax.sweep(method, "CartPole-v1", "cartpole/expert-v0", grid=grid, config=config, num_seeds=2)
+    assert [(p.points, p.vmapped_fields) for p in sweep.programs] == [
+        ((0, 1), ("sac.actor_learning_rate", "sac.critic_learning_rate"))]
+    point = dataclasses.replace(config, sac=dataclasses.replace(config.sac, actor_learning_rate=1e-3,
+                                                                critic_learning_rate=1e-3))
+    alone = imitax.train(method, "CartPole-v1", "cartpole/expert-v0", config=point, num_seeds=2)
+    for seed in range(2):
+        np.testing.assert_allclose(_flat(sweep.results[1].policy_params[seed]), _flat(alone.policy_params[seed]),
+                                   rtol=1e-5, atol=1e-6)
+    assert not np.allclose(_flat(sweep.results[0].policy_params[0]), _flat(sweep.results[1].policy_params[0]))
+
+
 def test_a_field_that_changes_the_program_gets_its_own(demos_root):
     """disc_steps is compiled in: its two values are two programs, each vmapping its rates."""
     grid = {"disc_steps": [1, 2], "disc_learning_rate": [1e-4, 1e-3]}
@@ -92,7 +115,9 @@ def test_airl_sweeps_its_saved_rewards_rate_too():
     from imitax.algos.airl import AIRL
 
     assert AIRL(AIRLConfig(), spec).traced_fields == ("disc_learning_rate", "ppo.learning_rate", "reward_learning_rate")
-    assert AIRL(AIRLConfig(generator="sac"), spec).traced_fields == ()
+    assert AIRL(AIRLConfig(generator="sac"), spec).traced_fields == (
+        "disc_learning_rate", "sac.actor_learning_rate", "sac.critic_learning_rate", "sac.alpha_learning_rate",
+        "reward_learning_rate")
 
 
 def test_values_take_the_fields_types_and_bad_ones_are_named():

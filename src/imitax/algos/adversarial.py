@@ -22,7 +22,7 @@ import numpy as np
 import optax
 from flax import struct
 
-from imitax.algos.off_policy_imitation import IMITATION_SAC, sac_for_env
+from imitax.algos.off_policy_imitation import IMITATION_SAC, SAC_RATE_FIELDS, sac_for_env, with_sac_rate
 from imitax.data.replay import Reservoir
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
@@ -177,7 +177,8 @@ class Adversarial:
     def traced_fields(self) -> tuple[str, ...]:
         """Config fields (dotted paths) whose values live in the state, so that one compiled
         program runs any values of them (a sweep vmaps over these; see `with_hyperparams`)."""
-        return ("disc_learning_rate", "ppo.learning_rate") if self.config.generator == "ppo" else ()
+        generator = ("ppo.learning_rate",) if self.config.generator == "ppo" else SAC_RATE_FIELDS
+        return ("disc_learning_rate", *generator)
 
     def with_hyperparams(self, state: AdversarialState, values: dict[str, Any]) -> AdversarialState:
         """`state` with the `traced_fields` in `values` ({field: f32[] or float}) set."""
@@ -186,6 +187,8 @@ class Adversarial:
                 state = state.replace(disc_opt_state=rates.with_rate(state.disc_opt_state, value))
             elif field == "ppo.learning_rate" and "ppo.learning_rate" in self.traced_fields:
                 state = state.replace(generator=self.ppo.with_learning_rate(state.generator, value))
+            elif field in SAC_RATE_FIELDS and field in self.traced_fields:
+                state = state.replace(generator=with_sac_rate(self.generator.learner, state.generator, field, value))
             else:
                 raise ConfigError(f"{field} is not a traced field of this config; expected one of "
                                   f"{', '.join(self.traced_fields) or '(none)'}")

@@ -168,7 +168,7 @@ class AIRL(GAIL):
 
     @property
     def traced_fields(self) -> tuple[str, ...]:
-        generator = super().traced_fields  # none with the SAC generator, whose loop runs one setting
+        generator = super().traced_fields
         return generator + (("reward_learning_rate",) if generator and self.config.separate_reward else ())
 
     def with_hyperparams(self, state: GAILState, values: dict[str, Any]) -> GAILState:
@@ -263,7 +263,8 @@ def train_airl(
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
     checkpoint: LoopCheckpoint | None = None,
+    hyperparams: dict[str, Any] | None = None,
 ) -> AdversarialResult:
-    """Learn a reward and a policy from the expert transitions `expert` (`[num_transitions, ...]`)."""
+    """Learn a reward and a policy from the expert transitions `expert` (`[num_transitions, ...]`). `hyperparams` ({traced field: f[num_points]}) makes it a sweep (`train_adversarial`)."""
     config.validate()
-    return train_adversarial(AIRL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint)
+    return train_adversarial(AIRL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

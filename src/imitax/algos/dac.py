@@ -14,6 +14,7 @@ method.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from imitax.algos.adversarial import AdversarialResult, train_adversarial
 from imitax.algos.gail import GAIL, GAILConfig
@@ -45,7 +46,9 @@ def train_dac(
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
     checkpoint: LoopCheckpoint | None = None,
+    hyperparams: dict[str, Any] | None = None,
 ) -> AdversarialResult:
-    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`)."""
+    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
+    ({traced field: f[num_points]}, online only) makes it a sweep of num_points x num_seeds runs."""
     config.validate()
-    return train_adversarial(DAC(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint)
+    return train_adversarial(DAC(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

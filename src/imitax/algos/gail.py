@@ -160,7 +160,8 @@ def train_gail(
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
     checkpoint: LoopCheckpoint | None = None,
+    hyperparams: dict[str, Any] | None = None,
 ) -> AdversarialResult:
-    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`)."""
+    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`). `hyperparams` ({traced field: f[num_points]}) makes it a sweep (`train_adversarial`)."""
     config.validate()
-    return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint)
+    return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

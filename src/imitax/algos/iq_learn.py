@@ -52,6 +52,7 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError, require_non_negative
+from imitax.rl import rates
 from imitax.rl.implicit_reward import ImplicitReward
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled
 from imitax.rl.sac import SACConfig, SACState
@@ -149,7 +150,18 @@ class IQLearn(SACImitation):
         return ImplicitReward(self.spec, tuple(c.hidden_sizes), c.activation, c.gamma, c.num_critics)
 
     def _absorbing_optimizer(self) -> optax.GradientTransformation:
-        return optax.adam(self.config.sac.critic_learning_rate)
+        return rates.adam(self.config.sac.critic_learning_rate)  # the critics' rate, held in the state
+
+    @property
+    def traced_fields(self) -> tuple[str, ...]:
+        return () if self.config.offline else super().traced_fields  # offline: the SAC loop is not used
+
+    def with_hyperparams(self, state: IQLearnState, values: dict[str, Any]) -> IQLearnState:
+        state = super().with_hyperparams(state, values)
+        if "sac.critic_learning_rate" in values:  # V_abs learns with the critics
+            opt_state = rates.with_rate(state.absorbing.opt_state, values["sac.critic_learning_rate"])
+            state = state.replace(absorbing=state.absorbing.replace(opt_state=opt_state))
+        return state
 
     def init(self, key: jax.Array, expert: Transitions) -> IQLearnState:
         value = jnp.zeros((self.config.sac.num_critics,), jnp.float32)
@@ -303,13 +315,15 @@ def train_iq_learn(
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
     checkpoint: LoopCheckpoint | None = None,
+    hyperparams: dict[str, Any] | None = None,
 ) -> OffPolicyImitationResult:
-    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); offline
+    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
+    ({traced field: f[num_points]}, online only) makes it a sweep of num_points x num_seeds runs; offline
     runs use `env` only for its spec."""
     config.validate()
     algo = IQLearn(config, env.spec)
     if not config.offline:
-        return train_off_policy_imitation(algo, env, expert, seed, num_seeds, on_chunk, checkpoint)
+        return train_off_policy_imitation(algo, env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)
     expert = jax.tree.map(jnp.asarray, expert)
 
     def init(key: jax.Array) -> tuple[IQLearnState, jax.Array]:

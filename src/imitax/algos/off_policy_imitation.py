@@ -16,7 +16,8 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
-from imitax.rl.loop import ChunkCallback, LoopCheckpoint
+from imitax.errors import ConfigError
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, SweepPoints
 from imitax.rl.off_policy import OffPolicyLearner, run_off_policy
 from imitax.rl.sac import SAC, SACConfig
 
@@ -29,6 +30,16 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "Pendulum-v1": {"total_steps": 20_000},
     "InvertedPendulum-v5": {"total_steps": 20_000},  # DAC and SQIL: 1,000.0 from 10 demos (one seed each)
 }
+
+
+# the SAC learner's rates, held in its optimizer states (`SAC.with_learning_rates`): a sweep vmaps over them
+SAC_RATE_FIELDS = ("sac.actor_learning_rate", "sac.critic_learning_rate", "sac.alpha_learning_rate")
+
+
+def with_sac_rate(sac: SAC, state: Any, field: str, value: Any) -> Any:
+    """The SAC state `state` with the rate named by `field` (one of SAC_RATE_FIELDS) set to `value`."""
+    name = field.removeprefix("sac.").removesuffix("_learning_rate")
+    return sac.with_learning_rates(state, **{name: value})
 
 
 def sac_for_env(env_id: str, base: SACConfig = IMITATION_SAC, **overrides: Any) -> SACConfig:
@@ -54,6 +65,22 @@ class SACImitation:
 
     def policy_params(self, state: Any) -> dict[str, Any]:
         return state.sac.policy_params
+
+    @property
+    def traced_fields(self) -> tuple[str, ...]:
+        """Config fields whose values live in the state (the SAC learner's rates), so that one
+        compiled program runs any values of them (a sweep vmaps over these; see `with_hyperparams`)."""
+        return SAC_RATE_FIELDS
+
+    def with_hyperparams(self, state: Any, values: dict[str, Any]) -> Any:
+        """`state` with the `traced_fields` in `values` ({field: f32[] or float}) set."""
+        sac_state = state.sac
+        for field, value in values.items():
+            if field not in self.traced_fields:
+                raise ConfigError(f"{field} is not a traced field of this config; expected one of "
+                                  f"{', '.join(self.traced_fields) or '(none)'}")
+            sac_state = with_sac_rate(self.sac, sac_state, field, value)
+        return state.replace(sac=sac_state)
 
 
 def expert_rows(expert: Transitions, key: jax.Array, n: int) -> Transitions:
@@ -97,11 +124,15 @@ class OffPolicyImitationResult:
 
 
 def train_off_policy_imitation(algo: Any, env: JaxEnv | GymnasiumEnv, expert: Transitions, seed: int, num_seeds: int,
-                               on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> OffPolicyImitationResult:
-    """The off-policy loop for a method with `init(key, expert)`, `act` and `update(state, replay, key)`."""
+                               on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None,
+                               hyperparams: dict[str, Any] | None = None) -> OffPolicyImitationResult:
+    """The off-policy loop for a method with `init(key, expert)`, `act` and `update(state, replay, key)`;
+    `hyperparams` ({traced field: f[num_points]}) makes it a sweep, as in `train_adversarial`."""
     expert = jax.tree.map(jnp.asarray, expert)
     sac = algo.config.sac
     learner = OffPolicyLearner(lambda key: algo.init(key, expert), algo.act, algo.update, sac.num_envs,
                                sac.rollout_steps, sac.learning_starts, sac.buffer_capacity)
-    result = run_off_policy(env, learner, sac.num_iterations, seed, num_seeds, on_chunk, checkpoint)
+    points = None if not hyperparams else SweepPoints(
+        {k: np.asarray(v, np.float32).reshape(-1) for k, v in hyperparams.items()}, algo.with_hyperparams)
+    result = run_off_policy(env, learner, sac.num_iterations, seed, num_seeds, on_chunk, checkpoint, points)
     return OffPolicyImitationResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)

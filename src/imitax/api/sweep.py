@@ -7,9 +7,10 @@
     scores.heatmap("sweep.png")
     sweep.results[0].policy(seed=0)  # every point is a TrainResult
 
-Points that differ only in fields whose values live in the training state (GAIL's and AIRL's
-learning rates with the PPO generator: `Adversarial.traced_fields`) train as one compiled
-program, vmapped over points x seeds: one compile and, on JAX envs, one batched run. Any
+Points that differ only in fields whose values live in the training state (the learning rates
+of GAIL, AIRL, DAC, SQIL and online IQ-Learn: the discriminator's, PPO's or SAC's actor, critic
+and temperature rates; `traced_fields` of the method) train as one compiled program, vmapped
+over points x seeds: one compile and, on JAX envs, one batched run. Any
 other field (a loss, a budget, a network size) gives each of its values its own program.
 On a machine with several devices (GPUs, or `XLA_FLAGS=--xla_force_host_platform_device_count=N`
 on a CPU) a program's runs are split over them when they divide evenly (`imitax.rl.loop.shard_runs`).
@@ -35,8 +36,8 @@ from imitax.api.trainer import check_num_seeds, train, validated_config
 from imitax.errors import ConfigError, DivergenceError, require_seed
 from imitax.rl.loop import devices_used, finite_runs
 
-# Methods whose traced fields can be vmapped, and how to build their algorithm object.
-VMAPPED_METHODS = ("gail", "airl")
+# Methods whose traced fields (learning rates held in the state) can be vmapped.
+VMAPPED_METHODS = ("gail", "airl", "dac", "sqil", "iq-learn")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,9 +309,25 @@ def _programs(method_name: str, env: Any, configs: list[Any], points: list[Point
 
 def _algorithm(method_name: str, env: Any, config: Any) -> Any:
     from imitax.algos.airl import AIRL
+    from imitax.algos.dac import DAC
     from imitax.algos.gail import GAIL
+    from imitax.algos.iq_learn import IQLearn
+    from imitax.algos.sqil import SQIL
 
-    return (GAIL if method_name == "gail" else AIRL)(config, env.spec)
+    kind = {"gail": GAIL, "airl": AIRL, "dac": DAC, "sqil": SQIL, "iq-learn": IQLearn}[method_name]
+    return kind(config, env.spec)
+
+
+def _trainer(method_name: str) -> Any:
+    """The method's `train_*(env, expert, config, seed, num_seeds, hyperparams=...)`."""
+    from imitax.algos.airl import train_airl
+    from imitax.algos.dac import train_dac
+    from imitax.algos.gail import train_gail
+    from imitax.algos.iq_learn import train_iq_learn
+    from imitax.algos.sqil import train_sqil
+
+    return {"gail": train_gail, "airl": train_airl, "dac": train_dac, "sqil": train_sqil,
+            "iq-learn": train_iq_learn}[method_name]
 
 
 def _traced_fields(method_name: str, env: Any, config: Any) -> tuple[str, ...]:
@@ -323,12 +340,10 @@ def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...],
                    fields: tuple[str, ...]) -> tuple[list[Any], Program, list[bool]]:
     """One program for the points `indices`, which differ only in the traced `fields`; and per
     point whether all its runs stayed finite (a run that diverges does not stop the others)."""
-    from imitax.algos.adversarial import train_adversarial
-
     env, num_seeds = plan.env, plan.num_seeds
-    algo = _algorithm(plan.method, env, plan.configs[indices[0]])
     hyperparams = {field: np.asarray([plan.points[index][field] for index in indices], np.float32) for field in fields}
-    result = train_adversarial(algo, env, plan.data.transitions, plan.seed, num_seeds, hyperparams=hyperparams)
+    result = _trainer(plan.method)(env, plan.data.transitions, plan.configs[indices[0]], plan.seed, num_seeds,
+                                   hyperparams=hyperparams)
     share = 1.0 / len(indices)
     runs = [range(position * num_seeds, (position + 1) * num_seeds) for position in range(len(indices))]
     trained = [trained_runs(result, env.spec, plan.method, members, share) for members in runs]

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import tyro
 
+from imitax.api.sweep import VMAPPED_METHODS
 from imitax.commands.common import emit, finish_run, holds_run_lock, start_run
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.train import (ImitationArgs, TrainAIRLArgs, TrainBCArgs, TrainDACArgs, TrainGAILArgs,
@@ -67,7 +68,7 @@ def _sweep_args(train_args: type, name: str, vmapped: bool) -> type:
 
 # command -> (its arguments, the method's name in imitax.train)
 SWEEP_COMMANDS: dict[str, tuple[type, str]] = {
-    f"sweep {name}": (_sweep_args(train_args, label, name in ("gail", "airl")), name)
+    f"sweep {name}": (_sweep_args(train_args, label, name in VMAPPED_METHODS), name)
     for name, train_args, label in [("gail", TrainGAILArgs, "GAIL"), ("airl", TrainAIRLArgs, "AIRL"),
                                     ("bc", TrainBCArgs, "BC"), ("dac", TrainDACArgs, "DAC"),
                                     ("sqil", TrainSQILArgs, "SQIL"), ("iq-learn", TrainIQLearnArgs, "IQ-Learn")]

@@ -21,7 +21,6 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
-from imitax.errors import ConfigError
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints
 from imitax.rl.off_policy import OffPolicyLearner, run_off_policy, sac_steps
 from imitax.rl.ppo import PPO, PPOConfig
@@ -171,12 +170,9 @@ class SACGenerator(_Learner):
     def run(self, env: JaxEnv | GymnasiumEnv, init: Callable[[jax.Array], State], act: Callable[..., Any], update: Update,
             seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None,
             points: SweepPoints | None = None) -> LoopResult:
-        if points is not None:
-            raise ConfigError("the SAC generator's loop runs one setting per program; expected a sweep to give it no "
-                              "vmapped hyperparameters")
         c = self.config
         learner = OffPolicyLearner(init, act, update, c.num_envs, c.rollout_steps, c.learning_starts, c.buffer_capacity)
-        return run_off_policy(env, learner, self.num_iterations, seed, num_seeds, on_chunk, checkpoint)
+        return run_off_policy(env, learner, self.num_iterations, seed, num_seeds, on_chunk, checkpoint, points)
 
 
 GENERATORS = ("ppo", "sac")

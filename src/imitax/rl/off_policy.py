@@ -32,7 +32,7 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Box, EnvSpec
-from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, run_compiled, run_host
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, run_compiled, run_host
 from imitax.rl.sac import SAC, SACConfig, SACState
 
 # reward_fn(transitions [B]) -> f32[B]; None means the environment's reward
@@ -80,10 +80,13 @@ def run_off_policy(
     num_seeds: int = 1,
     on_chunk: ChunkCallback | None = None,
     checkpoint: LoopCheckpoint | None = None,
+    points: SweepPoints | None = None,
 ) -> LoopResult:
     """Returns a LoopResult whose carry's first element is the learner state [num_seeds, ...]
-    and second the replay buffer."""
+    ([num_points * num_seeds, ...] with sweep `points`, point-major, as `run_on_policy`) and
+    second the replay buffer."""
     spec, steps_per_iteration = env.spec, learner.num_envs * learner.rollout_steps
+    num_points = 1 if points is None else points.count
 
     def allocate() -> ReplayBuffer:
         space = spec.action_space
@@ -117,9 +120,18 @@ def run_off_policy(
             metrics = {**metrics, "episode_return": rollout.mean_episode_return()}
             return (state, replay, env_carry, key, env_steps), metrics
 
-        return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_seeds,
-                            on_chunk=on_chunk, checkpoint=checkpoint,
-                            checked_part=lambda carry: (carry[0], carry[2], carry[3]))
+        carry = None
+        if points is not None:
+            def init_member(key: jax.Array, values: dict[str, jnp.ndarray]) -> tuple[Any, ...]:
+                state, *rest = init(key)
+                return (points.apply(state, values), *rest)
+
+            keys = jnp.tile(jax.random.split(jax.random.PRNGKey(seed), num_seeds), (num_points, 1))
+            carry = jax.vmap(init_member)(keys, points.member_values(num_seeds))
+        return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_points * num_seeds,
+                            on_chunk=on_chunk, carry=carry, checkpoint=checkpoint,
+                            checked_part=lambda carry: (carry[0], carry[2], carry[3]),
+                            stop_on_divergence=points is None)
 
     env = env.with_num_envs(learner.num_envs)
     act_jit = jax.jit(learner.act)
@@ -139,9 +151,14 @@ def run_off_policy(
 
     warmup_metrics: dict[str, jnp.ndarray] = {}  # zeros shaped like the update's metrics
 
-    def host_init(run_seed: int) -> tuple[Any, ...]:
-        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
-        return learner.init(learner_key), allocate(), HostRollout(env, run_seed), loop_key, 0
+    def host_init(member_seed: int) -> tuple[Any, ...]:
+        # run_host numbers runs seed, seed + 1, ...: with points, member -> (point, seed index)
+        point, seed_index = divmod(member_seed - seed, num_seeds)
+        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(seed + seed_index))
+        state = learner.init(learner_key)
+        if points is not None:
+            state = points.apply(state, points.point_values(point))
+        return state, allocate(), HostRollout(env, seed + seed_index), loop_key, 0
 
     def host_iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         state, replay, host, key, env_steps = carry
@@ -162,10 +179,10 @@ def run_off_policy(
         metrics = {**metrics, "episode_return": rollout.mean_episode_return()}
         return (state, replay, host, key, env_steps), metrics
 
-    return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_seeds, on_chunk=on_chunk,
+    return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_points * num_seeds, on_chunk=on_chunk,
                     checkpoint=checkpoint, saved_part=lambda carry: (carry[0], carry[1], carry[3], carry[4]),
                     with_saved_part=lambda carry, saved: (saved[0], saved[1], carry[2], saved[2], int(saved[3])),
-                    checked_part=lambda carry: (carry[0], carry[3]))
+                    checked_part=lambda carry: (carry[0], carry[3]), stop_on_divergence=points is None)
 
 
 def sac_learner(sac: SAC, reward_fn: RewardFn | None = None) -> OffPolicyLearner:

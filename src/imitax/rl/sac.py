@@ -35,6 +35,7 @@ from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
 from imitax.nets.q import QEnsemble
 from imitax.nets.squashed_policy import SquashedGaussianPolicy, check_bounded
+from imitax.rl import rates
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,8 +160,17 @@ class SAC:
         return -float(self.spec.action_dim)
 
     def _optimizers(self) -> tuple[optax.GradientTransformation, ...]:
+        # rates held in the optimizer states (imitax.rl.rates): a program runs any rates, and a
+        # sweep vmaps over them (`with_learning_rates`)
         c = self.config
-        return optax.adam(c.actor_learning_rate), optax.adam(c.critic_learning_rate), optax.adam(c.alpha_learning_rate)
+        return rates.adam(c.actor_learning_rate), rates.adam(c.critic_learning_rate), rates.adam(c.alpha_learning_rate)
+
+    def with_learning_rates(self, state: SACState, actor: Any = None, critic: Any = None, alpha: Any = None) -> SACState:
+        """`state` with the given learning rates (floats or f32[]) set in its optimizer states."""
+        changes = {name: rates.with_rate(getattr(state, name), value) for name, value in
+                   (("actor_opt_state", actor), ("critic_opt_state", critic), ("alpha_opt_state", alpha))
+                   if value is not None}
+        return state.replace(**changes)
 
     def init(self, key: jax.Array) -> SACState:
         if not self.spec.discrete:

@@ -20,7 +20,6 @@ reward, and metrics.jsonl rows averaged over seeds: it loads as one seed with hi
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -36,7 +35,7 @@ from imitax.errors import CheckpointError, ImitaxError, OutputError, os_reason
 from imitax.io.atomic import atomic_write_json, fsync_folder, to_jsonable
 from imitax.io.checkpoint import load_checkpoint, read_metadata, require_finite, save_checkpoint
 from imitax.io.policy_checkpoint import load_policy, save_policy
-from imitax.io.result_file import RESULT_FILE, RunResultFile, read_result_file
+from imitax.io.result_file import RESULT_FILE, RunResultFile, read_json_object, read_result_file
 from imitax.io.reward_checkpoint import load_reward_params
 from imitax.io.run_dir import CONFIG_FILE, read_metrics
 
@@ -154,7 +153,7 @@ def load(run_dir: str | Path) -> TrainResult:
     if not run_dir.is_dir():
         what = "does not exist" if not run_dir.exists() else "is a file"
         raise CheckpointError(f"run folder {run_dir} {what}; {_EXPECTED}")
-    config = _read_json(run_dir / CONFIG_FILE)
+    config = read_json_object(run_dir / CONFIG_FILE, _EXPECTED)
     summary = read_result_file(run_dir)
     spec_method = method(_method_name(run_dir, config, summary))
     options = config.get("options") if isinstance(config.get("options"), dict) else {}
@@ -183,21 +182,6 @@ def _seed_folders(run_dir: Path, child: str) -> list[Path]:
     while (run_dir / SEEDS_FOLDER / str(len(folders)) / child).is_dir():
         folders.append(run_dir / SEEDS_FOLDER / str(len(folders)))
     return folders
-
-
-def _read_json(file: Path) -> dict[str, Any]:
-    """A run folder's JSON file as a dict ({} when absent)."""
-    if not file.exists():
-        return {}
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{file}: not valid JSON (a corrupted file?); {_EXPECTED}") from None
-    except OSError as error:
-        raise CheckpointError(f"{file}: cannot be read ({os_reason(error)})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{file}: holds a {type(data).__name__}; expected a JSON object")
-    return data
 
 
 def _method_name(run_dir: Path, config: dict[str, Any], summary: RunResultFile) -> str:

@@ -67,15 +67,7 @@ def read_result_file(run_dir: str | Path) -> RunResultFile:
     path = Path(run_dir) / RESULT_FILE
     if not path.is_file():
         return RunResultFile(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise CheckpointError(f"{path}: not valid JSON (a corrupted file?); expected the result.json a run writes") from None
-    except OSError as error:
-        raise CheckpointError(f"{path}: cannot be read ({os_reason(error)})") from None
-    if not isinstance(data, dict):
-        raise CheckpointError(f"{path}: holds a {type(data).__name__}; expected a JSON object")
-    reader = _Fields(path, data)
+    reader = _Fields(path, read_json_object(path, "expected the result.json a run writes"))
     backend = reader.text("backend")
     if backend is not None and backend not in BACKENDS:
         reader.fail("backend", backend, f"one of {', '.join(BACKENDS)}")
@@ -83,6 +75,25 @@ def read_result_file(run_dir: str | Path) -> RunResultFile:
     return RunResultFile(path, True, reader.text("command"), reader.text("method"), reader.text("algo"), backend,
                          random, expert, has_reference, reader.duration("compile_s"), reader.duration("train_s"),
                          reader.scores("seed_normalized_scores"))
+
+
+def read_json_object(file: Path, expected: str) -> dict[str, Any]:
+    """A run folder's JSON file as a dict ({} when absent); `expected` ends the message of a
+    corrupted file.
+
+    Raises:
+        CheckpointError: unreadable, not valid JSON, or not a JSON object."""
+    if not file.exists():
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise CheckpointError(f"{file}: not valid JSON (a corrupted file?); {expected}") from None
+    except OSError as error:
+        raise CheckpointError(f"{file}: cannot be read ({os_reason(error)})") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{file}: holds a {type(data).__name__}; expected a JSON object")
+    return data
 
 
 @dataclasses.dataclass(frozen=True)

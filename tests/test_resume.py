@@ -219,3 +219,56 @@ def test_a_refused_resume_leaves_the_run_as_it_was(demos_root, tmp_path, capsys)
     assert len(err) == 1 and "another architecture" in err[0], err
     assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     assert main(resume) == 0  # the run is intact
+
+
+@pytest.mark.slow
+def test_sigkill_of_train_gail_then_resume_equals_an_uninterrupted_run(demos_root, tmp_path):
+    """The same byte-for-byte resume as `imitax expert`'s, for an adversarial run: the
+    discriminator, its optimizer and the generator all come back."""
+    runs = tmp_path / "runs"
+
+    def command(name: str) -> list[str]:
+        return ["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", "--gail.ppo.total-steps", "204800",
+                "--eval-episodes", "3", "--no-progress", "--runs-dir", str(runs), "--name", name,
+                "--checkpoint-every-s", "0"]
+
+    assert main(command("straight")) == 0
+    _kill_part_way(command("killed"), runs / "killed")
+    assert main(["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", "--resume", str(runs / "killed"),
+                 "--no-progress"]) == 0
+    straight, killed = runs / "straight", runs / "killed"
+    files = _files(straight)
+    assert files == _files(killed) and {"metrics.csv", "checkpoint/params.msgpack", "reward/params.msgpack"} <= files
+    differ = [name for name in sorted(files - WALL_TIME_FILES - {"config.json"})
+              if (straight / name).read_bytes() != (killed / name).read_bytes()]
+    assert differ == []
+    assert (straight / "config.json").read_text().replace('"straight"', '"killed"') == (killed / "config.json").read_text()
+
+
+@pytest.mark.slow
+def test_sigkill_of_collect_while_it_writes_leaves_no_dataset_and_the_others_intact(tmp_path, monkeypatch):
+    """`imitax collect` killed while it writes the dataset: no dataset appears under the id,
+    an existing dataset keeps its bytes, and the next collect removes what the killed one left."""
+    from imitax.data.minari_io import STAGING_PREFIX, load_demonstrations
+    from shipped_experts import EXPERTS
+
+    root = tmp_path / "minari"
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(root))
+    expert = ["--expert", str(EXPERTS / "CartPole-v1"), "--reference-episodes", "2"]
+    assert main(["collect", "CartPole-v1", *expert, "--episodes", "2", "--dataset-id", "cartpole/keep-v0"]) == 0
+    keep = {p: p.read_bytes() for p in (root / "cartpole").rglob("*") if p.is_file()}
+    process = subprocess.Popen([sys.executable, "-m", "imitax.cli", "collect", "CartPole-v1", *expert, "--episodes",
+                                "2000", "--dataset-id", "cartpole/killed-v0"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and not any(
+            path.name.startswith(STAGING_PREFIX) for path in root.iterdir()):
+        time.sleep(0.005)
+    assert process.poll() is None, "collect finished before it could be killed while writing"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not (root / "cartpole" / "killed-v0").exists()
+    assert {p: p.read_bytes() for p in (root / "cartpole").rglob("*") if p.is_file()} == keep
+    assert main(["collect", "CartPole-v1", *expert, "--episodes", "2", "--dataset-id", "cartpole/killed-v0"]) == 0
+    assert not any(path.name.startswith(STAGING_PREFIX) for path in root.iterdir())
+    assert len(load_demonstrations("cartpole/killed-v0").trajectories) == 2

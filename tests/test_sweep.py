@@ -173,7 +173,9 @@ def test_the_command_writes_the_table_heatmap_and_best_policy(demos_root, tmp_pa
             "--grid", "gail.disc-learning-rate=1e-4,1e-3", "gail.ppo.learning-rate=3e-4,1e-3", "--num-seeds", "2",
             "--eval-episodes", "2", "--runs-dir", str(tmp_path), "--name", "sweep", "--json"]
     assert main(args) == 0
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])
+    assert "program 1/1: 1/2 iterations" in captured.err  # progress inside the vmapped program
     run = tmp_path / "sweep"
     summary = json.loads((run / "sweep.json").read_text())
     assert out["num_points"] == 4 and out["num_programs"] == 1 and len(summary["points"]) == 4

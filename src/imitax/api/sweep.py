@@ -22,6 +22,7 @@ scores are those of that separate run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -248,10 +249,11 @@ def plan_sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str,
                      num_seeds, env if isinstance(env, str) else None)
 
 
-def run_sweep(plan: SweepPlan, on_program: Any = None, ray: Any = None) -> SweepResult:
-    """Train a planned sweep, program by program; `on_program(program, done, total)` after each.
-    With `ray` (a `RayCluster`), each program runs as one Ray Tune trial on that cluster
-    (`imitax.api.sweep_ray`)."""
+def run_sweep(plan: SweepPlan, on_program: Any = None, ray: Any = None, on_chunk: Any = None) -> SweepResult:
+    """Train a planned sweep, program by program; `on_program(program, done, total)` after each,
+    and inside a vmapped program `on_chunk(program_number, iterations_done, iterations_total,
+    metrics {name: f[runs, chunk]})` after each of its chunks. With `ray` (a `RayCluster`), each
+    program runs as one Ray Tune trial on that cluster (`imitax.api.sweep_ray`)."""
     results: list[TrainResult | None] = [None] * len(plan.points)
     diverged = [False] * len(plan.points)
     programs = []
@@ -260,7 +262,10 @@ def run_sweep(plan: SweepPlan, on_program: Any = None, ray: Any = None) -> Sweep
 
         trained_programs = run_on_ray(plan, ray)
     else:
-        trained_programs = (train_program(plan, indices, vmapped) for indices, vmapped in plan.programs)
+        trained_programs = (
+            train_program(plan, indices, vmapped,
+                          None if on_chunk is None else functools.partial(on_chunk, number + 1))
+            for number, (indices, vmapped) in enumerate(plan.programs))
     for points, program in trained_programs:
         for index, result, bad in points:
             results[index], diverged[index] = result, bad
@@ -271,13 +276,14 @@ def run_sweep(plan: SweepPlan, on_program: Any = None, ray: Any = None) -> Sweep
                        tuple(diverged))
 
 
-def train_program(plan: SweepPlan, indices: tuple[int, ...],
-                  vmapped: tuple[str, ...]) -> tuple[list[tuple[int, TrainResult | None, bool]], Program]:
+def train_program(plan: SweepPlan, indices: tuple[int, ...], vmapped: tuple[str, ...],
+                  on_chunk: Any = None) -> tuple[list[tuple[int, TrainResult | None, bool]], Program]:
     """Train one program of `plan`: per point (index, its TrainResult, whether it diverged), and
-    the program's record. A point that diverges alone in its program has no result."""
+    the program's record. A point that diverges alone in its program has no result. A vmapped
+    program calls `on_chunk(iterations_done, iterations_total, metrics)` after each chunk."""
     data, env = plan.data, plan.env
     if vmapped:
-        trained, program, finite = _train_vmapped(plan, indices, vmapped)
+        trained, program, finite = _train_vmapped(plan, indices, vmapped, on_chunk)
         return [(index, TrainResult(**one.fields(), method=plan.method, config=plan.configs[index], seed=plan.seed,
                                     references=data.references, env=env, backend=backend_of(env)), not ok)
                 for index, one, ok in zip(indices, trained, finite)], program
@@ -336,13 +342,18 @@ def _traced_fields(method_name: str, env: Any, config: Any) -> tuple[str, ...]:
     return _algorithm(method_name, env, config).traced_fields
 
 
-def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...],
-                   fields: tuple[str, ...]) -> tuple[list[Any], Program, list[bool]]:
+def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...], fields: tuple[str, ...],
+                   on_chunk: Any = None) -> tuple[list[Any], Program, list[bool]]:
     """One program for the points `indices`, which differ only in the traced `fields`; and per
     point whether all its runs stayed finite (a run that diverges does not stop the others)."""
-    env, num_seeds = plan.env, plan.num_seeds
+    env, num_seeds, config = plan.env, plan.num_seeds, plan.configs[indices[0]]
     hyperparams = {field: np.asarray([plan.points[index][field] for index in indices], np.float32) for field in fields}
-    result = _trainer(plan.method)(env, plan.data.transitions, plan.configs[indices[0]], plan.seed, num_seeds,
+    progress = None
+    if on_chunk is not None:
+        algo = _algorithm(plan.method, env, config)
+        total = algo.generator.num_iterations if hasattr(algo, "generator") else config.sac.num_iterations
+        progress = lambda done, metrics: on_chunk(done, total, metrics)  # noqa: E731
+    result = _trainer(plan.method)(env, plan.data.transitions, config, plan.seed, num_seeds, on_chunk=progress,
                                    hyperparams=hyperparams)
     share = 1.0 / len(indices)
     runs = [range(position * num_seeds, (position + 1) * num_seeds) for position in range(len(indices))]

@@ -16,6 +16,7 @@ import dataclasses
 import sys
 from typing import Annotated, Any
 
+import numpy as np
 import tyro
 
 from imitax.api.sweep import VMAPPED_METHODS
@@ -165,5 +166,17 @@ def _train(plan: Any, opts: Any, method_name: str, args: Any, cluster: Any) -> t
             print(f"  program {done}/{total}: points {list(program.points)} ({how}{devices}), compile "
                   f"{program.compile_s:.1f} s, train {program.run_s:.1f} s", file=sys.stderr, flush=True)
 
+    shown: dict[int, int] = {}  # program number -> the last fifth of its iterations reported
+
+    def report_chunk(number: int, done: int, total: int, metrics: dict[str, Any]) -> None:
+        fifth = 5 * done // total
+        if not opts.progress or fifth == shown.get(number, 0) or done == total:
+            return
+        shown[number] = fifth
+        returns = np.asarray(metrics.get("episode_return", [[np.nan]]), np.float64)[:, -1]
+        mean = f", episode return {np.nanmean(returns):.1f} (mean over its runs)" if np.isfinite(returns).any() else ""
+        print(f"  program {number}/{len(plan.programs)}: {done:,}/{total:,} iterations{mean}", file=sys.stderr,
+              flush=True)
+
     with phase("train"):  # the programs' evaluation comes after, in its own phase
-        return run_dir, run_sweep(plan, report, ray=cluster)
+        return run_dir, run_sweep(plan, report, ray=cluster, on_chunk=report_chunk)

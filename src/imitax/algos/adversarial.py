@@ -343,8 +343,7 @@ def train_adversarial(
     sweep: num_points x num_seeds runs in one program, the state's leading axis point-major
     (run `point * num_seeds + s` is seed `s` of `point`)."""
     expert = jax.tree.map(jnp.asarray, expert)
-    points = None if not hyperparams else SweepPoints(
-        {k: np.asarray(v, np.float32).reshape(-1) for k, v in hyperparams.items()}, algo.with_hyperparams)
+    points = SweepPoints.of(hyperparams, algo.with_hyperparams)
     result = algo.generator.run(env, lambda key: algo.init(key, expert), algo.act, algo.update, seed, num_seeds,
                                 on_chunk, checkpoint, points)
     return AdversarialResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)

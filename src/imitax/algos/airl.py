@@ -265,6 +265,7 @@ def train_airl(
     checkpoint: LoopCheckpoint | None = None,
     hyperparams: dict[str, Any] | None = None,
 ) -> AdversarialResult:
-    """Learn a reward and a policy from the expert transitions `expert` (`[num_transitions, ...]`). `hyperparams` ({traced field: f[num_points]}) makes it a sweep (`train_adversarial`)."""
+    """Learn a reward and a policy from the expert transitions `expert` (`[num_transitions, ...]`);
+    `hyperparams` ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs."""
     config.validate()
     return train_adversarial(AIRL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

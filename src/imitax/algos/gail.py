@@ -162,6 +162,7 @@ def train_gail(
     checkpoint: LoopCheckpoint | None = None,
     hyperparams: dict[str, Any] | None = None,
 ) -> AdversarialResult:
-    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`). `hyperparams` ({traced field: f[num_points]}) makes it a sweep (`train_adversarial`)."""
+    """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
+    ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs (`train_adversarial`)."""
     config.validate()
     return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

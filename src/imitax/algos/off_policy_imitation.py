@@ -132,7 +132,6 @@ def train_off_policy_imitation(algo: Any, env: JaxEnv | GymnasiumEnv, expert: Tr
     sac = algo.config.sac
     learner = OffPolicyLearner(lambda key: algo.init(key, expert), algo.act, algo.update, sac.num_envs,
                                sac.rollout_steps, sac.learning_starts, sac.buffer_capacity)
-    points = None if not hyperparams else SweepPoints(
-        {k: np.asarray(v, np.float32).reshape(-1) for k, v in hyperparams.items()}, algo.with_hyperparams)
+    points = SweepPoints.of(hyperparams, algo.with_hyperparams)
     result = run_off_policy(env, learner, sac.num_iterations, seed, num_seeds, on_chunk, checkpoint, points)
     return OffPolicyImitationResult(algo, result.carry[0], result.history, result.compile_s, result.run_s)

@@ -119,7 +119,7 @@ def train_sqil(
     hyperparams: dict[str, Any] | None = None,
 ) -> OffPolicyImitationResult:
     """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
-    ({traced field: f[num_points]}, online only) makes it a sweep of num_points x num_seeds runs."""
+    ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs."""
     config.validate()
     return train_off_policy_imitation(SQIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint,
                                       hyperparams)

@@ -40,6 +40,11 @@ class Method:
     takes: str
     config_key: str
     run: Callable[[Run], Trained]
+    train_fn: Callable[..., Any] | None = None
+    """methods trained from demos with traced rates: `train_*(env, expert, config, seed, num_seeds,
+    on_chunk=..., hyperparams=...)`, which a sweep calls directly"""
+    algorithm: type | None = None
+    """their algorithm class (`cls(config, spec)`), whose `traced_fields` a sweep vmaps over"""
 
 
 def _per_seed(stacked: Any, num_seeds: int) -> tuple[Any, ...]:
@@ -122,27 +127,32 @@ def _run_mce_irl(run: Run) -> Trained:
                    float(result.compile_s), float(result.run_s))
 
 
+def _from_demos_method(name: str, config_type: Any, config_key: str, train_fn: Callable[..., Any],
+                       algorithm: type, reward_name: str | None) -> Method:
+    return Method(name, config_type, config_type.for_env, "demos", config_key, _from_demos(train_fn, reward_name),
+                  train_fn, algorithm)
+
+
 def _methods() -> dict[str, Method]:
-    from imitax.algos.airl import AIRLConfig, train_airl
+    from imitax.algos.airl import AIRL, AIRLConfig, train_airl
     from imitax.algos.bc import BCConfig
-    from imitax.algos.dac import DACConfig, train_dac
+    from imitax.algos.dac import DAC, DACConfig, train_dac
     from imitax.algos.dagger import DAggerConfig
-    from imitax.algos.gail import GAILConfig, train_gail
-    from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
+    from imitax.algos.gail import GAIL, GAILConfig, train_gail
+    from imitax.algos.iq_learn import IQLearn, IQLearnConfig, train_iq_learn
     from imitax.algos.mce_irl import MCEIRLConfig
-    from imitax.algos.sqil import SQILConfig, train_sqil
+    from imitax.algos.sqil import SQIL, SQILConfig, train_sqil
     from imitax.rl.ppo import PPOConfig
     from imitax.rl.sac import SACConfig
 
     methods = [
         Method("bc", BCConfig, lambda env_id: BCConfig(), "demos", "bc", _run_bc),
         Method("dagger", DAggerConfig, lambda env_id: DAggerConfig(), "expert", "dagger", _run_dagger),
-        Method("gail", GAILConfig, GAILConfig.for_env, "demos", "gail", _from_demos(train_gail, "gail")),
-        Method("airl", AIRLConfig, AIRLConfig.for_env, "demos", "airl", _from_demos(train_airl, "airl")),
-        Method("dac", DACConfig, DACConfig.for_env, "demos", "dac", _from_demos(train_dac, "dac")),
-        Method("sqil", SQILConfig, SQILConfig.for_env, "demos", "sqil", _from_demos(train_sqil, None)),
-        Method("iq-learn", IQLearnConfig, IQLearnConfig.for_env, "demos", "iq_learn",
-               _from_demos(train_iq_learn, "iq-learn")),
+        _from_demos_method("gail", GAILConfig, "gail", train_gail, GAIL, "gail"),
+        _from_demos_method("airl", AIRLConfig, "airl", train_airl, AIRL, "airl"),
+        _from_demos_method("dac", DACConfig, "dac", train_dac, DAC, "dac"),
+        _from_demos_method("sqil", SQILConfig, "sqil", train_sqil, SQIL, None),
+        _from_demos_method("iq-learn", IQLearnConfig, "iq_learn", train_iq_learn, IQLearn, "iq-learn"),
         Method("ppo", PPOConfig, PPOConfig.for_env, "env", "ppo", _run_ppo),
         Method("sac", SACConfig, SACConfig.for_env, "env", "sac", _run_sac),
         Method("mce-irl", MCEIRLConfig, lambda env_id: MCEIRLConfig(), "mdp", "mce_irl", _run_mce_irl),

@@ -245,11 +245,9 @@ def _number(value: Any) -> float:
 def _references(summary: RunResultFile, policy_meta: dict[str, Any]) -> ReferenceScores:
     """From result.json (checked by its schema); an `imitax expert` run's expert reference is
     its own return (its policy's metadata)."""
+    # both read checked: result.json by its schema, the policy's expert_return by load_policy
     expert = summary.reference_expert if summary.reference_expert is not None else policy_meta.get("expert_return")
-    try:
-        return ReferenceScores.of(summary.reference_random, expert)
-    except (TypeError, ValueError):
-        raise CheckpointError(f"{summary.path}: expert_return {expert!r} in the policy's metadata; expected a number") from None
+    return ReferenceScores.of(summary.reference_random, expert)
 
 
 def _learned_reward(run_dir: Path, num_seeds: int) -> LearnedReward | None:

@@ -37,7 +37,8 @@ from imitax.api.trainer import check_num_seeds, train, validated_config
 from imitax.errors import ConfigError, DivergenceError, require_seed
 from imitax.rl.loop import devices_used, finite_runs
 
-# Methods whose traced fields (learning rates held in the state) can be vmapped.
+# Methods whose traced fields (learning rates held in the state) can be vmapped: those with a
+# `train_fn` and an `algorithm` in `imitax.api.methods`.
 VMAPPED_METHODS = ("gail", "airl", "dac", "sqil", "iq-learn")
 
 
@@ -314,26 +315,7 @@ def _programs(method_name: str, env: Any, configs: list[Any], points: list[Point
 
 
 def _algorithm(method_name: str, env: Any, config: Any) -> Any:
-    from imitax.algos.airl import AIRL
-    from imitax.algos.dac import DAC
-    from imitax.algos.gail import GAIL
-    from imitax.algos.iq_learn import IQLearn
-    from imitax.algos.sqil import SQIL
-
-    kind = {"gail": GAIL, "airl": AIRL, "dac": DAC, "sqil": SQIL, "iq-learn": IQLearn}[method_name]
-    return kind(config, env.spec)
-
-
-def _trainer(method_name: str) -> Any:
-    """The method's `train_*(env, expert, config, seed, num_seeds, hyperparams=...)`."""
-    from imitax.algos.airl import train_airl
-    from imitax.algos.dac import train_dac
-    from imitax.algos.gail import train_gail
-    from imitax.algos.iq_learn import train_iq_learn
-    from imitax.algos.sqil import train_sqil
-
-    return {"gail": train_gail, "airl": train_airl, "dac": train_dac, "sqil": train_sqil,
-            "iq-learn": train_iq_learn}[method_name]
+    return method(method_name).algorithm(config, env.spec)
 
 
 def _traced_fields(method_name: str, env: Any, config: Any) -> tuple[str, ...]:
@@ -353,8 +335,9 @@ def _train_vmapped(plan: SweepPlan, indices: tuple[int, ...], fields: tuple[str,
         algo = _algorithm(plan.method, env, config)
         total = algo.generator.num_iterations if hasattr(algo, "generator") else config.sac.num_iterations
         progress = lambda done, metrics: on_chunk(done, total, metrics)  # noqa: E731
-    result = _trainer(plan.method)(env, plan.data.transitions, config, plan.seed, num_seeds, on_chunk=progress,
-                                   hyperparams=hyperparams)
+    train_fn = method(plan.method).train_fn
+    result = train_fn(env, plan.data.transitions, config, plan.seed, num_seeds, on_chunk=progress,
+                      hyperparams=hyperparams)
     share = 1.0 / len(indices)
     runs = [range(position * num_seeds, (position + 1) * num_seeds) for position in range(len(indices))]
     trained = [trained_runs(result, env.spec, plan.method, members, share) for members in runs]

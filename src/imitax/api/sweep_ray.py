@@ -120,39 +120,17 @@ def _check_reachable(address: str) -> None:
                           "`ray start --head` printed") from None
 
 
-@dataclasses.dataclass(frozen=True)
-class _Task:
-    """What every trial needs to rebuild the plan on its worker (the env as an id)."""
-
-    method: str
-    env_id: str
-    backend: str
-    data: Any
-    fields: tuple[str, ...]
-    points: tuple[Any, ...]
-    configs: tuple[Any, ...]
-    programs: tuple[Any, ...]
-    grid: bool
-    seed: int
-    num_seeds: int
-
-    def plan(self) -> Any:
-        from imitax.api.inputs import resolve_env
-        from imitax.api.sweep import SweepPlan
-
-        return SweepPlan(self.method, resolve_env(self.env_id, self.backend), self.data, self.fields, self.points,
-                         self.configs, self.programs, self.grid, self.seed, self.num_seeds, self.env_id)
-
-
-def _trial(config: dict[str, int], task: _Task) -> None:
-    """One Ray Tune trial: train program `config["program"]` and report its points' run folders."""
+def _trial(config: dict[str, int], plan: Any, backend: str) -> None:
+    """One Ray Tune trial: train program `config["program"]` of `plan` (shipped without its env,
+    made again here from its id on `backend`) and report its points' run folders."""
     from ray import tune
 
+    from imitax.api.inputs import resolve_env
     from imitax.api.sweep import train_program
     from imitax.compile_cache import enable_compilation_cache
 
     enable_compilation_cache()
-    plan = task.plan()
+    plan = dataclasses.replace(plan, env=resolve_env(plan.env_id, backend))
     indices, vmapped = plan.programs[config["program"]]
     points, program = train_program(plan, indices, vmapped)
     with tempfile.TemporaryDirectory(prefix="imitax-trial-") as folder:
@@ -182,9 +160,8 @@ def run_on_ray(plan: Any, cluster: RayCluster) -> Iterator[tuple[list[tuple[int,
     data = plan.data
     if data is not None:  # NumPy arrays travel to the workers without the driver's devices
         data = dataclasses.replace(data, transitions=jax.tree.map(np.asarray, data.transitions))
-    task = _Task(plan.method, plan.env_id, backend_of(plan.env), data, plan.fields, plan.points, plan.configs,
-                 plan.programs, plan.grid, plan.seed, plan.num_seeds)
-    trainable = tune.with_resources(tune.with_parameters(_trial, task=task),
+    shipped = dataclasses.replace(plan, env=None, data=data)  # each worker makes the env again
+    trainable = tune.with_resources(tune.with_parameters(_trial, plan=shipped, backend=backend_of(plan.env)),
                                     {"cpu": cluster.cpus_per_trial, "gpu": cluster.gpus_per_trial})
     storage = cluster.storage or tempfile.mkdtemp(prefix="imitax-ray-")
     if "://" not in storage:

@@ -86,7 +86,8 @@ def _reference(args: EvalArgs, meta: dict[str, Any], env: Any) -> dict[str, floa
     saved = read_result_file(args.run).reference
     if saved is not None:
         return saved
-    if "expert_return" in meta:
-        return {"random": float(meta.get("random_return", random_return(env, args.episodes, args.seed))),
+    if meta.get("expert_return") is not None:  # an expert's checkpoint (both checked by load_policy)
+        random = meta.get("random_return")
+        return {"random": float(random) if random is not None else random_return(env, args.episodes, args.seed),
                 "expert": float(meta["expert_return"])}
     return None

@@ -21,7 +21,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from imitax.errors import CheckpointError, os_reason
 
@@ -101,7 +101,7 @@ class _Fields:
     path: Path
     data: dict[str, Any]
 
-    def fail(self, field: str, value: Any, expected: str) -> None:
+    def fail(self, field: str, value: Any, expected: str) -> NoReturn:
         shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
         raise CheckpointError(f"{self.path}: {field} is {shown}; expected {expected}")
 

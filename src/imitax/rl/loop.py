@@ -80,6 +80,32 @@ class SweepPoints:
     def point_values(self, point: int) -> dict[str, float]:
         return {k: float(v[point]) for k, v in self.values.items()}
 
+    @classmethod
+    def of(cls, hyperparams: dict[str, Any] | None, apply: Callable[[Any, dict[str, Any]], Any]) -> SweepPoints | None:
+        """Points from {field: values [num_points]} (None for no hyperparameters: not a sweep)."""
+        if not hyperparams:
+            return None
+        return cls({k: np.asarray(v, np.float32).reshape(-1) for k, v in hyperparams.items()}, apply)
+
+    def initial_carry(self, init: Callable[[jax.Array], tuple[Any, ...]], seed: int, num_seeds: int) -> tuple[Any, ...]:
+        """The compiled loop's starting carry for every run, [num_points * num_seeds, ...] point-major:
+        `init(key)` (a tuple whose first element is the learner state) with run `point * num_seeds
+        + s` keyed as seed s of a run without points, its state given the point's values."""
+        def init_member(key: jax.Array, values: dict[str, jnp.ndarray]) -> tuple[Any, ...]:
+            state, *rest = init(key)
+            return (self.apply(state, values), *rest)
+
+        keys = jnp.tile(jax.random.split(jax.random.PRNGKey(seed), num_seeds), (self.count, 1))
+        return jax.vmap(init_member)(keys, self.member_values(num_seeds))
+
+
+def host_member(points: SweepPoints | None, member_seed: int, seed: int,
+                num_seeds: int) -> tuple[int, dict[str, float] | None]:
+    """A host loop numbers its runs seed, seed + 1, ...: run `member_seed`'s own seed (that of its
+    seed index s in a run without points) and its point's values (None without points)."""
+    point, seed_index = divmod(member_seed - seed, num_seeds)
+    return seed + seed_index, None if points is None else points.point_values(point)
+
 
 def chunk_length(num_iterations: int, target_chunks: int) -> int:
     """The largest divisor of `num_iterations` not above `num_iterations / target_chunks`

@@ -32,7 +32,7 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Box, EnvSpec
-from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, run_compiled, run_host
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, host_member, run_compiled, run_host
 from imitax.rl.sac import SAC, SACConfig, SACState
 
 # reward_fn(transitions [B]) -> f32[B]; None means the environment's reward
@@ -120,14 +120,7 @@ def run_off_policy(
             metrics = {**metrics, "episode_return": rollout.mean_episode_return()}
             return (state, replay, env_carry, key, env_steps), metrics
 
-        carry = None
-        if points is not None:
-            def init_member(key: jax.Array, values: dict[str, jnp.ndarray]) -> tuple[Any, ...]:
-                state, *rest = init(key)
-                return (points.apply(state, values), *rest)
-
-            keys = jnp.tile(jax.random.split(jax.random.PRNGKey(seed), num_seeds), (num_points, 1))
-            carry = jax.vmap(init_member)(keys, points.member_values(num_seeds))
+        carry = None if points is None else points.initial_carry(init, seed, num_seeds)
         return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_points * num_seeds,
                             on_chunk=on_chunk, carry=carry, checkpoint=checkpoint,
                             checked_part=lambda carry: (carry[0], carry[2], carry[3]),
@@ -152,13 +145,12 @@ def run_off_policy(
     warmup_metrics: dict[str, jnp.ndarray] = {}  # zeros shaped like the update's metrics
 
     def host_init(member_seed: int) -> tuple[Any, ...]:
-        # run_host numbers runs seed, seed + 1, ...: with points, member -> (point, seed index)
-        point, seed_index = divmod(member_seed - seed, num_seeds)
-        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(seed + seed_index))
+        run_seed, values = host_member(points, member_seed, seed, num_seeds)
+        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
         state = learner.init(learner_key)
-        if points is not None:
-            state = points.apply(state, points.point_values(point))
-        return state, allocate(), HostRollout(env, seed + seed_index), loop_key, 0
+        if values is not None:
+            state = points.apply(state, values)
+        return state, allocate(), HostRollout(env, run_seed), loop_key, 0
 
     def host_iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         state, replay, host, key, env_steps = carry

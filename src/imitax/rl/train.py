@@ -22,7 +22,7 @@ from imitax.data.rollout import EnvCarry, HostRollout, Rollout, reset_jax, rollo
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, run_compiled, run_host
+from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, host_member, run_compiled, run_host
 from imitax.rl.ppo import PPO, PPOConfig, PPOState
 
 # reward_fn(transitions [T, N]) -> f32[T, N]; None means the environment's reward
@@ -72,14 +72,7 @@ def run_on_policy(
             state, metrics = update(state, rollout)
             return (state, env_carry, key), metrics
 
-        carry = None
-        if points is not None:
-            def init_member(key: jax.Array, values: dict[str, jnp.ndarray]) -> tuple[State, EnvCarry, jax.Array]:
-                state, env_carry, loop_key = init(key)
-                return points.apply(state, values), env_carry, loop_key
-
-            keys = jnp.tile(jax.random.split(jax.random.PRNGKey(seed), num_seeds), (num_points, 1))
-            carry = jax.vmap(init_member)(keys, points.member_values(num_seeds))
+        carry = None if points is None else points.initial_carry(init, seed, num_seeds)
         return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_points * num_seeds,
                             on_chunk=on_chunk, carry=carry, checkpoint=checkpoint, stop_on_divergence=points is None)
 
@@ -87,12 +80,12 @@ def run_on_policy(
     act, update_jit = jax.jit(learner.act), jax.jit(update)
 
     def host_init(member_seed: int) -> tuple[State, HostRollout, jax.Array]:
-        point, seed_index = divmod(member_seed - seed, num_seeds)
-        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(seed + seed_index))
+        run_seed, values = host_member(points, member_seed, seed, num_seeds)
+        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
         state = learner.init(learner_key)
-        if points is not None:
-            state = points.apply(state, points.point_values(point))
-        return state, HostRollout(env, seed + seed_index), loop_key
+        if values is not None:
+            state = points.apply(state, values)
+        return state, HostRollout(env, run_seed), loop_key
 
     def host_iteration(carry: tuple[State, HostRollout, jax.Array]) -> tuple[Any, dict[str, Any]]:
         state, host, key = carry
@@ -101,7 +94,6 @@ def run_on_policy(
         state, metrics = update_jit(state, rollout)
         return (state, host, key), metrics
 
-    # run_host numbers runs seed, seed + 1, ...: host_init maps that back to (point, seed index)
     return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_points * num_seeds, on_chunk=on_chunk,
                     checkpoint=checkpoint, saved_part=lambda carry: (carry[0], carry[2]),
                     with_saved_part=lambda carry, saved: (saved[0], carry[1], saved[1]), stop_on_divergence=points is None)

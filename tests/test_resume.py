@@ -214,9 +214,11 @@ def test_a_refused_resume_leaves_the_run_as_it_was(demos_root, tmp_path, capsys)
     before = {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()}
     capsys.readouterr()
     resume = ["train", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--resume", str(run), "--no-progress"]
-    assert main([*resume, "--bc.hidden-sizes", "32"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "another architecture" in err[0], err
+    # another process, as a user's next command is: its PID in the lock file is put back too
+    refused = subprocess.run([sys.executable, "-m", "imitax.cli", *resume, "--bc.hidden-sizes", "32"],
+                             capture_output=True, text=True, check=False)
+    err = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(err) == 1 and "another architecture" in err[0], err
     assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     assert main(resume) == 0  # the run is intact
 

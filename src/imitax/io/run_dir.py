@@ -25,6 +25,7 @@ from typing import Any
 
 from imitax.errors import ImitaxError, OutputError
 from imitax.io.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, os_reason, to_jsonable
+from imitax.io.run_lock import LOCK_FILE
 
 __all__ = ["MetricsWriter", "discard_failed_runs", "make_run_dir", "read_metrics", "to_jsonable", "truncate_metrics",
            "write_config", "write_summary"]
@@ -40,8 +41,9 @@ _runs_made_in_block: contextvars.ContextVar[list[Path] | None] = contextvars.Con
 # Resumed run folders as they were when the block's command took them (see `protect_resumed_run`).
 _runs_resumed_in_block: contextvars.ContextVar[list[_ResumedRun] | None] = contextvars.ContextVar(
     "imitax_runs_resumed", default=None)
-# what a resumed command rewrites before its saved state is restored: kept byte for byte
-RESUME_REWRITES = (CONFIG_FILE, METRICS_CSV, METRICS_JSONL)
+# what a resumed command rewrites before its saved state is restored (the lock file: the writer's
+# PID): kept byte for byte
+RESUME_REWRITES = (CONFIG_FILE, METRICS_CSV, METRICS_JSONL, LOCK_FILE)
 
 
 # ---------------------------------------------------------------------------- folders and config
@@ -149,7 +151,7 @@ def _read_or_none(path: Path) -> bytes | None:
 def protect_resumed_run(run_dir: Path) -> None:
     """Inside `discard_failed_runs`: if the command fails with an `ImitaxError` before it saves
     new state (its resume is refused: another architecture, a damaged state), `run_dir` is
-    put back as it was: config.json and the metrics byte for byte, new files removed."""
+    put back as it was: config.json, the metrics and the lock file byte for byte, new files removed."""
     resumed = _runs_resumed_in_block.get()
     if resumed is not None:
         resumed.append(_ResumedRun(Path(run_dir)))

@@ -9,7 +9,7 @@ uses). Scores are true returns normalised against a random policy and an expert 
 on the same dynamics: for the changed dynamics the best of 3 PPO seeds trained twice as
 long. Writes benchmarks/results/reward_transfer.json.
 
-    python benchmarks/reward_transfer.py [--seeds 5] [--envs Pendulum-v1 CartPole-v1]
+    python benchmarks/reward_transfer.py [--seeds 5] [--envs Pendulum-v1 CartPole-v1] [--algos gail airl]
 """
 
 from __future__ import annotations
@@ -61,7 +61,16 @@ def fresh_agent_score(env, reward_fn, random, expert) -> float:
     return float(normalized_score(ret, random, expert))
 
 
-def bench_env(env_id: str, seeds: int) -> dict:
+def train_method(name: str, env, demos, seeds: int):
+    """GAIL with its defaults, or AIRL with the reward-keeping discriminator rate."""
+    env_id = env.spec.env_id
+    if name == "gail":
+        return train_gail(env, demos, GAILConfig.for_env(env_id), num_seeds=seeds)
+    return train_airl(env, demos, AIRLConfig.for_env(env_id, disc_learning_rate=REWARD_KEEPING_DISC_LEARNING_RATE),
+                      num_seeds=seeds)
+
+
+def bench_env(env_id: str, seeds: int, algos: list[str]) -> dict:
     env = imitax.make(env_id)
     changed = env.with_params(**CHANGED_DYNAMICS[env_id])
     expert_fn, expert, random = expert_and_reference(env)
@@ -70,9 +79,8 @@ def bench_env(env_id: str, seeds: int) -> dict:
     out = {"changed_dynamics": CHANGED_DYNAMICS[env_id],
            "reference": {"original": {"expert": expert, "random": random},
                          "changed": {"expert": changed_expert, "random": changed_random}}}
-    for name, trained in (("gail", train_gail(env, demos, GAILConfig.for_env(env_id), num_seeds=seeds)),
-                          ("airl", train_airl(env, demos, AIRLConfig.for_env(env_id, disc_learning_rate=REWARD_KEEPING_DISC_LEARNING_RATE),
-                                               num_seeds=seeds))):
+    for name in algos:
+        trained = train_method(name, env, demos, seeds)
         algo = trained.algo
         original, transfer = [], []
         for index in range(seeds):
@@ -96,15 +104,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "CartPole-v1"])
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--algos", nargs="+", default=["gail", "airl"], choices=["gail", "airl"])
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/reward_transfer.json"))
     args = parser.parse_args()
-    # Environments not rerun keep their earlier figures.
+    # Environments and methods not rerun keep their earlier figures.
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
-    results = {"seeds": args.seeds, "envs": {**earlier.get("envs", {}),
-                                             **{env_id: bench_env(env_id, args.seeds) for env_id in args.envs}}}
-    atomic_write_json(args.output, results)
-    print(json.dumps({e: {a: results["envs"][e][a]["original_dynamics"]["mean"] for a in ("gail", "airl")}
-                      for e in args.envs}))
+    envs = earlier.get("envs", {})
+    for env_id in args.envs:
+        envs[env_id] = {**envs.get(env_id, {}), **bench_env(env_id, args.seeds, args.algos)}
+    atomic_write_json(args.output, {**earlier, "seeds": args.seeds, "envs": envs})
+    print(json.dumps({e: {a: envs[e][a]["original_dynamics"]["mean"] for a in args.algos} for e in args.envs}))
 
 
 if __name__ == "__main__":

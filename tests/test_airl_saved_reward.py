@@ -5,7 +5,7 @@ import jax
 import numpy as np
 
 import imitax
-from imitax.algos.airl import AIRLConfig, train_airl
+from imitax.algos.airl import AIRL, AIRLConfig, train_airl
 from imitax.algos.gail import GAILConfig, train_gail
 from imitax.rl.loop import seed_slice
 from shipped_experts import shipped_expert
@@ -19,7 +19,7 @@ def _leaves_equal(a, b) -> bool:
 
 def test_separate_reward_learns_its_own_network_without_touching_the_generator(cartpole_expert):
     env = imitax.make("CartPole-v1")
-    common = {**TINY, "separate_reward": False, "disc_replay_size": 0, "disc_anneal_lr": False}
+    common = {**TINY, "separate_reward": False, "disc_replay_size": 0, "disc_anneal_lr": False, "disc_state_only": False}
     plain = train_airl(env, cartpole_expert.demos, AIRLConfig.for_env("CartPole-v1", **common))
     separate = train_airl(env, cartpole_expert.demos, AIRLConfig.for_env("CartPole-v1", **{**common, "separate_reward": True}))
     # the generator and its discriminator follow exactly the same run
@@ -32,6 +32,26 @@ def test_separate_reward_learns_its_own_network_without_touching_the_generator(c
     assert "reward_disc_loss" in separate.history and np.isfinite(separate.history["reward_disc_loss"]).all()
     # the replay reservoir saw every agent transition of the run (8 updates x 512)
     assert int(separate.state.replay.seen[0]) == 4096
+    # the generator's discriminator's g sees the action, the saved reward's (state_only) does not
+    assert not separate.algo.discriminator.state_only and separate.algo.saved_reward_net.state_only
+    assert separate.algo.saved_reward(separate.state)[1]["network"]["state_only"] is True
+
+
+def test_generator_discriminator_tells_actions_apart_where_the_saved_reward_does_not(cartpole_expert):
+    """By default (`disc_state_only` None) the generator's discriminator is g(s, a) + gamma h(s') - h(s),
+    the saved reward g(s); without a separate reward network the one discriminator is `state_only`."""
+    env = imitax.make("CartPole-v1")
+    result = train_airl(env, cartpole_expert.demos, AIRLConfig.for_env("CartPole-v1", **TINY))
+    algo, state = result.algo, seed_slice(result.state, 0)
+    demos = jax.tree.map(lambda x: x[:64], cartpole_expert.demos)
+    flipped = demos.replace(actions=1 - demos.actions)  # same s and s', the other action
+    generator_g = algo.discriminator.step_reward
+    saved_g = algo.saved_reward_net.step_reward
+    assert float(np.abs(generator_g(state.disc_params, demos) - generator_g(state.disc_params, flipped)).max()) > 1e-3
+    np.testing.assert_array_equal(np.asarray(saved_g(state.reward_params, demos)),
+                                  np.asarray(saved_g(state.reward_params, flipped)))
+    shared = AIRLConfig.for_env("CartPole-v1", **TINY, separate_reward=False)
+    assert AIRL(shared, env.spec).discriminator.state_only and AIRL(shared, env.spec).saved_reward_net.state_only
 
 
 def test_replay_and_annealing_are_off_for_gail_by_default(cartpole_expert):

@@ -28,7 +28,10 @@ transitions from the whole run (`reward_replay_size`); and once the policy match
 expert, g is barely constrained and drifts with every step, so its learning rate decays
 to zero over the run. Both helped the saved reward and hurt the generator when applied to
 its discriminator (Pendulum, 5 seeds: policy 0.657 against 0.981), hence two networks; the
-generator's discriminator can still use them (`disc_replay_size`, `disc_anneal_lr`).
+generator's discriminator can still use them (`disc_replay_size`, `disc_anneal_lr`). The two
+also differ in what g sees: the saved reward g(s) (`state_only`, what transfers), the
+generator's discriminator g(s, a) (`disc_state_only`), since f = g(s) + gamma h(s') - h(s)
+tells actions apart only through s', which some tasks barely change (MountainCar-v0).
 Train fresh agents with `PPOConfig(normalize_rewards=True)`, as `imitax train rl` does:
 g's scale, and the absorbing fold's, is arbitrary.
 
@@ -74,7 +77,13 @@ class AIRLConfig(GeneratorOptions):
     """generator reward: auto (SAC generator: shaped; PPO: logit for Discrete actions, shaped for Box) |
     logit (f - log pi) | shaped (f) | positive (-log(1 - D) = softplus(f - log pi))"""
     state_only: bool = True
-    """g depends on the state only (what makes the reward transfer)"""
+    """the saved reward g depends on the state only (what makes it transfer to changed dynamics)"""
+    # g(s, a) for the generator: with g(s) alone f sees the action only through s', which on
+    # MountainCar-v0 (a push moves the car by 1e-3) barely differs between actions (3 seeds, 10
+    # demos: 0.973 against 0.819 with g(s)). The saved reward keeps `state_only`.
+    disc_state_only: bool | None = None
+    """the generator's discriminator's g depends on the state only; None: no when the saved reward has its own
+    network (`separate_reward`), else `state_only` (that discriminator is then the saved reward)"""
     disc_hidden_sizes: tuple[int, ...] = (64, 64)
     disc_activation: str = "tanh"
     # GAIL's rate. At 1e-4 the generator failed on every held-out Box task (5 seeds: the tests'
@@ -132,10 +141,32 @@ class AIRL(GAIL):
     config: AIRLConfig  # type: ignore[assignment]
 
     @property
-    def discriminator(self) -> AIRLRewardNet:  # type: ignore[override]
+    def disc_state_only(self) -> bool:
+        """Whether the generator's discriminator's g sees the state only (`disc_state_only` resolved)."""
         c = self.config
-        return AIRLRewardNet(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.state_only, self.gamma,
+        if c.disc_state_only is not None:
+            return c.disc_state_only
+        return False if c.separate_reward else c.state_only
+
+    @property
+    def discriminator(self) -> AIRLRewardNet:  # type: ignore[override]
+        """The generator's discriminator's g and h."""
+        c = self.config
+        return AIRLRewardNet(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, self.disc_state_only, self.gamma,
                              c.absorbing)
+
+    @property
+    def saved_reward_net(self) -> AIRLRewardNet:
+        """The network of the reward the run saves: the separate one (`state_only`), or the discriminator."""
+        return self._saved_reward_learner.discriminator
+
+    @property
+    def _saved_reward_learner(self) -> AIRL:
+        """This AIRL with the saved reward's network as its discriminator (what trains `reward_params`)."""
+        c = self.config
+        if not c.separate_reward or self.disc_state_only == c.state_only:
+            return self
+        return AIRL(dataclasses.replace(c, disc_state_only=c.state_only), self.spec)
 
     @property
     def replay_size(self) -> int:
@@ -182,7 +213,7 @@ class AIRL(GAIL):
         state = super().init(key, expert)
         if not self.config.separate_reward:
             return state
-        reward_params = self.discriminator.init(jax.random.fold_in(key, 1), state.disc_params["obs_norm"])
+        reward_params = self.saved_reward_net.init(jax.random.fold_in(key, 1), state.disc_params["obs_norm"])
         return state.replace(reward_params=reward_params,
                              reward_opt_state=self.reward_optimizer.init(reward_params["net"]))
 
@@ -224,7 +255,7 @@ class AIRL(GAIL):
 
         inputs = {"obs": blend(obs_norm(expert.obs), obs_norm(agent.obs)),
                   "next_obs": blend(obs_norm(expert.next_obs), obs_norm(agent.next_obs))}
-        if not self.config.state_only and not self.spec.discrete:
+        if not self.disc_state_only and not self.spec.discrete:
             inputs["actions"] = blend(expert.actions, agent.actions)
         identity = ObsNormalizer.identity(self.spec.obs_dim)
 
@@ -244,15 +275,16 @@ class AIRL(GAIL):
         if not self.config.separate_reward:
             return state, metrics
         replay = state.replay if self.config.reward_replay_size > 0 else None
-        net_params, opt_state, reward_metrics = self.fit_discriminator(
+        net_params, opt_state, reward_metrics = self._saved_reward_learner.fit_discriminator(
             state, state.reward_params["net"], state.reward_opt_state, self.reward_optimizer, agent, replay,
             jax.random.fold_in(state.key, 2), grad_penalty=0.0)
         state = state.replace(reward_params={**state.reward_params, "net": net_params}, reward_opt_state=opt_state)
         return state, {**metrics, "reward_disc_loss": reward_metrics["disc_loss"]}
 
     def learned_reward(self, disc_params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
-        """g(s[, a]) plus the absorbing value after terminal transitions: the reward to reuse, f32[...]."""
-        return self.discriminator.reward(disc_params, transitions)
+        """g(s[, a]) plus the absorbing value after terminal transitions: the reward to reuse, f32[...]
+        (`disc_params`: `saved_reward_params`)."""
+        return self.saved_reward_net.reward(disc_params, transitions)
 
 
 def train_airl(

@@ -127,9 +127,14 @@ class GAIL(Adversarial):
         """The parameters of the reward the run saves (`learned_reward` takes them)."""
         return state.disc_params if state.reward_params is None else state.reward_params
 
+    @property
+    def saved_reward_net(self) -> Any:
+        """The network of the reward the run saves (GAIL's: the discriminator)."""
+        return self.discriminator
+
     def saved_reward(self, state: GAILState) -> tuple[dict[str, Any], dict[str, Any]]:
         """(parameters, metadata) of the reward a run saves, for `imitax train rl --reward`."""
-        return self.saved_reward_params(state), {"network": self.discriminator.config(), "reward": self.config.reward}
+        return self.saved_reward_params(state), {"network": self.saved_reward_net.config(), "reward": self.config.reward}
 
     def logits(self, net_params: Any, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         """f32[...]: log D - log(1 - D) of transitions with leading shape `[...]`."""

@@ -99,12 +99,18 @@ class SweepPoints:
         return jax.vmap(init_member)(keys, self.member_values(num_seeds))
 
 
-def host_member(points: SweepPoints | None, member_seed: int, seed: int,
-                num_seeds: int) -> tuple[int, dict[str, float] | None]:
+def host_member(points: SweepPoints | None, member_seed: int, seed: int, num_seeds: int,
+                init: Callable[[jax.Array], Any]) -> tuple[int, Any, jax.Array]:
     """A host loop numbers its runs seed, seed + 1, ...: run `member_seed`'s own seed (that of its
-    seed index s in a run without points) and its point's values (None without points)."""
+    seed index s in a run without points), its learner state `init(key)` with its point's values
+    applied, and its loop key (both keys split from the run's own seed)."""
     point, seed_index = divmod(member_seed - seed, num_seeds)
-    return seed + seed_index, None if points is None else points.point_values(point)
+    run_seed = seed + seed_index
+    learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
+    state = init(learner_key)
+    if points is not None:
+        state = points.apply(state, points.point_values(point))
+    return run_seed, state, loop_key
 
 
 def chunk_length(num_iterations: int, target_chunks: int) -> int:

@@ -145,11 +145,7 @@ def run_off_policy(
     warmup_metrics: dict[str, jnp.ndarray] = {}  # zeros shaped like the update's metrics
 
     def host_init(member_seed: int) -> tuple[Any, ...]:
-        run_seed, values = host_member(points, member_seed, seed, num_seeds)
-        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
-        state = learner.init(learner_key)
-        if values is not None:
-            state = points.apply(state, values)
+        run_seed, state, loop_key = host_member(points, member_seed, seed, num_seeds, learner.init)
         return state, allocate(), HostRollout(env, run_seed), loop_key, 0
 
     def host_iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:

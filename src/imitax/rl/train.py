@@ -80,11 +80,7 @@ def run_on_policy(
     act, update_jit = jax.jit(learner.act), jax.jit(update)
 
     def host_init(member_seed: int) -> tuple[State, HostRollout, jax.Array]:
-        run_seed, values = host_member(points, member_seed, seed, num_seeds)
-        learner_key, loop_key = jax.random.split(jax.random.PRNGKey(run_seed))
-        state = learner.init(learner_key)
-        if values is not None:
-            state = points.apply(state, values)
+        run_seed, state, loop_key = host_member(points, member_seed, seed, num_seeds, learner.init)
         return state, HostRollout(env, run_seed), loop_key
 
     def host_iteration(carry: tuple[State, HostRollout, jax.Array]) -> tuple[Any, dict[str, Any]]:

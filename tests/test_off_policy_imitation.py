@@ -56,6 +56,8 @@ def test_off_policy_configs_refuse_bad_values():
         SQILConfig(expert_fraction=1.0).validate()
     with pytest.raises(ConfigError, match="dac.disc_learning_rate"):
         DACConfig(disc_learning_rate=0.0).validate()
+    with pytest.raises(ConfigError, match="dac.disc_grad_penalty"):
+        DACConfig(disc_grad_penalty=-1.0).validate()
     with pytest.raises(ConfigError, match="unknown DAC reward"):
         DACConfig(reward="survival").validate()
     with pytest.raises(ConfigError, match="sac.gamma"):
@@ -90,6 +92,9 @@ def test_dac_is_gail_with_the_sac_generator(pendulum_demos):
     assert dac.env_steps == gail.env_steps == 1_200
     jax.tree.map(np.testing.assert_array_equal, dac.state, gail.state)
     assert dac.algo.disc_steps == 1 and GAIL(GAILConfig(), env.spec).disc_steps == 4  # per SAC step, per PPO rollout
+    # the gradient penalty's weight: DAC's 1, GAIL's (PPO) 0.1, an explicit weight as given
+    assert dac.algo.grad_penalty == 1.0 and GAIL(GAILConfig(), env.spec).grad_penalty == 0.1
+    assert GAIL(GAILConfig(disc_grad_penalty=0.0), env.spec).grad_penalty == 0.0
 
 
 def test_sac_generator_log_prob_is_finite_at_the_action_bounds():

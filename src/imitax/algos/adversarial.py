@@ -60,6 +60,7 @@ BUDGETS: dict[str, dict[str, Any]] = {
 # Discriminator steps per iteration when the config leaves it unset: a PPO iteration is a
 # rollout of thousands of env steps, a SAC iteration one env step per env (DAC's 1).
 DEFAULT_DISC_STEPS = {"ppo": 4, "sac": 1}
+DEFAULT_GRAD_PENALTY = {"ppo": 0.1, "sac": 1.0}  # GAIL's and DAC's; AIRL resolves its own
 
 
 def generator_for_env(env_id: str, **overrides: Any) -> PPOConfig:
@@ -159,8 +160,9 @@ class Adversarial:
 
     @property
     def grad_penalty(self) -> float:
-        """Weight of the generator's discriminator's gradient penalty."""
-        return self.config.disc_grad_penalty
+        """Weight of the generator's discriminator's gradient penalty, None resolved by the generator."""
+        weight = self.config.disc_grad_penalty
+        return DEFAULT_GRAD_PENALTY[self.config.generator] if weight is None else weight
 
     @property
     def replay_size(self) -> int:

@@ -10,6 +10,10 @@ BC, GAIL and AIRL train from 10 demos and from 1 (the first of the 10), `--seeds
 each, and every seed is evaluated over `--eval-episodes` episodes (deterministic actions).
 Writes benchmarks/results/heldout.json (other tasks' figures are kept).
 
+The held-out set has served to choose between candidate defaults, so a third set, the
+**fresh** tasks of benchmarks/fresh_tasks.py, was written after the last default changed and
+measured once; nothing is tuned on it.
+
     python benchmarks/heldout.py [--envs Acrobot-v1 ...] [--seeds 5] [--demos 10 1] [--algos bc gail airl]
     python benchmarks/heldout.py --processes 16 ...   # a many-core machine: one process per seed on
                                                       # Gymnasium tasks, merged into --output
@@ -48,9 +52,12 @@ from imitax.rl.train import train_ppo
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import point_mass  # noqa: E402  (the tests' own env: registered with a class entry point)
 
+import fresh_tasks  # noqa: E402  (benchmarks/: two more users' own envs, written after the defaults were fixed)
+
 TUNING = ("CartPole-v1", "Pendulum-v1")
 HELD_OUT = ("Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0", "InvertedDoublePendulum-v5", "Reacher-v5",
             point_mass.ENV_ID)
+FRESH = tuple(fresh_tasks.EXPERTS)
 GYMNAX = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0")
 EXPERTS_DIR = Path(__file__).resolve().parent / "experts"
 ALGOS = ("bc", "gail", "airl")
@@ -62,6 +69,8 @@ def expert_policy(env_id: str) -> tuple[HostPolicy, str]:
     """A batched NumPy policy obs[n, obs_dim] -> actions[n, ...] and where it came from."""
     if env_id == point_mass.ENV_ID:
         return point_mass.pd_expert, "NumPy PD controller (tests/point_mass.py)"
+    if env_id in fresh_tasks.EXPERTS:
+        return fresh_tasks.EXPERTS[env_id]
     if env_id in GYMNAX:
         env = imitax.make(env_id)
         result = train_ppo(env, PPOConfig.for_env(env_id), seed=0)
@@ -150,7 +159,7 @@ def markdown_table(results: dict) -> str:
                                                      for c in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for env_id, entry in results["envs"].items():
-        split = "tuning" if entry.get("tuning_set") else "held out"
+        split = "tuning" if entry.get("tuning_set") else "fresh" if env_id in FRESH else "held out"
         cells = []
         for column in columns:
             stats = entry.get(column)
@@ -171,7 +180,7 @@ def merge(parts: list[dict]) -> dict:
     """One result from runs of the same tasks on disjoint seeds (`--first-seed`, e.g. one
     process per seed on a many-core machine): per task and column, the seeds' scores in
     seed order, statistics recomputed, train times summed."""
-    merged: dict = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "envs": {}}
+    merged: dict = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "fresh_set": list(FRESH), "envs": {}}
     for part in parts:
         for env_id, entry in part["envs"].items():
             target = merged["envs"].setdefault(env_id, {})
@@ -247,7 +256,7 @@ def run_in_processes(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--envs", nargs="+", default=[*TUNING, *HELD_OUT])
+    parser.add_argument("--envs", nargs="+", default=[*TUNING, *HELD_OUT, *FRESH])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--demos", nargs="+", type=int, default=[10, 1])
     parser.add_argument("--algos", nargs="+", default=list(ALGOS), choices=ALGOS)
@@ -273,7 +282,8 @@ def main() -> None:
         run_in_processes(args)
         return
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
-    results = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "envs": earlier.get("envs", {})}
+    results = {"tuning_set": list(TUNING), "held_out_set": list(HELD_OUT), "fresh_set": list(FRESH),
+               "envs": earlier.get("envs", {})}
     for env_id in args.envs:
         entry = bench_env(env_id, args.seeds, args.demos, args.algos, args.eval_episodes, args.first_seed,
                           args.demos_root)

@@ -239,7 +239,7 @@ def _flat(params) -> np.ndarray:
     return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(params)])
 
 
-def test_runs_that_differ_only_in_learning_rates_share_one_compiled_program(demos_root, tmp_path, monkeypatch):
+def test_runs_that_differ_only_in_learning_rates_share_one_compiled_program(demos_root, tmp_path):
     """The rates are state, not constants: a second run with other rates finds the first run's
     program in the persistent compilation cache (what makes a changed --gail.disc-learning-rate
     cost no compile)."""
@@ -249,7 +249,6 @@ def test_runs_that_differ_only_in_learning_rates_share_one_compiled_program(demo
     from imitax.algos.gail import train_gail
     from imitax.data.minari_io import load_demonstrations
 
-    monkeypatch.setattr(compile_cache, "MIN_COMPILE_S", 0.0)
     before = jax.config.jax_compilation_cache_dir
     events = []
     listener = lambda event, **_: events.append(event)  # noqa: E731

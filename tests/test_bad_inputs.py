@@ -757,6 +757,11 @@ CASES = [
     # ---- output folders
     cmd("cli/runs-dir-is-a-file", OutputError, ["cannot create a run folder", "is a file, not a folder"], ["expected a writable folder"],
         lambda w: bc_cartpole()(w)[:5] + ["--runs-dir", str(w.file("runs-file")), "--no-progress"]),
+    cmd("cli/runs-dir-name-not-utf8", ConfigError, ["--runs-dir", "is not valid UTF-8"], ["expected a name that is"],
+        lambda w: bc_cartpole()(w)[:5] + ["--runs-dir", os.fsdecode(os.fsencode(w.root) + b"/runs\xff"), "--no-progress"]),
+    cmd("cli/collect-dataset-id-not-utf8", ConfigError, ["is not valid UTF-8"], ["expected a name that is"],
+        lambda w: ["collect", "CartPole-v1", "--expert", str(w.policy), "--episodes", "1",
+                   "--dataset-id", os.fsdecode(b"mine/demos\xff-v0")]),
     cmd("cli/runs-dir-read-only", OutputError, ["cannot create a run folder"], ["expected a writable folder"],
         lambda w: ["expert", "CartPole-v1", "--ppo.total-steps", "2048", "--runs-dir", str(unwritable_folder(w)), "--no-progress"]),
     cmd("cli/resume-a-run-another-process-writes", RunLockedError, ["busy is being written by process", f"process {os.getpid()},"],

@@ -23,7 +23,7 @@ from imitax.envs import GYMNAX_IDS, make
 from imitax.envs.render import make_render_env, render_frame
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.commands.numeric_options import check_numeric_options
+from imitax.commands.numeric_options import check_numeric_options, check_text_options
 from imitax.commands.progress import TrainingMonitor, monitor
 from imitax.commands.wall_time import phase, timed_result
 from imitax.errors import INFINITY_ALLOWED, ConfigError, DivergenceError, UnknownEnvError
@@ -101,10 +101,12 @@ class RunOptions(RunFolderOptions):
 
 
 def validate_all(config: Any) -> None:
-    """Refuse non-finite floats and out-of-range seeds anywhere in `config`
-    (`check_numeric_options`), then call `validate()` on `config` and on every dataclass
-    nested in it, innermost first (a `validate` that needs arguments is left to its command)."""
+    """Refuse non-finite floats, out-of-range seeds and names that are not UTF-8 anywhere in
+    `config` (`check_numeric_options`, `check_text_options`), then call `validate()` on `config`
+    and on every dataclass nested in it, innermost first (a `validate` that needs arguments is
+    left to its command)."""
     check_numeric_options(config)
+    check_text_options(config)
     _validate_nested(config)
 
 

@@ -1,4 +1,5 @@
-"""One check of every number a command takes: floats finite, seeds in `SEED_RANGE`.
+"""One check of every number a command takes (floats finite, seeds in `SEED_RANGE`) and of
+every name and path (writable as UTF-8, which the run's files record them in).
 
 Each config's `validate()` checks the ranges that its fields mean; what holds for every
 option is checked here once, over the command's whole config, so that no float field can
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import numbers
 import typing
 from collections.abc import Iterator
+from pathlib import PurePath
 from typing import Any
 
 import tyro
@@ -36,6 +39,20 @@ def check_numeric_options(config: Any) -> None:
             raise ConfigError(f"{option} is {list(value)}; expected finite numbers")
         elif (name == "seed" or name.endswith("_seed")) and isinstance(value, int):
             require_seed(value, option)
+
+
+def check_text_options(config: Any) -> None:
+    """Raise ConfigError for the first text or path option of `config` that UTF-8 cannot
+    encode (a name with bytes that are not UTF-8 reaches Python as lone surrogates): the run's
+    config.json, result.json and summary record it, so such a run would fail only after training."""
+    for option, _, _, value in _options(config, ""):
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, (str, PurePath)):
+                try:
+                    str(item).encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ConfigError(f"{option} {os.fsencode(str(item))!r} is not valid UTF-8; expected a name "
+                                      "that is (the run's files record it)") from None
 
 
 def _options(config: Any, prefix: str) -> Iterator[tuple[str, Any, str, Any]]:

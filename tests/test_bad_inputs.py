@@ -760,7 +760,10 @@ CASES = [
         lambda w: call(load_policy, edit_meta_json(w, lambda m: m.update(random_return=math.nan)))),
     cmd("cli/collect-without-expert", CheckpointError, ["no expert for Acrobot-v1"], ["expected a folder expert-Acrobot-v1-*"],
         lambda w: ["collect", "Acrobot-v1", "--runs-dir", str(w.runs)]),
-    cmd("cli/collect-expert-of-another-env", CheckpointError, ["was trained on CartPole-v1"], ["expected one for Acrobot-v1"],
+    cmd("cli/eval-checkpoint-whose-meta-names-another-env", CheckpointError, ["is a policy for Acrobot-v1 (obs 4,"],
+        ["expected one for Acrobot-v1 (obs 6,"],
+        lambda w: ["eval", str(edit_meta_json(w, lambda m: m["env_spec"].update(env_id="Acrobot-v1"))), "--episodes", "2"]),
+    cmd("cli/collect-expert-of-another-env", CheckpointError, ["is a policy for CartPole-v1"], ["expected one for Acrobot-v1"],
         lambda w: ["collect", "Acrobot-v1", "--expert", str(w.policy), "--episodes", "1"]),
     # ---- output folders
     cmd("cli/runs-dir-is-a-file", OutputError, ["cannot create a run folder", "is a file, not a folder"], ["expected a writable folder"],

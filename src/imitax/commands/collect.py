@@ -22,7 +22,7 @@ from imitax.data.minari_io import check_new_dataset_id, save_demonstrations
 from imitax.data.rollout import collect_episodes
 from imitax.errors import CheckpointError, ConfigError
 from imitax.eval import REFERENCE_MARGIN, check_references, evaluate
-from imitax.io.policy_checkpoint import load_policy
+from imitax.io.policy_checkpoint import check_policy_fits, load_policy
 from imitax.record import collect, default_dataset_id
 
 
@@ -76,9 +76,7 @@ def run_collect(args: CollectArgs) -> dict[str, Any]:
     env = make_env(args.env_id, args.backend)
     expert_path = args.expert or find_expert(args.runs_dir, args.env_id)
     policy, params, _ = load_policy(expert_path)
-    if policy.spec.env_id != env.spec.env_id or policy.spec.obs_dim != env.spec.obs_dim or policy.spec.action_space != env.spec.action_space:
-        raise CheckpointError(f"expert {expert_path} was trained on {policy.spec.env_id} "
-                              f"(obs {policy.spec.obs_dim}, {policy.spec.action_space}); expected one for {env.spec.env_id}")
+    check_policy_fits(policy.spec, env.spec, f"expert {expert_path}")
 
     def expert_fn(key: jax.Array, obs: jax.Array) -> jax.Array:
         return policy.act(params, key, obs, deterministic=args.deterministic)

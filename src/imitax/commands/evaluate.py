@@ -14,7 +14,7 @@ from imitax.commands.wall_time import phase
 from imitax.data.minari_io import load_demonstrations
 from imitax.errors import ConfigError
 from imitax.eval import evaluate_policy, normalized_score
-from imitax.io.policy_checkpoint import load_policy
+from imitax.io.policy_checkpoint import check_policy_fits, load_policy
 from imitax.io.policy_video import record_policy_video
 from imitax.io.result_file import read_result_file
 from imitax.io.video import check_video_path
@@ -55,6 +55,7 @@ def run_eval(args: EvalArgs) -> dict[str, Any]:
     args.validate()
     policy, params, meta = load_policy(args.run)
     env = make_env(policy.spec.env_id, args.backend)
+    check_policy_fits(policy.spec, env.spec, args.run)  # a meta.json whose spaces are not its env's
     result = evaluate_policy(env, policy, params, jax.random.PRNGKey(args.seed), args.episodes,
                              deterministic=not args.stochastic)
     reference = _reference(args, meta, env)

@@ -15,26 +15,23 @@ import jax.numpy as jnp
 
 from imitax.algos.dagger import ExpertFn
 from imitax.envs.spec import EnvSpec
-from imitax.errors import CheckpointError, ConfigError
-from imitax.io.policy_checkpoint import load_policy
+from imitax.errors import CheckpointError
+from imitax.io.policy_checkpoint import check_policy_fits, load_policy
 
 
 def load_expert(path: str | Path, spec: EnvSpec, deterministic: bool = True) -> tuple[ExpertFn, dict[str, Any]]:
     """(expert_fn, checkpoint metadata) from a policy checkpoint folder or a run folder holding one.
 
     Raises:
-        CheckpointError: nothing there, or not a policy checkpoint.
-        ConfigError: the policy was made for another environment or other spaces than `spec`.
+        CheckpointError: nothing there, not a policy checkpoint, or a policy made for another
+            environment or other spaces than `spec`.
     """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"expert {path} does not exist; expected a run folder of `imitax expert` "
                               "or its checkpoint/ folder")
     policy, params, meta = load_policy(path)
-    saved = policy.spec
-    if (saved.env_id, saved.obs_dim, saved.action_space) != (spec.env_id, spec.obs_dim, spec.action_space):
-        raise ConfigError(f"expert {path} is a policy for {saved.env_id} (obs {saved.obs_dim}, {saved.action_space}); "
-                          f"expected one for {spec.env_id} (obs {spec.obs_dim}, {spec.action_space})")
+    check_policy_fits(policy.spec, spec, f"expert {path}")
     params = jax.tree.map(jnp.asarray, params)
 
     def expert_fn(key: jax.Array, obs: jnp.ndarray) -> jnp.ndarray:

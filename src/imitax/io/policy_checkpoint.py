@@ -33,6 +33,15 @@ def save_policy(path: str | Path, policy: Policy | SquashedGaussianPolicy, param
 UNCHECKED_TEMPLATE_BYTES = 64 * 2**20
 
 
+def check_policy_fits(policy_spec: EnvSpec, env_spec: EnvSpec, source: str | Path) -> None:
+    """Raise CheckpointError unless the policy loaded from `source` was made for `env_spec`'s
+    environment and spaces (its meta.json names them; a policy of other spaces cannot act there)."""
+    saved = policy_spec
+    if (saved.env_id, saved.obs_dim, saved.action_space) != (env_spec.env_id, env_spec.obs_dim, env_spec.action_space):
+        raise CheckpointError(f"{source} is a policy for {saved.env_id} (obs {saved.obs_dim}, {saved.action_space}); "
+                              f"expected one for {env_spec.env_id} (obs {env_spec.obs_dim}, {env_spec.action_space})")
+
+
 def load_policy(path: str | Path) -> tuple[Policy | SquashedGaussianPolicy, dict[str, Any], dict[str, Any]]:
     """(policy, params, metadata) from a policy checkpoint folder or a run folder holding one."""
     path = Path(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,6 +21,7 @@ from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run
                                    random_return, score_table, start_run, training, with_seed_axis)
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
+from imitax.data.episode_context import context_warning
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError
@@ -232,6 +234,10 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     opts = args.options
     config.validate()
     env, demos, random_score, expert_score = load_for(args)
+    with phase("load"):
+        warning = context_warning(env, demos.trajectories, opts.seed)
+    if warning is not None:
+        print(f"imitax train {algo_name.lower()}: warning: {warning}", file=sys.stderr)
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
     unit = "env_steps"
     if getattr(config, "offline", False):
@@ -262,6 +268,8 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
            "env_steps_per_s": steps / max(result.run_s, 1e-9)}
     if unit == "gradient_steps":
         out["gradient_steps"] = result.gradient_steps * args.num_seeds
+    if warning is not None:
+        out["warnings"] = [warning]
     return _finish(run_dir, algo_name, args.env_id, mon.rows, unit, out, opts.json)
 
 

@@ -1,0 +1,64 @@
+"""Observation features fixed for a whole episode (a goal, a target, an outside temperature):
+what imitation from a few demonstrations, by a discriminator or by expert labels, cannot handle.
+
+A feature that the environment draws at reset and that no action changes takes one value in
+each demonstration. With one or two demonstrations the expert's data holds one or two values of
+it and the agent's data every value, so a discriminator tells them apart by that feature alone
+and its reward says nothing about behaviour (the fresh Thermostat task from 1 demo: GAIL -0.11,
+AIRL -1.30; with the feature fixed, 0.93 and 0.98; the point mass and Reacher-v5 likewise; from
+10 demos all >= 0.92). `per_episode_context` finds such features so the commands can say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import numpy as np
+
+from imitax.data.types import Trajectory
+from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.jax_env import JaxEnv
+
+# Below this many demonstrations a per-episode feature is flagged (from 10, every task measured
+# imitated; from 1, none did).
+FEW_EPISODES = 5
+_RESETS = 16
+
+
+def per_episode_context(trajectories: Sequence[Trajectory], first_obs: np.ndarray) -> list[int]:
+    """Indices of the observation features that stay constant within every demonstration
+    (each `obs` f32[length + 1, obs_dim]) yet differ between the environment's first
+    observations `first_obs` f32[n, obs_dim] (drawn at reset, so the agent meets other values)."""
+    first_obs = np.asarray(first_obs, np.float64)
+    constant = np.ones(first_obs.shape[1], bool)
+    for trajectory in trajectories:
+        obs = np.asarray(trajectory.obs, np.float64)
+        constant &= np.ptp(obs, axis=0) <= 1e-6 * (1.0 + np.abs(obs).max(axis=0))
+    varies = np.ptp(first_obs, axis=0) > 1e-6 * (1.0 + np.abs(first_obs).max(axis=0))
+    return np.flatnonzero(constant & varies).tolist()
+
+
+def first_observations(env: JaxEnv | GymnasiumEnv, seed: int, count: int = _RESETS) -> np.ndarray:
+    """`count` first observations of `env` from resets with seeds derived from `seed`: f32[count, obs_dim]."""
+    if isinstance(env, JaxEnv):
+        obs, _ = env.reset_batch(jax.random.PRNGKey(seed + 30_000), count)
+        return np.asarray(obs)
+    return np.concatenate([env.reset(seed + 30_000 + index) for index in range(count)])
+
+
+def context_warning(env: JaxEnv | GymnasiumEnv, trajectories: Sequence[Trajectory], seed: int) -> str | None:
+    """A one-line warning when there are fewer than FEW_EPISODES demonstrations and some
+    observation features are fixed per episode; else None."""
+    if not trajectories or len(trajectories) >= FEW_EPISODES:
+        return None
+    features = per_episode_context(trajectories, first_observations(env, seed))
+    if not features:
+        return None
+    count = len(trajectories)
+    which = f"features {', '.join(map(str, features))} are" if len(features) > 1 else f"feature {features[0]} is"
+    within = "the one demonstration" if count == 1 else f"each of the {count} demonstrations"
+    return (f"observation {which} fixed within {within} but drawn anew each episode (a goal, a target, a "
+            f"condition): the expert's data shows {count} value{'s' if count > 1 else ''} of it where the agent meets "
+            f"many, and imitation by a discriminator or by expert labels tends to fail then; {FEW_EPISODES} or more "
+            "demonstrations, or BC, are the remedies")

@@ -1,0 +1,64 @@
+"""Observation features fixed per episode (a goal drawn at reset): found in few demonstrations,
+and `imitax train` for the methods that fail on them says so in one warning line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import point_mass
+
+import imitax
+from imitax.data.episode_context import context_warning, first_observations, per_episode_context
+from imitax.data.minari_io import load_demonstrations
+from imitax.data.types import Trajectory
+
+
+def _trajectory(obs: np.ndarray) -> Trajectory:
+    length = obs.shape[0] - 1
+    return Trajectory(obs=obs.astype(np.float32), actions=np.zeros(length, np.int32),
+                      rewards=np.zeros(length, np.float32), terminated=False)
+
+
+def test_only_features_fixed_in_every_demo_and_drawn_anew_at_reset_are_context():
+    steps = np.linspace(0.0, 1.0, 11)[:, None]
+    # features: 0 moves within the episode, 1 is fixed per episode, 2 is the same constant everywhere
+    demos = [_trajectory(np.hstack([steps, np.full((11, 1), goal), np.full((11, 1), 3.0)])) for goal in (0.2, -0.7)]
+    first_obs = np.array([[0.0, 0.5, 3.0], [0.1, -0.4, 3.0], [0.0, 0.9, 3.0]])
+    assert per_episode_context(demos, first_obs) == [1]
+    assert per_episode_context(demos, first_obs[:, [0, 2, 2]]) == []  # fixed per episode, but never drawn anew
+
+
+def test_the_point_mass_goal_is_context_and_cartpole_has_none():
+    env = imitax.make(point_mass.ENV_ID, backend="gymnasium")
+    obs = np.zeros((101, 6))
+    obs[:, 4:6] = [0.3, -0.2]  # the goal, fixed for the episode
+    obs[:, 0:4] = np.random.default_rng(0).normal(size=(101, 4))
+    first_obs = first_observations(env, seed=0)
+    assert first_obs.shape == (16, 6)
+    assert per_episode_context([_trajectory(obs)], first_obs) == [4, 5]
+    warning = context_warning(env, [_trajectory(obs)], seed=0)
+    assert warning is not None and warning.startswith("observation features 4, 5 are fixed within the one demonstration")
+    assert context_warning(env, [_trajectory(obs)] * 5, seed=0) is None  # enough demonstrations
+
+    cartpole = imitax.make("CartPole-v1")
+    moving = np.random.default_rng(1).normal(size=(50, 4))
+    assert context_warning(cartpole, [_trajectory(moving)], seed=0) is None
+
+
+def test_train_gail_from_one_point_mass_demo_warns_and_records_it(tmp_path, monkeypatch, capsys):
+    from imitax.cli import main
+
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
+    imitax.collect(point_mass.ENV_ID, point_mass.pd_expert, episodes=1, dataset_id="pointmass/one-v0", reference_episodes=20)
+    capsys.readouterr()
+    code = main(["train", "gail", f"point_mass:{point_mass.ENV_ID}", "--backend", "gymnasium", "--demos", "pointmass/one-v0",
+                 "--gail.ppo.total-steps", "2048", "--gail.ppo.num-envs", "4", "--runs-dir", str(tmp_path / "runs"),
+                 "--eval-episodes", "2", "--no-progress"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 0
+    assert [line for line in err if "warning" in line] == [
+        "imitax train gail: warning: " + context_warning(imitax.make(point_mass.ENV_ID, backend="gymnasium"),
+                                                          load_demonstrations("pointmass/one-v0").trajectories, 0)]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "result.json").read_text())["warnings"][0].startswith("observation features 4, 5")

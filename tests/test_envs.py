@@ -1,5 +1,8 @@
 """Environment layer: both backends, specs, auto-reset, termination vs truncation."""
 
+import subprocess
+import sys
+
 import gymnasium as gym
 import jax
 import jax.numpy as jnp
@@ -138,3 +141,22 @@ class _CountingEnv(gym.Env):
     def step(self, action):
         self.t += 1
         return np.full(1, self.t, np.float32), 1.0, self.t >= 5, False, {}
+
+
+def test_jax_envs_skip_gymnax_package_import_and_gymnax_still_imports_after():
+    """make() loads gymnax's classic-control modules without its package __init__ (which imports
+    matplotlib's pyplot and seaborn); a later `import gymnax` works and shares the classes."""
+    code = """
+import sys
+import imitax
+env = imitax.make("Acrobot-v1")
+assert env.spec.obs_dim == 6 and env.spec.action_space.n == 3
+assert "gymnax" not in sys.modules and "seaborn" not in sys.modules, sorted(m for m in sys.modules if "gymnax" in m)
+import gymnax
+native, params = gymnax.make("Acrobot-v1")
+assert type(native) is type(env.env) and int(params.max_steps_in_episode) == env.spec.max_episode_steps
+assert gymnax.make("Catch-bsuite")[0].__class__.__name__ == "Catch"
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -8,6 +8,12 @@ final observation). Everything here is pure and jit/vmap friendly.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import importlib
+import importlib.util
+import sys
+import types
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import jax
@@ -114,11 +120,41 @@ def _flat(obs: jnp.ndarray) -> jnp.ndarray:
     return jnp.reshape(obs, (-1,)).astype(jnp.float32)
 
 
-def make_gymnax(env_id: str, **param_overrides: Any) -> JaxEnv:
-    """A `JaxEnv` for a gymnax id, with optional `EnvParams` overrides."""
-    import gymnax
+# The gymnax classes of the JAX ids (gymnax.environments.classic_control)
+CLASSIC_CONTROL = {"CartPole-v1": "CartPole", "Pendulum-v1": "Pendulum", "Acrobot-v1": "Acrobot",
+                   "MountainCar-v0": "MountainCar", "MountainCarContinuous-v0": "ContinuousMountainCar"}
 
-    env, params = gymnax.make(env_id)
+
+@functools.cache
+def _gymnax_modules() -> tuple[types.ModuleType, types.ModuleType]:
+    """gymnax's classic_control and spaces modules, without gymnax's package __init__ when it
+    is not imported yet. That __init__ imports every gymnax environment and, for their
+    renderers, matplotlib's pyplot and seaborn (with scipy.stats and pandas): 1.2-1.8 s of
+    every command on a 2-core CPU, for five small modules. So they are imported under
+    stand-in parent packages that are removed again right after: a later `import gymnax` runs
+    gymnax's own __init__, which finds these modules already imported and uses them."""
+    names = ("gymnax.environments.classic_control", "gymnax.environments.spaces")
+    if "gymnax" in sys.modules:
+        return tuple(importlib.import_module(name) for name in names)  # type: ignore[return-value]
+    root = Path(importlib.util.find_spec("gymnax").submodule_search_locations[0])
+    stand_ins = {}
+    for package, folder in (("gymnax", root), ("gymnax.environments", root / "environments")):
+        module = types.ModuleType(package)
+        module.__path__ = [str(folder)]
+        stand_ins[package] = sys.modules[package] = module
+    try:
+        return tuple(importlib.import_module(name) for name in names)  # type: ignore[return-value]
+    finally:
+        for package, module in stand_ins.items():
+            if sys.modules.get(package) is module:
+                del sys.modules[package]
+
+
+def make_gymnax(env_id: str, **param_overrides: Any) -> JaxEnv:
+    """A `JaxEnv` for a gymnax classic-control id (`CLASSIC_CONTROL`), with optional `EnvParams` overrides."""
+    classic_control, _ = _gymnax_modules()
+    env = getattr(classic_control, CLASSIC_CONTROL[env_id])()
+    params = env.default_params
     if param_overrides:
         params = params.replace(**param_overrides)
     spec = EnvSpec(
@@ -131,7 +167,7 @@ def make_gymnax(env_id: str, **param_overrides: Any) -> JaxEnv:
 
 
 def _action_space(space: Any) -> Discrete | Box:
-    from gymnax.environments import spaces
+    _, spaces = _gymnax_modules()
 
     if isinstance(space, spaces.Discrete):
         return Discrete(int(space.n))

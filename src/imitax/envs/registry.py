@@ -9,10 +9,10 @@ from typing import Any
 import gymnasium as gym
 
 from imitax.envs.gymnasium_env import GymnasiumEnv
-from imitax.envs.jax_env import JaxEnv, make_gymnax
+from imitax.envs.jax_env import CLASSIC_CONTROL, JaxEnv, make_gymnax
 from imitax.errors import UnknownEnvError
 
-GYMNAX_IDS = ("CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0")
+GYMNAX_IDS = tuple(CLASSIC_CONTROL)
 BACKENDS = ("jax", "gymnasium")
 
 Env = JaxEnv | GymnasiumEnv

@@ -1,5 +1,5 @@
 """Observation features fixed per episode (a goal drawn at reset): found in few demonstrations,
-and `imitax train` for the methods that fail on them says so in one warning line."""
+and `imitax train` (and `imitax.train`) for the methods that fail on them say so in one warning."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 
 import numpy as np
 import point_mass
+import pytest
 
 import imitax
+from imitax.algos.gail import GAILConfig
 from imitax.data.episode_context import context_warning, first_observations, per_episode_context
 from imitax.data.minari_io import load_demonstrations
 from imitax.data.types import Trajectory
@@ -62,3 +64,9 @@ def test_train_gail_from_one_point_mass_demo_warns_and_records_it(tmp_path, monk
                                                           load_demonstrations("pointmass/one-v0").trajectories, 0)]
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert json.loads((run_dir / "result.json").read_text())["warnings"][0].startswith("observation features 4, 5")
+
+    # the Python API warns the same way (a UserWarning)
+    config = GAILConfig.for_env(point_mass.ENV_ID, ppo={"total_steps": 2048, "num_envs": 4})
+    env = imitax.make(point_mass.ENV_ID, backend="gymnasium")
+    with pytest.warns(UserWarning, match="gail: observation features 4, 5 are fixed within the one demonstration"):
+        imitax.train("gail", env, "pointmass/one-v0", config=config)

@@ -15,7 +15,7 @@ import numpy as np
 
 from imitax.api.result import ReferenceScores
 from imitax.data.minari_io import Demonstrations, load_demonstrations
-from imitax.data.types import Transitions
+from imitax.data.types import Trajectory, Transitions
 from imitax.data.validate import validate_env_id, validate_trajectories
 from imitax.envs import GYMNAX_IDS, make
 from imitax.envs.gymnasium_env import GymnasiumEnv
@@ -57,6 +57,8 @@ class ExpertData:
     transitions: Transitions
     source: str
     references: ReferenceScores
+    trajectories: tuple[Trajectory, ...] | None = None
+    """the episodes, when the demos came as episodes (a dataset or `Demonstrations`)"""
 
 
 def resolve_demos(demos: Any, spec: EnvSpec) -> ExpertData:
@@ -76,7 +78,7 @@ def resolve_demos(demos: Any, spec: EnvSpec) -> ExpertData:
         validate_trajectories(demos.trajectories, spec, source=demos.dataset_id)
     if isinstance(demos, Demonstrations):
         return ExpertData(demos.transitions(), demos.dataset_id,
-                          ReferenceScores.of(demos.random_score, demos.expert_reference))
+                          ReferenceScores.of(demos.random_score, demos.expert_reference), tuple(demos.trajectories))
     if isinstance(demos, Transitions):
         transitions = check_transitions(demos, spec)
         episodes = int(np.sum(np.asarray(transitions.terminated) | np.asarray(transitions.truncated)))

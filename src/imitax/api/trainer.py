@@ -13,11 +13,13 @@ them. Every method returns the same `TrainResult`.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from imitax.api.inputs import backend_of, resolve_demos, resolve_env, resolve_expert, resolve_mdp, resolve_visitation
 from imitax.api.methods import Run, method
 from imitax.api.result import ReferenceScores, TrainResult
+from imitax.data.episode_context import context_warning
 from imitax.errors import ConfigError, require_seed
 
 
@@ -66,6 +68,10 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
     if demos is not None:
         data = resolve_demos(demos, env.spec)
         transitions, references = data.transitions, data.references
+        if spec_method.name != "bc" and data.trajectories is not None:
+            warning = context_warning(env, data.trajectories, seed)
+            if warning is not None:
+                warnings.warn(f"{spec_method.name}: {warning}", UserWarning, stacklevel=2)
     expert_fn = None
     if spec_method.takes == "expert":
         expert_fn = resolve_expert(expert, env.spec)

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import numbers
+import os
 import typing
 from collections.abc import Iterator
 from pathlib import PurePath

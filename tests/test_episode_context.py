@@ -11,8 +11,7 @@ import pytest
 
 import imitax
 from imitax.algos.gail import GAILConfig
-from imitax.data.episode_context import context_warning, first_observations, per_episode_context
-from imitax.data.minari_io import load_demonstrations
+from imitax.data.episode_context import context_features, context_warning, first_observations, per_episode_context
 from imitax.data.types import Trajectory
 
 
@@ -39,13 +38,15 @@ def test_the_point_mass_goal_is_context_and_cartpole_has_none():
     first_obs = first_observations(env, seed=0)
     assert first_obs.shape == (16, 6)
     assert per_episode_context([_trajectory(obs)], first_obs) == [4, 5]
-    warning = context_warning(env, [_trajectory(obs)], seed=0)
-    assert warning is not None and warning.startswith("observation features 4, 5 are fixed within the one demonstration")
-    assert context_warning(env, [_trajectory(obs)] * 5, seed=0) is None  # enough demonstrations
+    assert context_features(env, [_trajectory(obs)], seed=0) == [4, 5]
+    assert context_features(env, [_trajectory(obs)] * 5, seed=0) == []  # enough demonstrations
+    warning = context_warning([4, 5], 1, "--gail.disc-ignore-obs")
+    assert warning.startswith("observation features 4, 5 are fixed within the one demonstration")
+    assert warning.endswith("hiding them from the discriminator (--gail.disc-ignore-obs 4 5)")
 
     cartpole = imitax.make("CartPole-v1")
     moving = np.random.default_rng(1).normal(size=(50, 4))
-    assert context_warning(cartpole, [_trajectory(moving)], seed=0) is None
+    assert context_features(cartpole, [_trajectory(moving)], seed=0) == []
 
 
 def test_train_gail_from_one_point_mass_demo_warns_and_records_it(tmp_path, monkeypatch, capsys):
@@ -60,13 +61,50 @@ def test_train_gail_from_one_point_mass_demo_warns_and_records_it(tmp_path, monk
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 0
     assert [line for line in err if "warning" in line] == [
-        "imitax train gail: warning: " + context_warning(imitax.make(point_mass.ENV_ID, backend="gymnasium"),
-                                                          load_demonstrations("pointmass/one-v0").trajectories, 0)]
+        "imitax train gail: warning: " + context_warning([4, 5], 1, "--gail.disc-ignore-obs")]
     (run_dir,) = (tmp_path / "runs").iterdir()
     assert json.loads((run_dir / "result.json").read_text())["warnings"][0].startswith("observation features 4, 5")
+    # with them hidden from the discriminator there is nothing to warn about, and its saved reward knows it
+    assert main(["train", "gail", f"point_mass:{point_mass.ENV_ID}", "--backend", "gymnasium", "--demos", "pointmass/one-v0",
+                 "--gail.ppo.total-steps", "2048", "--gail.ppo.num-envs", "4", "--gail.disc-ignore-obs", "4", "5",
+                 "--runs-dir", str(tmp_path / "hidden"), "--eval-episodes", "2", "--no-progress"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    (hidden_run,) = (tmp_path / "hidden").iterdir()
+    assert json.loads((hidden_run / "reward" / "meta.json").read_text())["network"]["ignore_obs"] == [4, 5]
+    assert "warnings" not in json.loads((hidden_run / "result.json").read_text())
 
     # the Python API warns the same way (a UserWarning)
     config = GAILConfig.for_env(point_mass.ENV_ID, ppo={"total_steps": 2048, "num_envs": 4})
     env = imitax.make(point_mass.ENV_ID, backend="gymnasium")
-    with pytest.warns(UserWarning, match="gail: observation features 4, 5 are fixed within the one demonstration"):
+    with pytest.warns(UserWarning, match=r"gail: observation features 4, 5 are fixed within the one demonstration.*disc_ignore_obs 4 5"):
         imitax.train("gail", env, "pointmass/one-v0", config=config)
+
+
+def test_the_discriminator_does_not_see_ignored_features_and_bad_indices_are_refused():
+    import jax
+    import pytest
+
+    from imitax.algos.gail import GAIL
+    from imitax.data.types import Transitions
+    from imitax.errors import ConfigError
+    from imitax.nets.discriminator import Discriminator
+    from imitax.nets.normalizer import ObsNormalizer
+
+    env = imitax.make(point_mass.ENV_ID, backend="gymnasium")
+    obs = np.random.default_rng(2).normal(size=(8, 6)).astype(np.float32)
+    other_goals = obs.copy()
+    other_goals[:, 4:6] += 3.0
+
+    def transitions(o):
+        return Transitions(obs=o, actions=np.zeros((8, 2), np.float32), rewards=np.zeros(8, np.float32), next_obs=o,
+                           terminated=np.zeros(8, bool), truncated=np.zeros(8, bool))
+
+    for ignore, same in (((4, 5), True), ((), False)):
+        net = Discriminator(env.spec, (16,), ignore_obs=ignore)
+        params = net.init(jax.random.PRNGKey(0), ObsNormalizer.identity(6))
+        equal = np.allclose(net.logits(params, transitions(obs)), net.logits(params, transitions(other_goals)))
+        assert equal == same
+    with pytest.raises(ConfigError, match=r"disc_ignore_obs is \[6\]; the observation has 6 features"):
+        GAIL(GAILConfig(disc_ignore_obs=(6,)), env.spec)
+    with pytest.raises(ConfigError, match=r"gail.disc_ignore_obs is \[1, 1\]; expected distinct"):
+        GAILConfig(disc_ignore_obs=(1, 1)).validate()

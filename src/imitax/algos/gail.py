@@ -42,7 +42,7 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError, require_non_negative, require_positive
-from imitax.nets.discriminator import REWARD_KINDS, Discriminator
+from imitax.nets.discriminator import REWARD_KINDS, Discriminator, check_ignore_obs
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
@@ -81,6 +81,9 @@ class GAILConfig(GeneratorOptions):
     disc_grad_penalty: float | None = None
     """weight of the penalty (|grad logit| - 1)^2 at expert/agent interpolates (WGAN-GP, as in DAC); 0: off;
     None: 0.1 with the PPO generator, 1 with SAC (DAC)"""
+    disc_ignore_obs: tuple[int, ...] = ()
+    """observation features the discriminator does not see (the policy still does): features the
+    env draws per episode, which few demonstrations show one value of (`imitax train` warns)"""
     disc_anneal_lr: bool = False
     """decay the discriminator's learning rate linearly to zero over the run"""
     disc_replay_size: int = 0
@@ -103,8 +106,8 @@ class GAILConfig(GeneratorOptions):
                       activation_name=f"{section}.disc_activation")
         if self.disc_grad_penalty is not None:
             require_non_negative(self, section, "disc_grad_penalty")
+        check_ignore_obs(self.disc_ignore_obs, None, f"{section}.disc_ignore_obs")
         check_replay(self, section)
-
 
 def check_replay(config: Any, section: str) -> None:
     """The discriminator replay options of a GAIL or AIRL config (a reservoir is the PPO generator's)."""
@@ -122,11 +125,14 @@ class GAIL(Adversarial):
 
     config: GAILConfig
 
+    def __post_init__(self) -> None:
+        check_ignore_obs(self.config.disc_ignore_obs, self.spec.obs_dim, "disc_ignore_obs")
+
     @property
     def discriminator(self) -> Discriminator:
         c = self.config
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs, c.absorbing,
-                             self.gamma)
+                             self.gamma, tuple(c.disc_ignore_obs))
 
     def saved_reward_params(self, state: GAILState) -> dict[str, Any]:
         """The parameters of the reward the run saves (`learned_reward` takes them)."""

@@ -19,7 +19,7 @@ from typing import Any
 from imitax.api.inputs import backend_of, resolve_demos, resolve_env, resolve_expert, resolve_mdp, resolve_visitation
 from imitax.api.methods import Run, method
 from imitax.api.result import ReferenceScores, TrainResult
-from imitax.data.episode_context import context_warning
+from imitax.data.episode_context import context_features, context_warning
 from imitax.errors import ConfigError, require_seed
 
 
@@ -69,9 +69,12 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
         data = resolve_demos(demos, env.spec)
         transitions, references = data.transitions, data.references
         if spec_method.name != "bc" and data.trajectories is not None:
-            warning = context_warning(env, data.trajectories, seed)
-            if warning is not None:
-                warnings.warn(f"{spec_method.name}: {warning}", UserWarning, stacklevel=2)
+            hidden = set(getattr(config, "disc_ignore_obs", ()))  # already hidden from the discriminator
+            context = [feature for feature in context_features(env, data.trajectories, seed) if feature not in hidden]
+            if context:
+                hide = "disc_ignore_obs" if spec_method.name in ("gail", "dac") else None
+                warnings.warn(f"{spec_method.name}: {context_warning(context, len(data.trajectories), hide)}", UserWarning,
+                              stacklevel=2)
     expert_fn = None
     if spec_method.takes == "expert":
         expert_fn = resolve_expert(expert, env.spec)

@@ -21,12 +21,13 @@ from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run
                                    random_return, score_table, start_run, training, with_seed_axis)
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
-from imitax.data.episode_context import context_warning
+from imitax.data.episode_context import context_features, context_warning
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError
 from imitax.eval import check_references
 from imitax.io.checkpoint import save_checkpoint
+from imitax.nets.discriminator import check_ignore_obs
 from imitax.io.policy_checkpoint import save_policy
 from imitax.io.result_file import read_result_file
 from imitax.io.reward_checkpoint import load_reward
@@ -234,8 +235,15 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     opts = args.options
     config.validate()
     env, demos, random_score, expert_score = load_for(args)
+    if isinstance(config, GAILConfig):  # GAIL and DAC: feature indices fit this env's observations
+        check_ignore_obs(config.disc_ignore_obs, env.spec.obs_dim, f"{algo_name.lower()}.disc_ignore_obs")
     with phase("load"):
-        warning = context_warning(env, demos.trajectories, opts.seed)
+        hidden = set(getattr(config, "disc_ignore_obs", ()))  # already hidden from the discriminator
+        context = [feature for feature in context_features(env, demos.trajectories, opts.seed) if feature not in hidden]
+    warning = None
+    if context:
+        hide = f"--{algo_name.lower()}.disc-ignore-obs" if isinstance(config, GAILConfig) else None
+        warning = context_warning(context, len(demos.trajectories), hide)
     if warning is not None:
         print(f"imitax train {algo_name.lower()}: warning: {warning}", file=sys.stderr)
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)

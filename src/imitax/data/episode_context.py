@@ -6,7 +6,7 @@ each demonstration. With one or two demonstrations the expert's data holds one o
 it and the agent's data every value, so a discriminator tells them apart by that feature alone
 and its reward says nothing about behaviour (the fresh Thermostat task from 1 demo: GAIL -0.11,
 AIRL -1.30; with the feature fixed, 0.93 and 0.98; the point mass and Reacher-v5 likewise; from
-10 demos all >= 0.92). `per_episode_context` finds such features so the commands can say so.
+10 demos all >= 0.92). `context_features` finds such features so the commands can say so (`context_warning`).
 """
 
 from __future__ import annotations
@@ -47,18 +47,22 @@ def first_observations(env: JaxEnv | GymnasiumEnv, seed: int, count: int = _RESE
     return np.concatenate([env.reset(seed + 30_000 + index) for index in range(count)])
 
 
-def context_warning(env: JaxEnv | GymnasiumEnv, trajectories: Sequence[Trajectory], seed: int) -> str | None:
-    """A one-line warning when there are fewer than FEW_EPISODES demonstrations and some
-    observation features are fixed per episode; else None."""
+def context_features(env: JaxEnv | GymnasiumEnv, trajectories: Sequence[Trajectory], seed: int) -> list[int]:
+    """`per_episode_context` of the demonstrations when there are fewer than FEW_EPISODES of
+    them (else, or without any, [])."""
     if not trajectories or len(trajectories) >= FEW_EPISODES:
-        return None
-    features = per_episode_context(trajectories, first_observations(env, seed))
-    if not features:
-        return None
-    count = len(trajectories)
+        return []
+    return per_episode_context(trajectories, first_observations(env, seed))
+
+
+def context_warning(features: Sequence[int], count: int, hide_option: str | None = None) -> str:
+    """The one-line warning about `features` (from `context_features`) of `count` demonstrations;
+    `hide_option` (e.g. "--gail.disc-ignore-obs") is the method's option that hides features
+    from its discriminator, if it has one."""
     which = f"features {', '.join(map(str, features))} are" if len(features) > 1 else f"feature {features[0]} is"
     within = "the one demonstration" if count == 1 else f"each of the {count} demonstrations"
+    remedies = f"{FEW_EPISODES} or more demonstrations, BC" + (
+        f", or hiding them from the discriminator ({hide_option} {' '.join(map(str, features))})" if hide_option else "")
     return (f"observation {which} fixed within {within} but drawn anew each episode (a goal, a target, a "
             f"condition): the expert's data shows {count} value{'s' if count > 1 else ''} of it where the agent meets "
-            f"many, and imitation by a discriminator or by expert labels tends to fail then; {FEW_EPISODES} or more "
-            "demonstrations, or BC, are the remedies")
+            f"many, and imitation by a discriminator or by expert labels tends to fail then; remedies: {remedies}")

@@ -16,10 +16,10 @@ import jax.numpy as jnp
 
 from imitax.data.types import Transitions
 from imitax.envs.spec import EnvSpec
-from imitax.errors import CheckpointError, ImitaxError
+from imitax.errors import CheckpointError, ConfigError, ImitaxError
 from imitax.io.checkpoint import load_checkpoint, read_metadata, require_finite
 from imitax.nets.airl_reward import AIRLRewardNet
-from imitax.nets.discriminator import REWARD_KINDS, Discriminator
+from imitax.nets.discriminator import REWARD_KINDS, Discriminator, check_ignore_obs
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl.implicit_reward import ImplicitReward
@@ -82,8 +82,16 @@ def _airl_reward(spec: EnvSpec, network: dict[str, Any], meta: dict[str, Any]) -
 
 def _discriminator_reward(spec: EnvSpec, network: dict[str, Any], meta: dict[str, Any]) -> tuple[Discriminator, Callable[..., jnp.ndarray]]:
     """A GAIL-style discriminator's reward of the form the run trained on."""
+    ignore_obs = network.get("ignore_obs", [])
+    if not isinstance(ignore_obs, list):
+        raise CheckpointError(f"network.ignore_obs is {ignore_obs!r}; expected a list of observation feature indices")
+    try:
+        check_ignore_obs(tuple(ignore_obs), spec.obs_dim, "network.ignore_obs")
+    except ConfigError as error:
+        raise CheckpointError(str(error)) from None
     net = Discriminator(spec, tuple(network["hidden_sizes"]), network["activation"], network["use_next_obs"],
-                        _flag(network.get("absorbing", False), "absorbing"), _discount(network.get("gamma", 0.99)))
+                        _flag(network.get("absorbing", False), "absorbing"), _discount(network.get("gamma", 0.99)),
+                        tuple(ignore_obs))
     kind = meta.get("reward", "positive")
     if kind not in REWARD_KINDS:
         raise CheckpointError(f"reward form {kind!r}; expected one of {', '.join(REWARD_KINDS)}")

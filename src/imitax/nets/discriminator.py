@@ -40,6 +40,15 @@ def reward_from_logits(logits: jnp.ndarray, kind: str) -> jnp.ndarray:
     raise ConfigError(f"unknown GAIL reward {kind!r}; expected one of {', '.join(REWARD_KINDS)}")
 
 
+def check_ignore_obs(indices: tuple[int, ...], obs_dim: int | None, name: str) -> None:
+    """ConfigError unless `indices` are distinct feature indices >= 0 (and < `obs_dim` when given)."""
+    if any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in indices) or len(set(indices)) < len(indices):
+        raise ConfigError(f"{name} is {list(indices)}; expected distinct observation feature indices >= 0")
+    if obs_dim is not None and any(i >= obs_dim for i in indices):
+        raise ConfigError(f"{name} is {list(indices)}; the observation has {obs_dim} features, expected indices "
+                          f"from 0 to {obs_dim - 1}")
+
+
 class _LogitNet(nn.Module):
     hidden_sizes: Sequence[int]
     activation: str
@@ -61,6 +70,8 @@ class Discriminator:
     """inputs carry an absorbing flag; `absorbing_logit` scores the absorbing state"""
     gamma: float = 0.99
     """discount of the absorbing loop (the generator's)"""
+    ignore_obs: tuple[int, ...] = ()
+    """observation features the network does not see (set to their expert mean)"""
 
     @property
     def net(self) -> _LogitNet:
@@ -81,12 +92,16 @@ class Discriminator:
             actions = actions / jnp.maximum(jnp.asarray(space.high) - jnp.asarray(space.low), 1e-6) * 2.0
         else:
             actions = jax.nn.one_hot(transitions.actions, space.n)
-        parts = [obs_norm(transitions.obs), actions]
+        parts = [self._observed(obs_norm, transitions.obs), actions]
         if self.use_next_obs:
-            parts.append(obs_norm(transitions.next_obs))
+            parts.append(self._observed(obs_norm, transitions.next_obs))
         if self.absorbing:
             parts.append(real_flag(transitions.obs.shape[:-1]))
         return jnp.concatenate(parts, axis=-1)
+
+    def _observed(self, obs_norm: ObsNormalizer, obs: jnp.ndarray) -> jnp.ndarray:
+        normalised = obs_norm(obs)
+        return normalised.at[..., list(self.ignore_obs)].set(0.0) if self.ignore_obs else normalised
 
     def logits(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
         """f32[...]: log D - log(1 - D), D the probability that a transition is the expert's."""
@@ -109,4 +124,4 @@ class Discriminator:
 
     def config(self) -> dict[str, Any]:
         return {"hidden_sizes": list(self.hidden_sizes), "activation": self.activation, "use_next_obs": self.use_next_obs,
-                "absorbing": self.absorbing, "gamma": self.gamma}
+                "absorbing": self.absorbing, "gamma": self.gamma, "ignore_obs": list(self.ignore_obs)}

@@ -126,7 +126,8 @@ class GAIL(Adversarial):
     config: GAILConfig
 
     def __post_init__(self) -> None:
-        check_ignore_obs(self.config.disc_ignore_obs, self.spec.obs_dim, "disc_ignore_obs")
+        # AIRL (a subclass) has no disc_ignore_obs: its reward network sees every feature
+        check_ignore_obs(getattr(self.config, "disc_ignore_obs", ()), self.spec.obs_dim, "disc_ignore_obs")
 
     @property
     def discriminator(self) -> Discriminator:

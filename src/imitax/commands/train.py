@@ -244,9 +244,9 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     if context:
         hide = f"--{algo_name.lower()}.disc-ignore-obs" if isinstance(config, GAILConfig) else None
         warning = context_warning(context, len(demos.trajectories), hide)
-    if warning is not None:
-        print(f"imitax train {algo_name.lower()}: warning: {warning}", file=sys.stderr)
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
+    if warning is not None:  # once nothing else can refuse the command: an error stays its only line
+        print(f"imitax train {algo_name.lower()}: warning: {warning}", file=sys.stderr)
     unit = "env_steps"
     if getattr(config, "offline", False):
         total, per_iteration, unit = config.gradient_steps, config.sac.gradient_steps, "gradient_steps"

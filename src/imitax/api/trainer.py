@@ -69,8 +69,7 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
         data = resolve_demos(demos, env.spec)
         transitions, references = data.transitions, data.references
         if spec_method.name != "bc" and data.trajectories is not None:
-            hidden = set(getattr(config, "disc_ignore_obs", ()))  # already hidden from the discriminator
-            context = [feature for feature in context_features(env, data.trajectories, seed) if feature not in hidden]
+            context = context_features(env, data.trajectories, seed, getattr(config, "disc_ignore_obs", ()))
             if context:
                 hide = "disc_ignore_obs" if spec_method.name in ("gail", "dac") else None
                 warnings.warn(f"{spec_method.name}: {context_warning(context, len(data.trajectories), hide)}", UserWarning,

@@ -28,7 +28,7 @@ from imitax.commands.progress import TrainingMonitor, monitor
 from imitax.commands.wall_time import phase, timed_result
 from imitax.errors import INFINITY_ALLOWED, ConfigError, DivergenceError, UnknownEnvError
 from imitax.eval import EvalResult, evaluate, evaluate_policy, normalized_score, random_policy
-from imitax.io.atomic import atomic_write_json, to_jsonable
+from imitax.io.atomic import atomic_write_json
 from imitax.io.loggers import LoggerName, check_available, close_loggers, open_loggers
 from imitax.io.policy_video import record_policy_video
 from imitax.io.plots import plot_learning_curve
@@ -201,29 +201,19 @@ RUN_IDENTITY = (("env_id",), ("num_seeds",), ("options", "seed"))
 def check_resume_keeps_identity(run_dir: Path, config: Any) -> None:
     """ConfigError when `config` (the saved config with the command line's options applied)
     changes the env, the number of seeds or the seed of the run it resumes."""
-    saved, given = _read_saved_config(run_dir), to_jsonable(config)
+    saved = load_run_config(type(config), run_dir)
     for path in RUN_IDENTITY:
-        before, after = _lookup(saved, path), _lookup(given, path)
+        before, after = _attribute(saved, path), _attribute(config, path)
         if before is not None and after is not None and before != after:
             flag = "--" + path[-1].replace("_", "-") if path[-1] != "env_id" else "the env id"
             raise ConfigError(f"--resume {run_dir}: {flag} {after!r} differs from the run's {before!r}; a resumed run "
                               f"goes on from its saved state, so expected the same (leave it out)")
 
 
-def _read_saved_config(run_dir: Path) -> Any:
-    try:
-        return json.loads(_saved_config_file(run_dir).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ConfigError(f"--resume {run_dir}: cannot read its {CONFIG_FILE} ({error}); expected the folder of an "
-                          "earlier run") from None
-
-
-def _lookup(tree: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(tree, dict):
-            return None
-        tree = tree.get(key)
-    return tree
+def _attribute(config: Any, path: tuple[str, ...]) -> Any:
+    for name in path:
+        config = getattr(config, name, None)
+    return config
 
 
 def check_renderable(env_id: str) -> None:

@@ -238,12 +238,9 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     if isinstance(config, GAILConfig):  # GAIL and DAC: feature indices fit this env's observations
         check_ignore_obs(config.disc_ignore_obs, env.spec.obs_dim, f"{algo_name.lower()}.disc_ignore_obs")
     with phase("load"):
-        hidden = set(getattr(config, "disc_ignore_obs", ()))  # already hidden from the discriminator
-        context = [feature for feature in context_features(env, demos.trajectories, opts.seed) if feature not in hidden]
-    warning = None
-    if context:
-        hide = f"--{algo_name.lower()}.disc-ignore-obs" if isinstance(config, GAILConfig) else None
-        warning = context_warning(context, len(demos.trajectories), hide)
+        context = context_features(env, demos.trajectories, opts.seed, getattr(config, "disc_ignore_obs", ()))
+    hide = f"--{algo_name.lower()}.disc-ignore-obs" if isinstance(config, GAILConfig) else None
+    warning = context_warning(context, len(demos.trajectories), hide) if context else None
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
     if warning is not None:  # once nothing else can refuse the command: an error stays its only line
         print(f"imitax train {algo_name.lower()}: warning: {warning}", file=sys.stderr)

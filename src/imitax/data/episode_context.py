@@ -11,7 +11,7 @@ AIRL -1.30; with the feature fixed, 0.93 and 0.98; the point mass and Reacher-v5
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import jax
 import numpy as np
@@ -47,12 +47,14 @@ def first_observations(env: JaxEnv | GymnasiumEnv, seed: int, count: int = _RESE
     return np.concatenate([env.reset(seed + 30_000 + index) for index in range(count)])
 
 
-def context_features(env: JaxEnv | GymnasiumEnv, trajectories: Sequence[Trajectory], seed: int) -> list[int]:
+def context_features(env: JaxEnv | GymnasiumEnv, trajectories: Sequence[Trajectory], seed: int,
+                     hidden: Collection[int] = ()) -> list[int]:
     """`per_episode_context` of the demonstrations when there are fewer than FEW_EPISODES of
-    them (else, or without any, [])."""
+    them (else, or without any, []), less the features `hidden` from the discriminator already."""
     if not trajectories or len(trajectories) >= FEW_EPISODES:
         return []
-    return per_episode_context(trajectories, first_observations(env, seed))
+    return [feature for feature in per_episode_context(trajectories, first_observations(env, seed))
+            if feature not in hidden]
 
 
 def context_warning(features: Sequence[int], count: int, hide_option: str | None = None) -> str:

@@ -170,3 +170,32 @@ def test_rates_in_the_state_compute_what_compiled_in_rates_do(decay_steps, adapt
     compiled_in = optax.linear_schedule(3e-4, 0.0, decay_steps) if decay_steps else 3e-4
     np.testing.assert_array_equal(final(optax.adam(compiled_in, eps=1e-5)),
                                   final(rates.adam(3e-4, decay_steps, eps=1e-5, adaptive=adaptive)))
+
+
+def test_ppo_cloning_term_pulls_the_policy_to_the_demonstrated_actions():
+    """With demos and a weight, an update on a rollout whose rewards are all zero (no advantage
+    to follow) raises the likelihood of the demonstrated actions; with weight 0 it is the plain update."""
+    from imitax.data.rollout import Rollout
+    from imitax.data.types import Transitions
+    from imitax.rl.ppo import PPO
+
+    spec = imitax.make("Pendulum-v1").spec
+    ppo = PPO(PPOConfig(num_envs=4, rollout_steps=8, num_minibatches=2, learning_rate=3e-3), spec)
+    state = ppo.init(jax.random.PRNGKey(0))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (8, 4, 3))
+    actions, extras = jax.vmap(lambda o, k: ppo.act(state, k, o))(obs, jax.random.split(jax.random.PRNGKey(2), 8))
+    zeros = jnp.zeros((8, 4))
+    rollout = Rollout(Transitions(obs, actions, zeros, obs, zeros.astype(bool), zeros.astype(bool)), extras, zeros)
+    demo_obs = jax.random.normal(jax.random.PRNGKey(3), (20, 3))
+    demos = Transitions(demo_obs, jnp.full((20, 1), 1.5), jnp.zeros(20), demo_obs, jnp.zeros(20, bool), jnp.zeros(20, bool))
+
+    def demo_log_prob(s):
+        return float(ppo.policy.distribution(s.policy_params, demos.obs).log_prob(demos.actions).mean())
+
+    plain, _ = ppo.update(state, rollout, zeros)
+    unweighted, _ = ppo.update(state, rollout, zeros, demos, 0.0)
+    cloned, metrics = ppo.update(state, rollout, zeros, demos, 10.0)
+    for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(unweighted.params)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert demo_log_prob(cloned) > demo_log_prob(plain) + 0.05
+    assert float(metrics["bc_nll"]) > 0

@@ -28,7 +28,7 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
-from imitax.errors import ConfigError, require_positive
+from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.absorbing import absorbing_value
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl import rates
@@ -78,11 +78,18 @@ class GeneratorOptions:
     """the PPO generator (its total_steps is the run's length)"""
     sac: SACConfig = IMITATION_SAC
     """the SAC generator (its total_steps is the run's length)"""
+    bc_weight: float = 0.0
+    """PPO generator: weight of a behavioural-cloning term (-log pi(a|s) of expert transitions) in the policy's loss"""
+    bc_anneal: bool = False
+    """decay `bc_weight` linearly to zero over the run"""
 
     def validate_generator(self, section: str) -> None:
         if self.generator not in GENERATORS:
             raise ConfigError(f"unknown {section}.generator {self.generator!r}; expected one of {', '.join(GENERATORS)}")
         (self.ppo if self.generator == "ppo" else self.sac).validate()
+        require_non_negative(self, section, "bc_weight")
+        if self.generator == "sac" and self.bc_weight > 0:
+            raise ConfigError(f"{section}.bc_weight is {self.bc_weight}; expected 0 with the SAC generator (the term is PPO's)")
 
     @classmethod
     def for_env(cls, env_id: str, **overrides: Any) -> Any:
@@ -299,6 +306,16 @@ class Adversarial:
         (net_params, opt_state, _), metrics = jax.lax.scan(step, (net_params, opt_state, key), None, length=self.disc_steps)
         return net_params, opt_state, jax.tree.map(jnp.mean, metrics)
 
+    def cloning(self, state: AdversarialState) -> tuple[Transitions, jnp.ndarray] | tuple[()]:
+        """(demos, weight) of the generator's behavioural-cloning term this iteration; () when off."""
+        c = self.config
+        if c.bc_weight == 0:
+            return ()
+        weight = jnp.asarray(c.bc_weight, jnp.float32)
+        if c.bc_anneal:
+            weight = weight * jnp.clip(1.0 - state.generator.update_step / self.generator.num_iterations, 0.0, 1.0)
+        return state.expert, weight
+
     def update(self, state: AdversarialState, data: Any, key: jax.Array | None = None) -> tuple[AdversarialState, dict[str, jnp.ndarray]]:
         """Discriminator steps on the iteration's agent transitions, then the generator's
         update on the discriminator's reward. `data`: the generator loop's (a rollout or the
@@ -307,7 +324,7 @@ class Adversarial:
         agent = self.generator.agent_transitions(data, sample_key, self.disc_steps * self.config.disc_batch_size)
         state, disc_metrics = self.update_discriminator(state, agent)
         generator_state, generator_metrics = self.generator.improve(state.generator, data, partial(self.reward, state),
-                                                                    improve_key)
+                                                                    improve_key, *self.cloning(state))
         return state.replace(generator=generator_state), {**generator_metrics, **disc_metrics}
 
 

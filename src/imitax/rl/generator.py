@@ -54,8 +54,10 @@ class Generator(Protocol):
         """f32[...]: log pi(a|s) of transitions `[...]` under the current policy, held fixed."""
     def agent_transitions(self, data: Any, key: jax.Array | None, num: int) -> Transitions:
         """The agent transitions `[n, ...]` the discriminator learns from this iteration."""
-    def improve(self, state: State, data: Any, reward_fn: RewardFn, key: jax.Array | None) -> tuple[State, dict[str, jnp.ndarray]]:
-        """The learner's update on `data`, with rewards from `reward_fn(transitions)`."""
+    def improve(self, state: State, data: Any, reward_fn: RewardFn, key: jax.Array | None, demos: Transitions | None = None,
+                bc_weight: Any = 0.0) -> tuple[State, dict[str, jnp.ndarray]]:
+        """The learner's update on `data`, with rewards from `reward_fn(transitions)` (and, PPO
+        only, `bc_weight` times behavioural cloning on `demos`)."""
     def run(self, env: JaxEnv | GymnasiumEnv, init: Callable[[jax.Array], State], act: Callable[..., Any], update: Update,
             seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None,
             points: SweepPoints | None = None) -> LoopResult:
@@ -118,8 +120,9 @@ class PPOGenerator(_Learner):
         """The whole rollout, flattened to [T * N, ...] (the discriminator draws its batches from it)."""
         return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), data.transitions)
 
-    def improve(self, state: State, data: Any, reward_fn: RewardFn, key: jax.Array | None) -> tuple[State, dict[str, jnp.ndarray]]:
-        return self.learner.update(state, data, reward_fn(data.transitions))
+    def improve(self, state: State, data: Any, reward_fn: RewardFn, key: jax.Array | None, demos: Transitions | None = None,
+                bc_weight: Any = 0.0) -> tuple[State, dict[str, jnp.ndarray]]:
+        return self.learner.update(state, data, reward_fn(data.transitions), demos, bc_weight)
 
     def run(self, env: JaxEnv | GymnasiumEnv, init: Callable[[jax.Array], State], act: Callable[..., Any], update: Update,
             seed: int, num_seeds: int, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None,

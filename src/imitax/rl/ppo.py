@@ -20,6 +20,7 @@ import optax
 from flax import struct
 
 from imitax.data.rollout import Rollout
+from imitax.data.types import Transitions
 from imitax.envs.spec import EnvSpec
 from imitax.errors import INFINITY_ALLOWED, ConfigError, require_finite, require_non_negative, require_positive
 from imitax.nets.mlp import check_network
@@ -211,8 +212,11 @@ class PPO:
     def value(self, state: PPOState, obs: jnp.ndarray) -> jnp.ndarray:
         return self.value_net.apply(state.params["value"], state.obs_norm(obs))
 
-    def update(self, state: PPOState, rollout: Rollout, rewards: jnp.ndarray) -> tuple[PPOState, dict[str, jnp.ndarray]]:
-        """One PPO update from a rollout `[T, N]` scored with `rewards: f32[T, N]`."""
+    def update(self, state: PPOState, rollout: Rollout, rewards: jnp.ndarray, demos: Transitions | None = None,
+               bc_weight: float | jnp.ndarray = 0.0) -> tuple[PPOState, dict[str, jnp.ndarray]]:
+        """One PPO update from a rollout `[T, N]` scored with `rewards: f32[T, N]`. With `demos`
+        (fields `[num_demo, ...]`) every minibatch's loss adds `bc_weight` times the negative
+        log-likelihood of as many demonstrated actions drawn from them (behavioural cloning)."""
         c = self.config
         tr = rollout.transitions
         raw_rewards = rewards
@@ -229,16 +233,22 @@ class PPO:
             (tr.obs, tr.actions, rollout.extras["log_prob"], rollout.extras["value"], advantages, targets),
         )
         optimizer = self.optimizer()
+        minibatch_size = c.batch_size // c.num_minibatches
 
         def epoch(carry: tuple[Any, Any, jax.Array], _: None) -> tuple[tuple[Any, Any, jax.Array], dict[str, jnp.ndarray]]:
             params, opt_state, key = carry
             key, perm_key = jax.random.split(key)
             perm = jax.random.permutation(perm_key, c.batch_size)
             minibatches = jax.tree.map(lambda x: x[perm].reshape(c.num_minibatches, -1, *x.shape[1:]), flat)
+            if demos is not None:
+                rows = jax.random.randint(jax.random.fold_in(perm_key, 1), (c.num_minibatches, minibatch_size), 0, demos.obs.shape[0])
+                minibatches = (minibatches, (demos.obs[rows], demos.actions[rows]))
+            else:
+                minibatches = (minibatches, None)
 
             def minibatch_step(carry: tuple[Any, Any], batch: Any) -> tuple[tuple[Any, Any], dict[str, jnp.ndarray]]:
                 params, opt_state = carry
-                grads, metrics = jax.grad(self._loss, has_aux=True)(params, state.obs_norm, batch)
+                grads, metrics = jax.grad(self._loss, has_aux=True)(params, state.obs_norm, *batch, bc_weight)
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), metrics
 
@@ -261,7 +271,8 @@ class PPO:
         metrics["reward_mean"] = raw_rewards.mean()
         return new_state, metrics
 
-    def _loss(self, params: dict[str, Any], obs_norm: ObsNormalizer, batch: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
+    def _loss(self, params: dict[str, Any], obs_norm: ObsNormalizer, batch: Any, demo_batch: Any = None,
+              bc_weight: float | jnp.ndarray = 0.0) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
         c = self.config
         obs, actions, old_log_prob, old_value, advantages, targets = batch
         dist = self.policy.distribution({"net": params["policy"], "obs_norm": obs_norm}, obs)
@@ -274,12 +285,18 @@ class PPO:
         value_loss = 0.5 * jnp.maximum((value - targets) ** 2, (value_clipped - targets) ** 2).mean()
         entropy = dist.entropy().mean()
         loss = policy_loss + c.vf_coef * value_loss - c.ent_coef * entropy
-        return loss, {
+        metrics = {
             "policy_loss": policy_loss,
             "value_loss": value_loss,
             "entropy": entropy,
             "approx_kl": ((ratio - 1) - jnp.log(ratio)).mean(),
         }
+        if demo_batch is not None:
+            demo_obs, demo_actions = demo_batch
+            demo_dist = self.policy.distribution({"net": params["policy"], "obs_norm": obs_norm}, demo_obs)
+            metrics["bc_nll"] = -demo_dist.log_prob(demo_actions).mean()
+            loss = loss + bc_weight * metrics["bc_nll"]
+        return loss, metrics
 
 
 def gae(

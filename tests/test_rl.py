@@ -174,7 +174,8 @@ def test_rates_in_the_state_compute_what_compiled_in_rates_do(decay_steps, adapt
 
 def test_ppo_cloning_term_pulls_the_policy_to_the_demonstrated_actions():
     """With demos and a weight, an update on a rollout whose rewards are all zero (no advantage
-    to follow) raises the likelihood of the demonstrated actions; with weight 0 it is the plain update."""
+    to follow) raises the likelihood of the demonstrated actions through the mean and leaves the
+    log-std (exploration) to PPO; with weight 0 it is the plain update."""
     from imitax.data.rollout import Rollout
     from imitax.data.types import Transitions
     from imitax.rl.ppo import PPO
@@ -198,4 +199,12 @@ def test_ppo_cloning_term_pulls_the_policy_to_the_demonstrated_actions():
     for a, b in zip(jax.tree.leaves(plain.params), jax.tree.leaves(unweighted.params)):
         np.testing.assert_allclose(a, b, atol=1e-6)
     assert demo_log_prob(cloned) > demo_log_prob(plain) + 0.05
+    # the term's gradient reaches the mean's layers, not the log-std
+    batch = (obs[0], actions[0], extras["log_prob"][0], extras["value"][0], jnp.ones(4), jnp.zeros(4))
+    grads = [jax.grad(lambda p, w=w: ppo._loss(p, state.obs_norm, batch, (demos.obs, demos.actions), w)[0])(state.params)
+             for w in (0.0, 10.0)]
+    log_std_grads = [np.asarray(g["policy"]["params"]["log_std"]) for g in grads]
+    first_layer_grads = [np.asarray(g["policy"]["params"]["MLP_0"]["Dense_0"]["kernel"]) for g in grads]
+    np.testing.assert_array_equal(*log_std_grads)
+    assert not np.allclose(*first_layer_grads)
     assert float(metrics["bc_nll"]) > 0

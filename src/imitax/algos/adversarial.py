@@ -79,7 +79,8 @@ class GeneratorOptions:
     sac: SACConfig = IMITATION_SAC
     """the SAC generator (its total_steps is the run's length)"""
     bc_weight: float = 0.0
-    """PPO generator: weight of a behavioural-cloning term (-log pi(a|s) of expert transitions) in the policy's loss"""
+    """PPO generator: weight of a behavioural-cloning term (-log pi(a|s) of expert transitions) in the policy's
+    loss; on Box actions it trains the mean only (the log-std, exploration, stays PPO's)"""
     bc_anneal: bool = False
     """decay `bc_weight` linearly to zero over the run"""
 

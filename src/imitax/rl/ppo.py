@@ -23,6 +23,7 @@ from imitax.data.rollout import Rollout
 from imitax.data.types import Transitions
 from imitax.envs.spec import EnvSpec
 from imitax.errors import INFINITY_ALLOWED, ConfigError, require_finite, require_non_negative, require_positive
+from imitax.nets.distributions import DiagGaussian
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
@@ -294,6 +295,9 @@ class PPO:
         if demo_batch is not None:
             demo_obs, demo_actions = demo_batch
             demo_dist = self.policy.distribution({"net": params["policy"], "obs_norm": obs_norm}, demo_obs)
+            if isinstance(demo_dist, DiagGaussian):
+                # the log-std stays PPO's: cloning a deterministic expert would shrink it and end exploration
+                demo_dist = DiagGaussian(demo_dist.mean, jax.lax.stop_gradient(demo_dist.std))
             metrics["bc_nll"] = -demo_dist.log_prob(demo_actions).mean()
             loss = loss + bc_weight * metrics["bc_nll"]
         return loss, metrics

@@ -95,6 +95,9 @@ def test_dac_is_gail_with_the_sac_generator(pendulum_demos):
     # the gradient penalty's weight: DAC's 1, GAIL's (PPO) 0.1, an explicit weight as given
     assert dac.algo.grad_penalty == 1.0 and GAIL(GAILConfig(), env.spec).grad_penalty == 0.1
     assert GAIL(GAILConfig(disc_grad_penalty=0.0), env.spec).grad_penalty == 0.0
+    # the generator's cloning term: on with PPO (0.1), off with SAC (DAC), an explicit weight as given
+    assert dac.algo.bc_weight == 0.0 and GAIL(GAILConfig(), env.spec).bc_weight == 0.1
+    assert GAIL(GAILConfig(bc_weight=0.0), env.spec).cloning(gail.state) == ()
 
 
 def test_sac_generator_log_prob_is_finite_at_the_action_bounds():

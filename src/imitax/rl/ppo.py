@@ -241,11 +241,10 @@ class PPO:
             key, perm_key = jax.random.split(key)
             perm = jax.random.permutation(perm_key, c.batch_size)
             minibatches = jax.tree.map(lambda x: x[perm].reshape(c.num_minibatches, -1, *x.shape[1:]), flat)
+            demo_batches = None
             if demos is not None:
                 rows = jax.random.randint(jax.random.fold_in(perm_key, 1), (c.num_minibatches, minibatch_size), 0, demos.obs.shape[0])
-                minibatches = (minibatches, (demos.obs[rows], demos.actions[rows]))
-            else:
-                minibatches = (minibatches, None)
+                demo_batches = (demos.obs[rows], demos.actions[rows])
 
             def minibatch_step(carry: tuple[Any, Any], batch: Any) -> tuple[tuple[Any, Any], dict[str, jnp.ndarray]]:
                 params, opt_state = carry
@@ -253,7 +252,7 @@ class PPO:
                 updates, opt_state = optimizer.update(grads, opt_state, params)
                 return (optax.apply_updates(params, updates), opt_state), metrics
 
-            (params, opt_state), metrics = jax.lax.scan(minibatch_step, (params, opt_state), minibatches)
+            (params, opt_state), metrics = jax.lax.scan(minibatch_step, (params, opt_state), (minibatches, demo_batches))
             return (params, opt_state, key), metrics
 
         key, epoch_key = jax.random.split(state.key)

@@ -33,11 +33,12 @@ from imitax.api.reward import LearnedReward, TabularReward
 from imitax.api.result import ReferenceScores, TabularPolicyNet, TrainResult
 from imitax.errors import CheckpointError, ImitaxError, OutputError, os_reason
 from imitax.io.atomic import atomic_write_json, fsync_folder, to_jsonable
-from imitax.io.checkpoint import load_checkpoint, read_metadata, require_finite, save_checkpoint
+from imitax.io.checkpoint import META_FILE, load_checkpoint, read_metadata, require_finite, save_checkpoint
 from imitax.io.policy_checkpoint import load_policy, save_policy
 from imitax.io.result_file import RESULT_FILE, RunResultFile, read_json_object, read_result_file
 from imitax.io.reward_checkpoint import load_reward_params
 from imitax.io.run_dir import CONFIG_FILE, read_metrics
+from imitax.schema import Fields
 
 SEEDS_FOLDER = "seeds"
 _EXPECTED = ("expected a run folder written by TrainResult.save or by an `imitax train` / `imitax expert` command "
@@ -282,10 +283,9 @@ def _load_tabular(run_dir: Path, name: str, summary: RunResultFile, common: dict
         require_finite(folder / "reward", table)
         tables.append(table)
         params.append(state.get("reward_params"))
-    discount = meta.get("discount", 1.0)
-    if isinstance(discount, bool) or not isinstance(discount, (int, float)) or not 0.0 < discount <= 1.0:
-        raise CheckpointError(f"{run_dir / 'reward'}: discount {discount!r}; expected a number in (0, 1]")
-    reward = TabularReward(np.stack(tables), tuple(params), meta.get("reward_model", {}), float(discount))
+    fields = Fields(meta, run_dir / "reward" / META_FILE)  # the last seed's; every seed's run shares them
+    discount = fields.number("discount", default=1.0, low=0.0, high=1.0, open_ends="low")
+    reward = TabularReward(np.stack(tables), tuple(params), fields.section("reward_model", default={}).data, discount)
     policies = tuple(value_iteration(mdp, table, float(discount))[0] for table in tables)
     references = _references(summary, {}) if summary.has_reference else _exact_references(mdp)
     return TrainResult(method=name, policy_net=TabularPolicyNet(mdp.num_states, mdp.num_actions, mdp.horizon),
@@ -307,10 +307,11 @@ def _load_mdp(run_dir: Path) -> Any:
     folder = run_dir / "mdp"
     if folder.is_dir():
         state, meta = load_checkpoint(folder)
+        fields = Fields(meta, folder / META_FILE)
+        horizon, layout = fields.integer("horizon", low=1), fields.texts("layout", default=None)
         try:
-            layout = meta.get("layout")
-            return tabular_mdp(state["transitions"], state["initial_dist"], meta["horizon"], state["true_reward"],
-                               features=state["features"], layout=None if layout is None else tuple(layout))
+            return tabular_mdp(state["transitions"], state["initial_dist"], horizon, state["true_reward"],
+                               features=state["features"], layout=layout)
         except (ImitaxError, KeyError, TypeError, ValueError) as error:
             raise CheckpointError(f"{folder}: not a valid tabular MDP ({error}); expected what TrainResult.save "
                                   "writes") from None

@@ -35,7 +35,8 @@ from minari.namespace import create_namespace, list_local_namespaces
 from imitax.data.types import Trajectory, Transitions, flatten_trajectories
 from imitax.data.validate import episode_terminated, validate_env_id, validate_trajectories
 from imitax.envs.spec import Box, Discrete, EnvSpec, box_bounds, flat_dim
-from imitax.errors import DatasetError, ImitaxError, OutputError, os_reason
+from imitax.errors import DatasetError, OutputError, os_reason
+from imitax.schema import Fields
 from imitax.sniff import code_format, is_hdf5, read_head
 from imitax.staging import make_staging_folder, remove_stale
 
@@ -311,8 +312,7 @@ def load_demonstrations(dataset_id: str, spec: EnvSpec | None = None) -> Demonst
     storage = _open_storage(data_path, source)
     _check_episode_fields(storage, source)
     _check_supported_spaces(storage.observation_space, storage.action_space, source)
-    recorded_spec = _recorded_spec(metadata, source)
-    recorded_env_id = recorded_spec.env_id if recorded_spec is not None else _gymnasium_env_id(metadata)
+    recorded_spec, recorded_env_id = metadata.spec, metadata.env_id
     if spec is not None:
         validate_env_id(recorded_env_id, spec, source=source)
     trajectories = [
@@ -324,8 +324,8 @@ def load_demonstrations(dataset_id: str, spec: EnvSpec | None = None) -> Demonst
         dataset_id=dataset_id,
         trajectories=[_canonical(trajectory, check_spec) for trajectory in trajectories],
         spec=recorded_spec,
-        expert_score=_optional_score(metadata.get("ref_max_score")),
-        random_score=_optional_score(metadata.get("ref_min_score")),
+        expert_score=metadata.expert_score,
+        random_score=metadata.random_score,
     )
 
 
@@ -344,7 +344,35 @@ def _resolve_data_path(dataset_id: str) -> pathlib.Path:
     )
 
 
-def _read_metadata(data_path: pathlib.Path, source: str) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class DatasetMetadata:
+    """The fields of a dataset's metadata.json that imitax reads, each checked by `_read_metadata`:
+
+        observation_space, action_space: str   minari's serialised spaces (required: without them
+                                               minari would build the recorded environment)
+        data_format: str                       absent: "hdf5"
+        total_episodes: int >= 0
+        imitax_spec: EnvSpec's dict | absent   (`EnvSpec.from_fields`)
+        env_spec: str | absent                 Gymnasium's EnvSpec as JSON: id a string,
+                                               max_episode_steps an integer >= 1 or null
+        ref_max_score, ref_min_score: finite number | null | absent
+    """
+
+    data_format: str
+    total_episodes: int
+    spec: EnvSpec | None
+    gymnasium_env_id: str | None
+    gymnasium_max_episode_steps: int | None
+    expert_score: float | None
+    random_score: float | None
+
+    @property
+    def env_id(self) -> str | None:
+        """The recorded environment's id: imitax's spec's, else Gymnasium's."""
+        return self.spec.env_id if self.spec is not None else self.gymnasium_env_id
+
+
+def _read_metadata(data_path: pathlib.Path, source: str) -> DatasetMetadata:
     metadata_file = data_path / METADATA_FILE
     if not metadata_file.is_file():
         raise DatasetError(f"{source}: missing metadata file {metadata_file}; not a complete Minari dataset "
@@ -362,12 +390,29 @@ def _read_metadata(data_path: pathlib.Path, source: str) -> dict[str, Any]:
         raise DatasetError(f"{source}: {metadata_file} lacks {' and '.join(missing)}; expected the serialised "
                            "spaces minari writes (imitax never builds the recorded environment to learn them: "
                            "that would run code the file names)")
-    return metadata
+    fields = Fields(metadata, f"{source}: {metadata_file}", DatasetError)
+    spec = EnvSpec.from_fields(fields.section(IMITAX_SPEC_KEY)) if fields.has(IMITAX_SPEC_KEY) else None
+    gymnasium_id, gymnasium_steps = _gymnasium_spec(fields)
+    return DatasetMetadata(fields.text("data_format", default="hdf5"), fields.integer("total_episodes", low=0), spec,
+                           gymnasium_id, gymnasium_steps, fields.number("ref_max_score", default=None),
+                           fields.number("ref_min_score", default=None))
 
 
-def _check_data_file(data_path: pathlib.Path, metadata: dict[str, Any], source: str) -> None:
+def _gymnasium_spec(fields: Fields) -> tuple[str | None, int | None]:
+    """(id, max_episode_steps) of minari's `env_spec` entry (Gymnasium's EnvSpec as a JSON string)."""
+    text = fields.text("env_spec", default=None)
+    if text is None:
+        return None, None
+    try:
+        gymnasium_spec = Fields(json.loads(text), fields.source, DatasetError, "env_spec")
+    except ValueError:
+        fields.fail("env_spec", text, "Gymnasium's EnvSpec as a JSON string")
+    return gymnasium_spec.text("id", default=None), gymnasium_spec.integer("max_episode_steps", default=None, low=1)
+
+
+def _check_data_file(data_path: pathlib.Path, metadata: DatasetMetadata, source: str) -> None:
     """The HDF5 file is there and is HDF5 (a pickle or anything else is refused unread)."""
-    if metadata.get("data_format", "hdf5") != "hdf5":
+    if metadata.data_format != "hdf5":
         return  # minari's other formats (arrow) carry no code either; minari checks them
     data_file = data_path / DATA_FILE
     if not data_file.is_file():
@@ -449,34 +494,6 @@ def _is_image_space(space: gymnasium.spaces.Box) -> bool:
     return np.dtype(space.dtype) == np.uint8 and len(space.shape) >= 2
 
 
-def _recorded_spec(metadata: dict[str, Any], source: str) -> EnvSpec | None:
-    recorded = metadata.get(IMITAX_SPEC_KEY)
-    if recorded is None:
-        return None
-    try:
-        return EnvSpec.from_dict(recorded)
-    except (ImitaxError, KeyError, TypeError, ValueError, AttributeError) as error:
-        raise DatasetError(f"{source}: malformed {IMITAX_SPEC_KEY!r} in {METADATA_FILE}: {_describe(error)}; expected the "
-                           "EnvSpec imitax writes (env_id, obs_dim, action_space, max_episode_steps)") from None
-
-
-def _gymnasium_env_id(metadata: dict[str, Any]) -> str | None:
-    """The env id in minari's `env_spec` metadata (Gymnasium's EnvSpec as JSON), if any."""
-    try:
-        env_id = json.loads(metadata["env_spec"])["id"]
-    except (KeyError, TypeError, ValueError):
-        return None
-    return env_id if isinstance(env_id, str) else None
-
-
-def _gymnasium_max_episode_steps(metadata: dict[str, Any]) -> int | None:
-    try:
-        steps = json.loads(metadata["env_spec"])["max_episode_steps"]
-    except (KeyError, TypeError, ValueError):
-        return None
-    return steps if isinstance(steps, int) and steps > 0 else None
-
-
 def _trajectory(episode: dict[str, Any], index: int, action_space: gymnasium.Space, source: str) -> Trajectory:
     """A minari episode as a `Trajectory` with the stored dtypes (checked before any cast):
     obs [n + 1, flat_obs_dim], actions [n] (Discrete) or [n, flat_action_dim] (Box)."""
@@ -491,7 +508,7 @@ def _trajectory(episode: dict[str, Any], index: int, action_space: gymnasium.Spa
     return Trajectory(obs=obs, actions=actions, rewards=np.asarray(episode["rewards"]), terminated=terminated)
 
 
-def _spec_from_spaces(storage: MinariStorage, metadata: dict[str, Any], env_id: str,
+def _spec_from_spaces(storage: MinariStorage, metadata: DatasetMetadata, env_id: str,
                       trajectories: Sequence[Trajectory]) -> EnvSpec:
     """An `EnvSpec` for a foreign dataset, from its own spaces."""
     obs_space, action_space = storage.observation_space, storage.action_space
@@ -504,7 +521,7 @@ def _spec_from_spaces(storage: MinariStorage, metadata: dict[str, Any], env_id: 
         env_id=env_id,
         obs_dim=flat_dim(obs_space.shape),
         action_space=imitax_action_space,
-        max_episode_steps=_gymnasium_max_episode_steps(metadata) or max(longest, 1),
+        max_episode_steps=metadata.gymnasium_max_episode_steps or max(longest, 1),
     )
 
 
@@ -516,12 +533,6 @@ def _canonical(trajectory: Trajectory, spec: EnvSpec) -> Trajectory:
         rewards=trajectory.rewards.astype(np.float32),
         terminated=bool(trajectory.terminated),
     )
-
-
-def _optional_score(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
 
 
 def _describe(error: BaseException) -> str:

@@ -13,7 +13,8 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from imitax.errors import SpaceError
+from imitax.errors import ImitaxError, SpaceError
+from imitax.schema import Fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,20 +65,15 @@ class Box:
 ActionSpace = Discrete | Box
 
 
-def space_from_dict(data: dict[str, Any]) -> ActionSpace:
-    kind = data.get("type")
-    if kind == "Discrete":
-        space = Discrete(int(data["n"]))
-        if space.n < 1:
-            raise SpaceError(f"Discrete({space.n}) has no actions; expected n >= 1")
-        return space
-    if kind == "Box":
-        low, high = tuple(float(x) for x in data["low"]), tuple(float(x) for x in data["high"])
-        if not low or len(low) != len(high) or not all(lo <= hi for lo, hi in zip(low, high)):
-            raise SpaceError(f"Box bounds low={list(low)}, high={list(high)}; expected equal, non-zero lengths "
-                             "and low <= high")
-        return Box(low, high)
-    raise SpaceError(f"unknown action space type {kind!r}; expected 'Discrete' or 'Box'")
+def space_from_fields(fields: Fields) -> ActionSpace:
+    """The action space `to_dict` wrote, read through its schema: {"type": "Discrete", "n": int >= 1}
+    or {"type": "Box", "low": [number, ...], "high": [number, ...]} (infinite bounds allowed)."""
+    if fields.text("type", choices=("Discrete", "Box")) == "Discrete":
+        return Discrete(fields.integer("n", low=1))
+    low, high = fields.numbers("low", finite=False), fields.numbers("high", finite=False)
+    if not low or len(low) != len(high) or not all(lo <= hi for lo, hi in zip(low, high)):
+        fields.fail("high", list(high), f"as many bounds as low (at least one; low has {len(low)}), each >= its low")
+    return Box(low, high)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,18 +112,17 @@ class EnvSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EnvSpec:
-        """The spec `to_dict` wrote. Raises SpaceError (or KeyError/TypeError/ValueError) when malformed."""
-        spec = cls(
-            env_id=str(data["env_id"]),
-            obs_dim=int(data["obs_dim"]),
-            action_space=space_from_dict(data["action_space"]),
-            max_episode_steps=int(data["max_episode_steps"]),
-        )
-        if spec.obs_dim < 1 or spec.max_episode_steps < 1:
-            raise SpaceError(f"{spec.env_id}: obs_dim {spec.obs_dim} and max_episode_steps {spec.max_episode_steps}; "
-                             "expected both >= 1")
-        return spec
+    def from_dict(cls, data: Any, source: Any = "env_spec", error: type[ImitaxError] = SpaceError) -> EnvSpec:
+        """The spec `to_dict` wrote; `error` (naming `source` and the field) when it does not fit."""
+        return cls.from_fields(Fields(data, source, error))
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> EnvSpec:
+        """The spec `to_dict` wrote, read through its schema: env_id a string, obs_dim and
+        max_episode_steps integers >= 1, action_space (see `space_from_fields`)."""
+        return cls(env_id=fields.text("env_id"), obs_dim=fields.integer("obs_dim", low=1),
+                   action_space=space_from_fields(fields.section("action_space")),
+                   max_episode_steps=fields.integer("max_episode_steps", low=1))
 
 
 def executed_actions(space: ActionSpace, actions: jnp.ndarray) -> jnp.ndarray:

@@ -228,7 +228,17 @@ def _read_params(params_file: Path) -> dict[str, Any]:
                               "expected params written by imitax") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{params_file}: holds a {type(state).__name__}; expected a dict of arrays")
+    _check_names(params_file, state)
     return state
+
+
+def _check_names(params_file: Path, state: dict[str, Any]) -> None:
+    """Every key of the nested dict `state` is a string (msgpack maps may have other keys)."""
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise CheckpointError(f"{params_file}: holds a key {key!r}; expected a dict of arrays named by strings")
+        if isinstance(value, dict):
+            _check_names(params_file, value)
 
 
 def _refuse_code_formats(file: Path, context: str, head: bytes | None = None) -> None:

@@ -7,7 +7,6 @@ config, so it loads into the same architecture with no code from the file.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +14,11 @@ import jax
 import numpy as np
 
 from imitax.envs.spec import EnvSpec
-from imitax.errors import CheckpointError, ImitaxError
-from imitax.io.checkpoint import load_checkpoint, require_finite, save_checkpoint
-from imitax.nets.mlp import check_network
+from imitax.errors import CheckpointError
+from imitax.io.checkpoint import META_FILE, load_checkpoint, require_finite, save_checkpoint
 from imitax.nets.policy import Policy
 from imitax.nets.squashed_policy import SquashedGaussianPolicy
+from imitax.schema import Fields
 
 # meta.json's policy "kind" (absent: the Gaussian/categorical `Policy`)
 POLICY_KINDS: dict[str, type[Policy] | type[SquashedGaussianPolicy]] = {"squashed_gaussian": SquashedGaussianPolicy}
@@ -48,17 +47,7 @@ def load_policy(path: str | Path) -> tuple[Policy | SquashedGaussianPolicy, dict
     if (path / "checkpoint").is_dir():
         path = path / "checkpoint"
     stored, meta = load_checkpoint(path)
-    if meta.get("kind") != "policy":
-        raise CheckpointError(f"{path}: checkpoint kind is {meta.get('kind')!r}; expected a 'policy' checkpoint")
-    try:
-        kind = meta["policy"].get("kind")
-        if kind is not None and kind not in POLICY_KINDS:
-            raise CheckpointError(f"policy kind {kind!r}; expected one of {', '.join(POLICY_KINDS)} or none")
-        policy = POLICY_KINDS.get(kind, Policy).from_config(EnvSpec.from_dict(meta["env_spec"]), meta["policy"])
-        check_network(policy.hidden_sizes, policy.activation, hidden_name="policy.hidden_sizes",
-                      activation_name="policy.activation")
-    except (ImitaxError, KeyError, TypeError, ValueError) as error:
-        raise CheckpointError(f"{path}: meta.json has no valid env_spec/policy entry ({error}); expected the fields save_policy writes") from None
+    policy = read_policy_meta(path, meta)
     # shapes only: a meta.json naming a network far larger than the weights must not allocate it
     # (a modest one is allocated and refused with its first mismatching shape by load_checkpoint)
     expected, found = _size(jax.eval_shape(policy.init, jax.random.PRNGKey(0))), _size(stored)
@@ -66,20 +55,29 @@ def load_policy(path: str | Path) -> tuple[Policy | SquashedGaussianPolicy, dict
         raise CheckpointError(f"{path}: meta.json describes a policy of {expected:,} parameters (hidden sizes "
                               f"{list(policy.hidden_sizes)}); the weights file holds {found:,}; expected the "
                               "architecture the weights were saved with")
-    _check_references(path, meta)
     template = policy.init(jax.random.PRNGKey(0))
     params, meta = load_checkpoint(path, template=template)
     require_finite(path, params)
     return policy, params, meta
 
 
-def _check_references(path: Path, meta: dict[str, Any]) -> None:
-    """The reference returns an expert's checkpoint carries (`imitax eval` normalises with them)."""
-    for field in ("expert_return", "random_return"):
-        value = meta.get(field)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                  or not math.isfinite(value)):
-            raise CheckpointError(f"{path / 'meta.json'}: {field} is {value!r}; expected a finite number or null")
+def read_policy_meta(path: Path, meta: dict[str, Any]) -> Policy | SquashedGaussianPolicy:
+    """The policy a policy checkpoint's meta.json describes, every field read through its schema:
+    kind "policy"; env_spec (see `EnvSpec.from_fields`); policy {kind: absent or one of
+    POLICY_KINDS, hidden_sizes, activation, and the Gaussian's init_log_std}; expert_return and
+    random_return finite numbers or null (`imitax eval` normalises with them).
+
+    Raises:
+        CheckpointError: naming meta.json, the field, its value and what was expected."""
+    if meta.get("kind") != "policy":
+        raise CheckpointError(f"{path}: checkpoint kind is {meta.get('kind')!r}; expected a 'policy' checkpoint")
+    fields = Fields(meta, path / META_FILE)
+    spec = EnvSpec.from_fields(fields.section("env_spec"))
+    config = fields.section("policy")
+    kind = config.text("kind", default=None, choices=tuple(POLICY_KINDS))
+    for reference in ("expert_return", "random_return"):
+        fields.number(reference, default=None)
+    return POLICY_KINDS.get(kind, Policy).from_config(spec, config)
 
 
 def _size(tree: Any) -> int:

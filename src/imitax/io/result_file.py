@@ -21,9 +21,10 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from imitax.errors import CheckpointError, os_reason
+from imitax.schema import Fields, is_number
 
 RESULT_FILE = "result.json"
 BACKENDS = ("jax", "gymnasium", "tabular")
@@ -67,14 +68,13 @@ def read_result_file(run_dir: str | Path) -> RunResultFile:
     path = Path(run_dir) / RESULT_FILE
     if not path.is_file():
         return RunResultFile(path)
-    reader = _Fields(path, read_json_object(path, "expected the result.json a run writes"))
-    backend = reader.text("backend")
-    if backend is not None and backend not in BACKENDS:
-        reader.fail("backend", backend, f"one of {', '.join(BACKENDS)}")
-    random, expert, has_reference = reader.reference()
-    return RunResultFile(path, True, reader.text("command"), reader.text("method"), reader.text("algo"), backend,
-                         random, expert, has_reference, reader.duration("compile_s"), reader.duration("train_s"),
-                         reader.scores("seed_normalized_scores"))
+    fields = Fields(read_json_object(path, "expected the result.json a run writes"), path)
+    random, expert, has_reference = _reference(fields)
+    scores = fields.numbers("seed_normalized_scores", default=None)
+    return RunResultFile(path, True, fields.text("command", default=None), fields.text("method", default=None),
+                         fields.text("algo", default=None), fields.text("backend", default=None, choices=BACKENDS),
+                         random, expert, has_reference, fields.number("compile_s", default=None, low=0.0),
+                         fields.number("train_s", default=None, low=0.0), scores)
 
 
 def read_json_object(file: Path, expected: str) -> dict[str, Any]:
@@ -96,54 +96,20 @@ def read_json_object(file: Path, expected: str) -> dict[str, Any]:
     return data
 
 
-@dataclasses.dataclass(frozen=True)
-class _Fields:
-    path: Path
-    data: dict[str, Any]
-
-    def fail(self, field: str, value: Any, expected: str) -> NoReturn:
-        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-        raise CheckpointError(f"{self.path}: {field} is {shown}; expected {expected}")
-
-    def text(self, field: str) -> str | None:
-        value = self.data.get(field)
-        if value is not None and not isinstance(value, str):
-            self.fail(field, value, "a string")
-        return value
-
-    def duration(self, field: str) -> float | None:
-        value = self.data.get(field)
-        if value is None:
-            return None
-        if not _is_number(value) or not math.isfinite(value) or value < 0:
-            self.fail(field, value, "a finite number of seconds >= 0")
-        return float(value)
-
-    def scores(self, field: str) -> tuple[float, ...] | None:
-        value = self.data.get(field)
-        if value is None:
-            return None
-        if not isinstance(value, list) or not all(_is_number(v) and math.isfinite(v) for v in value):
-            self.fail(field, value, "a list of finite numbers")
-        return tuple(float(v) for v in value)
-
-    def reference(self) -> tuple[float | None, float | None, bool]:
-        """(random, expert, present) from "references" (TrainResult.save) or "reference" (the commands)."""
-        name = "references" if "references" in self.data else "reference"
-        value = self.data.get(name)
-        if value is None:
-            return None, None, False
-        if not isinstance(value, dict) or set(value) - set(REFERENCE_KEYS):
-            self.fail(name, value, 'an object {"random": number or null, "expert": number or null} (an expert run: '
-                      '"random", "expected", "solved")')
-        scores = []
-        for key in REFERENCE_KEYS:
-            score = value.get(key)
-            if score is not None and not (_is_number(score) and not math.isinf(score)):
-                self.fail(f"{name}.{key}", score, "a finite number or null")
-            scores.append(None if score is None or math.isnan(score) else float(score))  # NaN: unknown, as null
-        return scores[0], scores[1], True
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _reference(fields: Fields) -> tuple[float | None, float | None, bool]:
+    """(random, expert, present) from "references" (TrainResult.save) or "reference" (the commands)."""
+    name = "references" if "references" in fields.data else "reference"
+    value = fields.raw(name)
+    if value is None:
+        return None, None, False
+    if not isinstance(value, dict) or set(value) - set(REFERENCE_KEYS):
+        fields.fail(name, value, 'an object {"random": number or null, "expert": number or null} (an expert run: '
+                    '"random", "expected", "solved")')
+    reference = fields.section(name)
+    scores = []
+    for key in REFERENCE_KEYS:
+        score = reference.raw(key)
+        if score is not None and not (is_number(score) and not math.isinf(score)):
+            reference.fail(key, score, "a finite number or null")
+        scores.append(None if score is None or math.isnan(score) else float(score))  # NaN: unknown, as null
+    return scores[0], scores[1], True

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 
 from imitax.errors import CheckpointError
-from imitax.io.checkpoint import load_checkpoint, read_metadata, restore_into, save_checkpoint
+from imitax.io.checkpoint import META_FILE, load_checkpoint, read_metadata, restore_into, save_checkpoint
 from imitax.io.run_dir import MetricsWriter
 from imitax.rl.rates import keep_configured_rates
+from imitax.schema import Fields
 
 RESUME_FOLDER = "resume"
 
@@ -45,30 +46,27 @@ class ResumeCheckpoint:
         """Metric rows written when the state was last saved (0 without a saved state)."""
         if not self.exists():
             return 0
-        return int(self._checked(read_metadata(self.folder)).get("metric_rows", 0))
+        return self._checked(read_metadata(self.folder))[1]
 
-    def _checked(self, meta: dict[str, Any]) -> dict[str, Any]:
-        """meta.json's fields, each checked: kind "resume", iterations and metric_rows whole numbers >= 0."""
+    def _checked(self, meta: dict[str, Any]) -> tuple[int, int]:
+        """(iterations, metric_rows) of meta.json, read through its schema: kind "resume",
+        iterations a whole number, metric_rows one too (absent: 0)."""
         if meta.get("kind") != "resume":
             raise CheckpointError(f"{self.folder}: checkpoint kind is {meta.get('kind')!r}; expected the 'resume' "
                                   "state a training run saves")
-        for field in ("iterations", "metric_rows"):
-            value = meta.get(field, 0 if field == "metric_rows" else None)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise CheckpointError(f"{self.folder / 'meta.json'}: {field} is {value!r}; expected a whole number >= 0 "
-                                      "(the resume state a training run saves)")
-        return meta
+        fields = Fields(meta, self.folder / META_FILE)
+        return fields.integer("iterations", low=0), fields.integer("metric_rows", default=0, low=0)
 
     def restore(self, template: Any) -> tuple[int, Any, dict[str, np.ndarray]] | None:
         if not self.exists():
             return None
         state, meta = load_checkpoint(self.folder)
-        self._checked(meta)
+        iterations, _ = self._checked(meta)
         if not isinstance(state, dict) or "carry" not in state:
             raise CheckpointError(f"{self.folder}: no training state in it; expected the 'resume' state a run saves")
         # the saved state, but at the learning rates the run's config gives now (see imitax.rl.rates)
         carry = keep_configured_rates(restore_into(self.folder, template, state["carry"]), template)
-        return meta["iterations"], carry, self._history(state.get("history", {}))
+        return iterations, carry, self._history(state.get("history", {}))
 
     def _history(self, saved: Any) -> dict[str, np.ndarray]:
         """The saved metrics so far, {name: numeric array}."""

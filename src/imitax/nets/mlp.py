@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from imitax.errors import ConfigError
+from imitax.schema import Fields
 
 ACTIVATIONS = {"tanh": nn.tanh, "relu": nn.relu, "gelu": nn.gelu, "silu": nn.silu}
 
@@ -24,6 +25,12 @@ def check_network(hidden_sizes: Sequence[int], activation: str, *, hidden_name: 
         if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width <= 0:
             raise ConfigError(f"{hidden_name} {list(hidden_sizes)}: {width!r} is not a layer width; "
                               "expected positive integers")
+
+
+def read_network(fields: Fields) -> tuple[tuple[int, ...], str]:
+    """(hidden_sizes, activation) of a saved network entry, read through its schema: a list of
+    integers >= 1 and one of `ACTIVATIONS`."""
+    return fields.integers("hidden_sizes", low=1), fields.text("activation", choices=tuple(ACTIVATIONS))
 
 
 class MLP(nn.Module):

@@ -17,8 +17,9 @@ import jax.numpy as jnp
 
 from imitax.envs.spec import Discrete, EnvSpec, executed_actions
 from imitax.nets.distributions import Categorical, DiagGaussian
-from imitax.nets.mlp import MLP
+from imitax.nets.mlp import MLP, read_network
 from imitax.nets.normalizer import ObsNormalizer
+from imitax.schema import Fields
 
 
 class _PolicyNet(nn.Module):
@@ -77,5 +78,6 @@ class Policy:
         return {"hidden_sizes": list(self.hidden_sizes), "activation": self.activation, "init_log_std": self.init_log_std}
 
     @classmethod
-    def from_config(cls, spec: EnvSpec, config: dict[str, Any]) -> Policy:
-        return cls(spec, tuple(config["hidden_sizes"]), config["activation"], float(config["init_log_std"]))
+    def from_config(cls, spec: EnvSpec, config: Fields) -> Policy:
+        """The policy `config()` described, read through its schema (a saved meta.json's "policy")."""
+        return cls(spec, *read_network(config), config.number("init_log_std"))

@@ -21,8 +21,9 @@ import numpy as np
 from imitax.envs.spec import Box, EnvSpec
 from imitax.errors import ConfigError
 from imitax.nets.distributions import SquashedGaussian
-from imitax.nets.mlp import MLP
+from imitax.nets.mlp import MLP, read_network
 from imitax.nets.normalizer import ObsNormalizer
+from imitax.schema import Fields
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 
@@ -93,5 +94,6 @@ class SquashedGaussianPolicy:
         return {"kind": "squashed_gaussian", "hidden_sizes": list(self.hidden_sizes), "activation": self.activation}
 
     @classmethod
-    def from_config(cls, spec: EnvSpec, config: dict[str, Any]) -> SquashedGaussianPolicy:
-        return cls(spec, tuple(config["hidden_sizes"]), config["activation"])
+    def from_config(cls, spec: EnvSpec, config: Fields) -> SquashedGaussianPolicy:
+        """The policy `config()` described, read through its schema (a saved meta.json's "policy")."""
+        return cls(spec, *read_network(config))

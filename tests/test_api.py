@@ -60,6 +60,11 @@ NUM_SEEDS = {"gail": 4}  # the README example's, so its program comes from the c
 LEARNS_REWARD = {"gail", "airl", "dac", "iq-learn"}
 
 
+
+def resolved(config, spec):
+    """`config` with its run-time defaults resolved for `spec`, where the method has any."""
+    return config.resolved(spec) if hasattr(config, "resolved") else config
+
 def cartpole_expert_jax(key, obs):
     return (obs[2] + 0.5 * obs[3] > 0).astype(jnp.int32)
 
@@ -110,7 +115,8 @@ def test_every_method_returns_one_train_result_that_acts_evaluates_and_round_tri
 
     saved = result.save(tmp_path / "run")
     loaded = imitax.load(saved)
-    assert loaded.method == method and loaded.num_seeds == seeds and loaded.config == result.config
+    # the saved config records run-time defaults (None, "auto") as the values the run resolved them to
+    assert loaded.method == method and loaded.num_seeds == seeds and loaded.config == resolved(result.config, result.spec)
     assert loaded.references == result.references and loaded.history.keys() == result.history.keys()
     np.testing.assert_array_equal(loaded.history[next(iter(result.history))], result.history[next(iter(result.history))])
     if method == "mce-irl":
@@ -225,7 +231,8 @@ def test_load_reads_command_line_runs(trained, tmp_path):
     assert mce.evaluate().mean_returns[0] == pytest.approx(mce_out["true_return"], rel=1e-5)
 
     gail, python_gail = imitax.load(gail_out["run_dir"]), trained("gail")
-    assert gail.method == "gail" and gail.config == python_gail.config and gail.num_seeds == 1
+    assert gail.method == "gail" and gail.config == python_gail.config.resolved(python_gail.spec) and gail.num_seeds == 1
+    assert (gail.config.bc_weight, gail.config.disc_steps, gail.config.disc_grad_penalty) == (0.1, 4, 0.1)  # not null
     assert isinstance(gail.reward, LearnedReward) and gail.reward.metadata == python_gail.reward.metadata
     transitions = Transitions(jnp.asarray(obs), jnp.ones(32, jnp.int32), jnp.zeros(32), jnp.asarray(obs[::-1]),
                               jnp.zeros(32, bool), jnp.zeros(32, bool))

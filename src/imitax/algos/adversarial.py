@@ -314,6 +314,13 @@ class Adversarial:
         return net_params, opt_state, jax.tree.map(jnp.mean, metrics)
 
     @property
+    def resolved_config(self) -> Any:
+        """The config with its run-time defaults (None) resolved for this generator and env: what
+        a run records in config.json, so that a later change of a default cannot change a resume."""
+        return dataclasses.replace(self.config, disc_steps=self.disc_steps, disc_grad_penalty=self.grad_penalty,
+                                   bc_weight=self.bc_weight)
+
+    @property
     def bc_weight(self) -> float:
         """Weight of the generator's behavioural-cloning term, None resolved by the generator."""
         weight = self.config.bc_weight

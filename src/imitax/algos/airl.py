@@ -55,6 +55,7 @@ from imitax.algos.gail import GAIL, AdversarialResult, GAILState, check_replay, 
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.airl_reward import AIRLRewardNet
 from imitax.nets.mlp import check_network
@@ -136,10 +137,19 @@ class AIRLConfig(GeneratorOptions):
             require_non_negative(self, "airl", "disc_grad_penalty")
         return self
 
+    def resolved(self, spec: EnvSpec) -> AIRLConfig:
+        """This config with its run-time defaults (None, "auto") resolved for `spec`."""
+        return AIRL(self, spec).resolved_config
+
 
 @dataclasses.dataclass(frozen=True)
 class AIRL(GAIL):
     config: AIRLConfig  # type: ignore[assignment]
+
+    @property
+    def resolved_config(self) -> AIRLConfig:
+        return dataclasses.replace(super().resolved_config, reward=self.generator_reward,
+                                   disc_state_only=self.disc_state_only)
 
     @property
     def disc_state_only(self) -> bool:

@@ -41,6 +41,7 @@ from imitax.algos.adversarial import (BUDGETS, GENERATOR_PPO, Adversarial, Adver
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.discriminator import REWARD_KINDS, Discriminator, check_ignore_obs
 from imitax.nets.mlp import check_network
@@ -108,6 +109,10 @@ class GAILConfig(GeneratorOptions):
             require_non_negative(self, section, "disc_grad_penalty")
         check_ignore_obs(self.disc_ignore_obs, None, f"{section}.disc_ignore_obs")
         check_replay(self, section)
+
+    def resolved(self, spec: EnvSpec) -> GAILConfig:
+        """This config with its run-time defaults (None) resolved for `spec`."""
+        return GAIL(self, spec).resolved_config
 
 def check_replay(config: Any, section: str) -> None:
     """The discriminator replay options of a GAIL or AIRL config (a reservoir is the PPO generator's)."""

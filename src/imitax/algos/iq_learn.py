@@ -51,6 +51,7 @@ from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
+from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative
 from imitax.rl import rates
 from imitax.rl.implicit_reward import ImplicitReward
@@ -99,6 +100,10 @@ class IQLearnConfig:
             raise ConfigError(f"iq_learn.expert_fraction must be in (0, 1), got {self.expert_fraction}")
         require_non_negative(self, "iq_learn", "chi2_weight", "grad_penalty")
         return self
+
+    def resolved(self, spec: EnvSpec) -> IQLearnConfig:
+        """This config with `value_loss` "auto" resolved (`spec` unused: nothing depends on it)."""
+        return dataclasses.replace(self, value_loss=self.resolved_value_loss)
 
     @property
     def resolved_value_loss(self) -> str:

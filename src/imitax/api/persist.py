@@ -89,7 +89,13 @@ def _config_json(result: TrainResult) -> dict[str, Any]:
     spec = result.spec
     return {"method": result.method, "env_id": None if spec is None else _env_id(result), "num_seeds": result.num_seeds,
             "options": {"seed": result.seed, "backend": result.backend},
-            method(result.method).config_key: to_jsonable(result.config)}
+            method(result.method).config_key: to_jsonable(_resolved(result))}
+
+
+def _resolved(result: TrainResult) -> Any:
+    """The run's config with its run-time defaults resolved (as the commands' config.json has it)."""
+    resolve = getattr(result.config, "resolved", None)
+    return result.config if resolve is None or result.spec is None else resolve(result.spec)
 
 
 def _env_id(result: TrainResult) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -208,23 +207,23 @@ def run_bc(args: TrainBCArgs) -> dict[str, Any]:
 
 
 def run_gail(args: TrainGAILArgs) -> dict[str, Any]:
-    return _run_from_demos(args, args.gail, "GAIL", partial(train_gail, config=args.gail))
+    return _run_from_demos(args, args.gail, "GAIL", train_gail)
 
 
 def run_airl(args: TrainAIRLArgs) -> dict[str, Any]:
-    return _run_from_demos(args, args.airl, "AIRL", partial(train_airl, config=args.airl))
+    return _run_from_demos(args, args.airl, "AIRL", train_airl)
 
 
 def run_sqil(args: TrainSQILArgs) -> dict[str, Any]:
-    return _run_from_demos(args, args.sqil, "SQIL", partial(train_sqil, config=args.sqil))
+    return _run_from_demos(args, args.sqil, "SQIL", train_sqil)
 
 
 def run_dac(args: TrainDACArgs) -> dict[str, Any]:
-    return _run_from_demos(args, args.dac, "DAC", partial(train_dac, config=args.dac))
+    return _run_from_demos(args, args.dac, "DAC", train_dac)
 
 
 def run_iq_learn(args: TrainIQLearnArgs) -> dict[str, Any]:
-    return _run_from_demos(args, args.iq_learn, "IQ-Learn", partial(train_iq_learn, config=args.iq_learn))
+    return _run_from_demos(args, args.iq_learn, "IQ-Learn", train_iq_learn)
 
 
 @holds_run_lock
@@ -241,6 +240,7 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
         context = context_features(env, demos.trajectories, opts.seed, getattr(config, "disc_ignore_obs", ()))
     hide = f"--{algo_name.lower()}.disc-ignore-obs" if isinstance(config, GAILConfig) else None
     warning = context_warning(context, len(demos.trajectories), hide) if context else None
+    args, config = _with_resolved_config(args, config, env.spec)
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
     if warning is not None:  # once nothing else can refuse the command: an error stays its only line
         print(f"imitax train {algo_name.lower()}: warning: {warning}", file=sys.stderr)
@@ -253,7 +253,7 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
         total, per_iteration = config.ppo.num_updates * config.ppo.batch_size, config.ppo.batch_size
     with training(run_dir, opts, f"{algo_name} {args.env_id}", total * args.num_seeds, per_iteration * args.num_seeds,
                   unit) as (mon, checkpoint):
-        result = trainer(env, demos.transitions(), seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon,
+        result = trainer(env, demos.transitions(), config=config, seed=opts.seed, num_seeds=args.num_seeds, on_chunk=mon,
                          checkpoint=checkpoint)
     policy = result.algo.policy
     policy_params = jax.vmap(result.algo.policy_params)(result.state)
@@ -276,6 +276,16 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     if warning is not None:
         out["warnings"] = [warning]
     return _finish(run_dir, algo_name, args.env_id, mon.rows, unit, out, opts.json)
+
+
+def _with_resolved_config(args: ImitationArgs, config: Any, spec: Any) -> tuple[ImitationArgs, Any]:
+    """`args` and its method config with the run-time defaults (None, "auto") resolved for `spec`,
+    so config.json records what the run trains with (a resume keeps it though a default changes)."""
+    if not hasattr(config, "resolved"):
+        return args, config
+    resolved = config.resolved(spec)
+    name = next(field.name for field in dataclasses.fields(args) if getattr(args, field.name) is config)
+    return dataclasses.replace(args, **{name: resolved}), resolved
 
 
 def _finish(run_dir: Any, algo: str, env_id: str, rows: list[dict[str, Any]], x: str, out: dict[str, Any], as_json: bool) -> dict[str, Any]:

@@ -49,35 +49,60 @@ def test_the_point_mass_goal_is_context_and_cartpole_has_none():
     assert context_features(cartpole, [_trajectory(moving)], seed=0) == []
 
 
-def test_train_gail_from_one_point_mass_demo_warns_and_records_it(tmp_path, monkeypatch, capsys):
+def test_train_gail_from_one_point_mass_demo_hides_the_goal_from_its_discriminator_and_says_so(tmp_path, monkeypatch,
+                                                                                                capsys):
     from imitax.cli import main
 
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     imitax.collect(point_mass.ENV_ID, point_mass.pd_expert, episodes=1, dataset_id="pointmass/one-v0", reference_episodes=20)
     capsys.readouterr()
-    code = main(["train", "gail", f"point_mass:{point_mass.ENV_ID}", "--backend", "gymnasium", "--demos", "pointmass/one-v0",
-                 "--gail.ppo.total-steps", "2048", "--gail.ppo.num-envs", "4", "--runs-dir", str(tmp_path / "runs"),
-                 "--eval-episodes", "2", "--no-progress"])
-    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert code == 0
-    assert [line for line in err if "warning" in line] == [
-        "imitax train gail: warning: " + context_warning([4, 5], 1, "--gail.disc-ignore-obs")]
-    (run_dir,) = (tmp_path / "runs").iterdir()
-    assert json.loads((run_dir / "result.json").read_text())["warnings"][0].startswith("observation features 4, 5")
-    # with them hidden from the discriminator there is nothing to warn about, and its saved reward knows it
-    assert main(["train", "gail", f"point_mass:{point_mass.ENV_ID}", "--backend", "gymnasium", "--demos", "pointmass/one-v0",
-                 "--gail.ppo.total-steps", "2048", "--gail.ppo.num-envs", "4", "--gail.disc-ignore-obs", "4", "5",
-                 "--runs-dir", str(tmp_path / "hidden"), "--eval-episodes", "2", "--no-progress"]) == 0
-    assert "warning" not in capsys.readouterr().err
-    (hidden_run,) = (tmp_path / "hidden").iterdir()
-    assert json.loads((hidden_run / "reward" / "meta.json").read_text())["network"]["ignore_obs"] == [4, 5]
-    assert "warnings" not in json.loads((hidden_run / "result.json").read_text())
+    common = ["train", "gail", f"point_mass:{point_mass.ENV_ID}", "--backend", "gymnasium", "--demos", "pointmass/one-v0",
+              "--gail.ppo.total-steps", "2048", "--gail.ppo.num-envs", "4", "--eval-episodes", "2", "--no-progress"]
 
-    # the Python API warns the same way (a UserWarning)
+    def run(folder: str, *extra: str) -> tuple[list[str], dict, dict]:
+        assert main([*common, *extra, "--runs-dir", str(tmp_path / folder)]) == 0
+        err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+        (run_dir,) = (tmp_path / folder).iterdir()
+        config = json.loads((run_dir / "config.json").read_text())
+        return err, config, json.loads((run_dir / "reward" / "meta.json").read_text())
+
+    # by default the goal (features 4, 5) is hidden from the discriminator: recorded, and said once
+    err, config, reward = run("default")
+    assert err == ["imitax train gail: warning: " + context_warning([4, 5], 1, "--gail.disc-ignore-obs", hidden=True)]
+    assert config["gail"]["disc_ignore_obs"] == [4, 5] and reward["network"]["ignore_obs"] == [4, 5]
+    # shown on request (the option with no index): the warning names the remedy instead
+    err, config, reward = run("shown", "--gail.disc-ignore-obs")
+    assert err == ["imitax train gail: warning: " + context_warning([4, 5], 1, "--gail.disc-ignore-obs")]
+    assert config["gail"]["disc_ignore_obs"] == [] and reward["network"]["ignore_obs"] == []
+    # hidden explicitly: nothing left to warn about
+    err, _, reward = run("hidden", "--gail.disc-ignore-obs", "4", "5")
+    assert err == [] and reward["network"]["ignore_obs"] == [4, 5]
+
+    # the Python API does the same (a UserWarning), and so does train_gail on flattened transitions
     config = GAILConfig.for_env(point_mass.ENV_ID, ppo={"total_steps": 2048, "num_envs": 4})
     env = imitax.make(point_mass.ENV_ID, backend="gymnasium")
-    with pytest.warns(UserWarning, match=r"gail: observation features 4, 5 are fixed within the one demonstration.*disc_ignore_obs 4 5"):
-        imitax.train("gail", env, "pointmass/one-v0", config=config)
+    with pytest.warns(UserWarning, match=r"gail: observation features 4, 5 are fixed within the one demonstration.*"
+                                         r"the discriminator does not see them"):
+        result = imitax.train("gail", env, "pointmass/one-v0", config=config)
+    assert result.config.disc_ignore_obs == (4, 5)
+    from imitax.algos.gail import train_gail
+    from imitax.data.minari_io import load_demonstrations
+
+    trained = train_gail(env, load_demonstrations("pointmass/one-v0").transitions(), config)
+    assert trained.algo.config.disc_ignore_obs == (4, 5) and trained.algo.discriminator.ignore_obs == (4, 5)
+
+
+def test_episodes_are_recovered_from_flattened_transitions():
+    from imitax.data.episode_context import episodes_of
+    from imitax.data.types import flatten_trajectories
+
+    rng = np.random.default_rng(3)
+    trajectories = [Trajectory(rng.normal(size=(n + 1, 2)).astype(np.float32), np.zeros(n, np.int32),
+                               np.zeros(n, np.float32), terminated) for n, terminated in ((4, True), (6, False), (1, False))]
+    recovered = episodes_of(flatten_trajectories(trajectories))
+    assert [len(e) for e in recovered] == [4, 6, 1] and [e.terminated for e in recovered] == [True, False, False]
+    for original, episode in zip(trajectories, recovered):
+        np.testing.assert_array_equal(original.obs, episode.obs)
 
 
 def test_the_discriminator_does_not_see_ignored_features_and_bad_indices_are_refused():

@@ -17,7 +17,8 @@ import dataclasses
 from typing import Any
 
 from imitax.algos.adversarial import AdversarialResult, train_adversarial
-from imitax.algos.gail import GAIL, GAILConfig
+from imitax.algos.gail import GAIL, GAILConfig, hide_episode_context
+from imitax.data.episode_context import episodes_of
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
@@ -51,4 +52,5 @@ def train_dac(
     """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
     ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs."""
     config.validate()
+    config = hide_episode_context(config, env, episodes_of(expert), seed)
     return train_adversarial(DAC(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

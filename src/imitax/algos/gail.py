@@ -31,6 +31,7 @@ after a truncation and from nothing (but the absorbing value) after a terminal s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -38,7 +39,8 @@ import jax.numpy as jnp
 
 from imitax.algos.adversarial import (BUDGETS, GENERATOR_PPO, Adversarial, AdversarialResult, AdversarialState,
                                       GeneratorOptions, check_disc_steps, generator_for_env, train_adversarial)
-from imitax.data.types import Transitions
+from imitax.data.episode_context import context_features, episodes_of
+from imitax.data.types import Trajectory, Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
@@ -82,9 +84,10 @@ class GAILConfig(GeneratorOptions):
     disc_grad_penalty: float | None = None
     """weight of the penalty (|grad logit| - 1)^2 at expert/agent interpolates (WGAN-GP, as in DAC); 0: off;
     None: 0.1 with the PPO generator, 1 with SAC (DAC)"""
-    disc_ignore_obs: tuple[int, ...] = ()
-    """observation features the discriminator does not see (the policy still does): features the
-    env draws per episode, which few demonstrations show one value of (`imitax train` warns)"""
+    disc_ignore_obs: tuple[int, ...] | None = None
+    """observation features the discriminator does not see (the policy still does); None: the features
+    the env draws anew each episode that stay fixed within every demonstration, when there are fewer
+    than 5 demonstrations (each shows one value of a goal the agent meets many of), else none"""
     disc_anneal_lr: bool = False
     """decay the discriminator's learning rate linearly to zero over the run"""
     disc_replay_size: int = 0
@@ -107,7 +110,8 @@ class GAILConfig(GeneratorOptions):
                       activation_name=f"{section}.disc_activation")
         if self.disc_grad_penalty is not None:
             require_non_negative(self, section, "disc_grad_penalty")
-        check_ignore_obs(self.disc_ignore_obs, None, f"{section}.disc_ignore_obs")
+        if self.disc_ignore_obs is not None:
+            check_ignore_obs(self.disc_ignore_obs, None, f"{section}.disc_ignore_obs")
         check_replay(self, section)
 
     def resolved(self, spec: EnvSpec) -> GAILConfig:
@@ -132,13 +136,13 @@ class GAIL(Adversarial):
 
     def __post_init__(self) -> None:
         # AIRL (a subclass) has no disc_ignore_obs: its reward network sees every feature
-        check_ignore_obs(getattr(self.config, "disc_ignore_obs", ()), self.spec.obs_dim, "disc_ignore_obs")
+        check_ignore_obs(getattr(self.config, "disc_ignore_obs", None) or (), self.spec.obs_dim, "disc_ignore_obs")
 
     @property
     def discriminator(self) -> Discriminator:
         c = self.config
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs, c.absorbing,
-                             self.gamma, tuple(c.disc_ignore_obs))
+                             self.gamma, tuple(c.disc_ignore_obs or ()))
 
     def saved_reward_params(self, state: GAILState) -> dict[str, Any]:
         """The parameters of the reward the run saves (`learned_reward` takes them)."""
@@ -186,5 +190,14 @@ def train_gail(
 ) -> AdversarialResult:
     """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
     ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs (`train_adversarial`)."""
-    config.validate()
+    config = hide_episode_context(config.validate(), env, episodes_of(expert), seed)
     return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)
+
+
+def hide_episode_context(config: GAILConfig, env: JaxEnv | GymnasiumEnv, episodes: Sequence[Trajectory],
+                         seed: int) -> GAILConfig:
+    """`config` with `disc_ignore_obs` None resolved: the per-episode context features of fewer
+    than FEW_EPISODES demonstrations `episodes` (`imitax.data.episode_context`), else none."""
+    if config.disc_ignore_obs is not None:
+        return config
+    return dataclasses.replace(config, disc_ignore_obs=tuple(context_features(env, episodes, seed)))

@@ -13,6 +13,8 @@ them. Every method returns the same `TrainResult`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import warnings
 from typing import Any
 
@@ -69,11 +71,14 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
         data = resolve_demos(demos, env.spec)
         transitions, references = data.transitions, data.references
         if spec_method.name != "bc" and data.trajectories is not None:
-            context = context_features(env, data.trajectories, seed, getattr(config, "disc_ignore_obs", ()))
+            hides = getattr(config, "disc_ignore_obs", ()) is None  # GAIL and DAC hide them by default
+            context = context_features(env, data.trajectories, seed, getattr(config, "disc_ignore_obs", None) or ())
             if context:
                 hide = "disc_ignore_obs" if spec_method.name in ("gail", "dac") else None
-                warnings.warn(f"{spec_method.name}: {context_warning(context, len(data.trajectories), hide)}", UserWarning,
-                              stacklevel=2)
+                warning = context_warning(context, len(data.trajectories), hide, hidden=hides)
+                warnings.warn(f"{spec_method.name}: {warning}", UserWarning, stacklevel=2)
+            if hides:  # resolved here, so the result's config records the hidden features
+                config = dataclasses.replace(config, disc_ignore_obs=tuple(context))
     expert_fn = None
     if spec_method.takes == "expert":
         expert_fn = resolve_expert(expert, env.spec)

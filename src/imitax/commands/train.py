@@ -234,13 +234,17 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     opts = args.options
     config.validate()
     env, demos, random_score, expert_score = load_for(args)
-    if isinstance(config, GAILConfig):  # GAIL and DAC: feature indices fit this env's observations
+    hides_context = isinstance(config, GAILConfig) and config.disc_ignore_obs is None  # GAIL and DAC by default
+    if isinstance(config, GAILConfig) and not hides_context:  # feature indices fit this env's observations
         check_ignore_obs(config.disc_ignore_obs, env.spec.obs_dim, f"{algo_name.lower()}.disc_ignore_obs")
     with phase("load"):
-        context = context_features(env, demos.trajectories, opts.seed, getattr(config, "disc_ignore_obs", ()))
+        context = context_features(env, demos.trajectories, opts.seed, getattr(config, "disc_ignore_obs", None) or ())
     hide = f"--{algo_name.lower()}.disc-ignore-obs" if isinstance(config, GAILConfig) else None
-    warning = context_warning(context, len(demos.trajectories), hide) if context else None
-    args, config = _with_resolved_config(args, config, env.spec)
+    warning = context_warning(context, len(demos.trajectories), hide, hidden=hides_context) if context else None
+    resolved = config.resolved(env.spec) if hasattr(config, "resolved") else config
+    if hides_context:
+        resolved = dataclasses.replace(resolved, disc_ignore_obs=tuple(context))
+    args, config = _with_config(args, config, resolved), resolved
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
     if warning is not None:  # once nothing else can refuse the command: an error stays its only line
         print(f"imitax train {algo_name.lower()}: warning: {warning}", file=sys.stderr)
@@ -278,14 +282,12 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     return _finish(run_dir, algo_name, args.env_id, mon.rows, unit, out, opts.json)
 
 
-def _with_resolved_config(args: ImitationArgs, config: Any, spec: Any) -> tuple[ImitationArgs, Any]:
-    """`args` and its method config with the run-time defaults (None, "auto") resolved for `spec`,
-    so config.json records what the run trains with (a resume keeps it though a default changes)."""
-    if not hasattr(config, "resolved"):
-        return args, config
-    resolved = config.resolved(spec)
-    name = next(field.name for field in dataclasses.fields(args) if getattr(args, field.name) is config)
-    return dataclasses.replace(args, **{name: resolved}), resolved
+def _with_config(args: ImitationArgs, old: Any, new: Any) -> ImitationArgs:
+    """`args` with its method config `old` replaced by `new`: the config with its run-time
+    defaults (None, "auto") resolved, so config.json records what the run trains with (a
+    resume keeps it though a default changes)."""
+    name = next(field.name for field in dataclasses.fields(args) if getattr(args, field.name) is old)
+    return dataclasses.replace(args, **{name: new})
 
 
 def _finish(run_dir: Any, algo: str, env_id: str, rows: list[dict[str, Any]], x: str, out: dict[str, Any], as_json: bool) -> dict[str, Any]:

@@ -6,7 +6,9 @@ each demonstration. With one or two demonstrations the expert's data holds one o
 it and the agent's data every value, so a discriminator tells them apart by that feature alone
 and its reward says nothing about behaviour (the fresh Thermostat task from 1 demo: GAIL -0.11,
 AIRL -1.30; with the feature fixed, 0.93 and 0.98; the point mass and Reacher-v5 likewise; from
-10 demos all >= 0.92). `context_features` finds such features so the commands can say so (`context_warning`).
+10 demos all >= 0.92). `context_features` finds such features so the commands can say so
+(`context_warning`), and GAIL and DAC hide them from their discriminator by default
+(`disc_ignore_obs` None; `episodes_of` recovers the episodes from flattened transitions).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Collection, Sequence
 import jax
 import numpy as np
 
-from imitax.data.types import Trajectory
+from imitax.data.types import Trajectory, Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 
@@ -57,14 +59,37 @@ def context_features(env: JaxEnv | GymnasiumEnv, trajectories: Sequence[Trajecto
             if feature not in hidden]
 
 
-def context_warning(features: Sequence[int], count: int, hide_option: str | None = None) -> str:
+def episodes_of(transitions: Transitions) -> list[Trajectory]:
+    """The episodes of flattened expert transitions (`flatten_trajectories`' layout: each episode's
+    last transition terminated or truncated), with their observations only meaningful."""
+    obs, next_obs = np.asarray(transitions.obs), np.asarray(transitions.next_obs)
+    ends = np.flatnonzero(np.asarray(transitions.terminated) | np.asarray(transitions.truncated)).tolist()
+    if not ends or ends[-1] != obs.shape[0] - 1:
+        ends.append(obs.shape[0] - 1)  # a last episode cut without a flag
+    episodes, start = [], 0
+    for end in ends:
+        length = end + 1 - start
+        episodes.append(Trajectory(obs=np.concatenate([obs[start:end + 1], next_obs[end:end + 1]]),
+                                   actions=np.zeros(length, np.int32), rewards=np.zeros(length, np.float32),
+                                   terminated=bool(np.asarray(transitions.terminated)[end])))
+        start = end + 1
+    return episodes
+
+
+def context_warning(features: Sequence[int], count: int, hide_option: str | None = None, hidden: bool = False) -> str:
     """The one-line warning about `features` (from `context_features`) of `count` demonstrations;
     `hide_option` (e.g. "--gail.disc-ignore-obs") is the method's option that hides features
-    from its discriminator, if it has one."""
+    from its discriminator, if it has one; `hidden`: the method hides them by default."""
     which = f"features {', '.join(map(str, features))} are" if len(features) > 1 else f"feature {features[0]} is"
     within = "the one demonstration" if count == 1 else f"each of the {count} demonstrations"
+    shown = f"the expert's data shows {count} value{'s' if count > 1 else ''} of it where the agent meets many"
+    if hidden:
+        return (f"observation {which} fixed within {within} but drawn anew each episode (a goal, a target, a "
+                f"condition): {shown}, so the discriminator does not see {'them' if len(features) > 1 else 'it'} "
+                f"(the policy does; {hide_option} with no index shows every feature); imitation may still fail, and "
+                f"{FEW_EPISODES} or more demonstrations or BC are the remedies then")
     remedies = f"{FEW_EPISODES} or more demonstrations, BC" + (
         f", or hiding them from the discriminator ({hide_option} {' '.join(map(str, features))})" if hide_option else "")
     return (f"observation {which} fixed within {within} but drawn anew each episode (a goal, a target, a "
-            f"condition): the expert's data shows {count} value{'s' if count > 1 else ''} of it where the agent meets "
-            f"many, and imitation by a discriminator or by expert labels tends to fail then; remedies: {remedies}")
+            f"condition): {shown}, and imitation by a discriminator or by expert labels tends to fail then; "
+            f"remedies: {remedies}")

@@ -90,6 +90,14 @@ def test_train_gail_from_one_point_mass_demo_hides_the_goal_from_its_discriminat
 
     trained = train_gail(env, load_demonstrations("pointmass/one-v0").transitions(), config)
     assert trained.algo.config.disc_ignore_obs == (4, 5) and trained.algo.discriminator.ignore_obs == (4, 5)
+    # AIRL too: its g and h, and the reward it saves
+    assert main(["train", "airl", f"point_mass:{point_mass.ENV_ID}", "--backend", "gymnasium", "--demos", "pointmass/one-v0",
+                 "--airl.ppo.total-steps", "2048", "--airl.ppo.num-envs", "4", "--eval-episodes", "2", "--no-progress",
+                 "--runs-dir", str(tmp_path / "airl")]) == 0
+    assert "the discriminator does not see them" in capsys.readouterr().err
+    (airl_run,) = (tmp_path / "airl").iterdir()
+    assert json.loads((airl_run / "config.json").read_text())["airl"]["disc_ignore_obs"] == [4, 5]
+    assert json.loads((airl_run / "reward" / "meta.json").read_text())["network"]["ignore_obs"] == [4, 5]
 
 
 def test_episodes_are_recovered_from_flattened_transitions():
@@ -112,6 +120,7 @@ def test_the_discriminator_does_not_see_ignored_features_and_bad_indices_are_ref
     from imitax.algos.gail import GAIL
     from imitax.data.types import Transitions
     from imitax.errors import ConfigError
+    from imitax.nets.airl_reward import AIRLRewardNet
     from imitax.nets.discriminator import Discriminator
     from imitax.nets.normalizer import ObsNormalizer
 
@@ -128,6 +137,10 @@ def test_the_discriminator_does_not_see_ignored_features_and_bad_indices_are_ref
         net = Discriminator(env.spec, (16,), ignore_obs=ignore)
         params = net.init(jax.random.PRNGKey(0), ObsNormalizer.identity(6))
         equal = np.allclose(net.logits(params, transitions(obs)), net.logits(params, transitions(other_goals)))
+        assert equal == same
+        airl = AIRLRewardNet(env.spec, (16,), state_only=False, ignore_obs=ignore)  # g and h alike
+        params = airl.init(jax.random.PRNGKey(0), ObsNormalizer.identity(6))
+        equal = np.allclose(airl.shaped_reward(params, transitions(obs)), airl.shaped_reward(params, transitions(other_goals)))
         assert equal == same
     with pytest.raises(ConfigError, match=r"disc_ignore_obs is \[6\]; the observation has 6 features"):
         GAIL(GAILConfig(disc_ignore_obs=(6,)), env.spec)

@@ -51,13 +51,15 @@ import jax.numpy as jnp
 import optax
 
 from imitax.algos.adversarial import GeneratorOptions, check_disc_steps
-from imitax.algos.gail import GAIL, AdversarialResult, GAILState, check_replay, train_adversarial
+from imitax.algos.gail import GAIL, AdversarialResult, GAILState, check_replay, hide_episode_context, train_adversarial
+from imitax.data.episode_context import episodes_of
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
 from imitax.nets.airl_reward import AIRLRewardNet
+from imitax.nets.discriminator import check_ignore_obs
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.rl import rates
@@ -86,6 +88,9 @@ class AIRLConfig(GeneratorOptions):
     disc_state_only: bool | None = None
     """the generator's discriminator's g depends on the state only; None: no when the saved reward has its own
     network (`separate_reward`), else `state_only` (that discriminator is then the saved reward)"""
+    disc_ignore_obs: tuple[int, ...] | None = None
+    """observation features g and h do not see (the policy still does); None: as GAIL's, the features the
+    env draws anew each episode that stay fixed within every one of fewer than 5 demonstrations"""
     disc_hidden_sizes: tuple[int, ...] = (64, 64)
     disc_activation: str = "tanh"
     # GAIL's rate. At 1e-4 the generator failed on every held-out Box task (5 seeds: the tests'
@@ -132,6 +137,8 @@ class AIRLConfig(GeneratorOptions):
         check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name="airl.disc_hidden_sizes",
                       activation_name="airl.disc_activation")
         check_replay(self, "airl")
+        if self.disc_ignore_obs is not None:
+            check_ignore_obs(self.disc_ignore_obs, None, "airl.disc_ignore_obs")
         require_non_negative(self, "airl", "reward_replay_size")
         if self.disc_grad_penalty is not None:
             require_non_negative(self, "airl", "disc_grad_penalty")
@@ -164,7 +171,7 @@ class AIRL(GAIL):
         """The generator's discriminator's g and h."""
         c = self.config
         return AIRLRewardNet(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, self.disc_state_only, self.gamma,
-                             c.absorbing)
+                             c.absorbing, tuple(c.disc_ignore_obs or ()))
 
     @property
     def saved_reward_net(self) -> AIRLRewardNet:
@@ -310,5 +317,5 @@ def train_airl(
 ) -> AdversarialResult:
     """Learn a reward and a policy from the expert transitions `expert` (`[num_transitions, ...]`);
     `hyperparams` ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs."""
-    config.validate()
+    config = hide_episode_context(config.validate(), env, episodes_of(expert), seed)
     return train_adversarial(AIRL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

@@ -194,9 +194,8 @@ def train_gail(
     return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)
 
 
-def hide_episode_context(config: GAILConfig, env: JaxEnv | GymnasiumEnv, episodes: Sequence[Trajectory],
-                         seed: int) -> GAILConfig:
-    """`config` with `disc_ignore_obs` None resolved: the per-episode context features of fewer
+def hide_episode_context(config: Any, env: JaxEnv | GymnasiumEnv, episodes: Sequence[Trajectory], seed: int) -> Any:
+    """`config` (GAIL's, DAC's or AIRL's) with `disc_ignore_obs` None resolved: the per-episode context features of fewer
     than FEW_EPISODES demonstrations `episodes` (`imitax.data.episode_context`), else none."""
     if config.disc_ignore_obs is not None:
         return config

@@ -71,10 +71,10 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
         data = resolve_demos(demos, env.spec)
         transitions, references = data.transitions, data.references
         if spec_method.name != "bc" and data.trajectories is not None:
-            hides = getattr(config, "disc_ignore_obs", ()) is None  # GAIL and DAC hide them by default
+            hides = getattr(config, "disc_ignore_obs", ()) is None  # GAIL, DAC and AIRL hide them by default
             context = context_features(env, data.trajectories, seed, getattr(config, "disc_ignore_obs", None) or ())
             if context:
-                hide = "disc_ignore_obs" if spec_method.name in ("gail", "dac") else None
+                hide = "disc_ignore_obs" if spec_method.name in ("gail", "dac", "airl") else None
                 warning = context_warning(context, len(data.trajectories), hide, hidden=hides)
                 warnings.warn(f"{spec_method.name}: {warning}", UserWarning, stacklevel=2)
             if hides:  # resolved here, so the result's config records the hidden features

@@ -234,12 +234,13 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     opts = args.options
     config.validate()
     env, demos, random_score, expert_score = load_for(args)
-    hides_context = isinstance(config, GAILConfig) and config.disc_ignore_obs is None  # GAIL and DAC by default
-    if isinstance(config, GAILConfig) and not hides_context:  # feature indices fit this env's observations
+    has_option = isinstance(config, (GAILConfig, AIRLConfig))  # GAIL, DAC and AIRL can hide features
+    hides_context = has_option and config.disc_ignore_obs is None  # as they do by default
+    if has_option and not hides_context:  # feature indices fit this env's observations
         check_ignore_obs(config.disc_ignore_obs, env.spec.obs_dim, f"{algo_name.lower()}.disc_ignore_obs")
     with phase("load"):
         context = context_features(env, demos.trajectories, opts.seed, getattr(config, "disc_ignore_obs", None) or ())
-    hide = f"--{algo_name.lower()}.disc-ignore-obs" if isinstance(config, GAILConfig) else None
+    hide = f"--{algo_name.lower()}.disc-ignore-obs" if has_option else None
     warning = context_warning(context, len(demos.trajectories), hide, hidden=hides_context) if context else None
     resolved = config.resolved(env.spec) if hasattr(config, "resolved") else config
     if hides_context:

@@ -7,7 +7,7 @@ it and the agent's data every value, so a discriminator tells them apart by that
 and its reward says nothing about behaviour (the fresh Thermostat task from 1 demo: GAIL -0.11,
 AIRL -1.30; with the feature fixed, 0.93 and 0.98; the point mass and Reacher-v5 likewise; from
 10 demos all >= 0.92). `context_features` finds such features so the commands can say so
-(`context_warning`), and GAIL and DAC hide them from their discriminator by default
+(`context_warning`), and GAIL, DAC and AIRL hide them from their discriminator by default
 (`disc_ignore_obs` None; `episodes_of` recovers the episodes from flattened transitions).
 """
 

@@ -71,24 +71,30 @@ def _discount(network: Fields, default: Any = REQUIRED) -> float:
 
 
 def _airl_reward(spec: EnvSpec, network: Fields, meta: Fields) -> tuple[AIRLRewardNet, Callable[..., jnp.ndarray]]:
-    """AIRL's g(s[, a]): state_only, gamma in [0, 1), absorbing (absent: false)."""
+    """AIRL's g(s[, a]): state_only, gamma in [0, 1), absorbing (absent: false), ignore_obs (absent: none)."""
     net = AIRLRewardNet(spec, *read_network(network), network.flag("state_only"), _discount(network),
-                        network.flag("absorbing", default=False))
+                        network.flag("absorbing", default=False), _ignored_features(spec, network, meta))
     return net, net.reward
 
 
 def _discriminator_reward(spec: EnvSpec, network: Fields, meta: Fields) -> tuple[Discriminator, Callable[..., jnp.ndarray]]:
     """A GAIL-style discriminator's reward of the form the run trained on: use_next_obs,
     absorbing (absent: false), gamma (absent: 0.99), ignore_obs (feature indices; absent: none)."""
+    net = Discriminator(spec, *read_network(network), network.flag("use_next_obs"),
+                        network.flag("absorbing", default=False), _discount(network, 0.99),
+                        _ignored_features(spec, network, meta))
+    kind = meta.text("reward", default="positive", choices=REWARD_KINDS)
+    return net, lambda params, transitions: net.reward(params, transitions, kind)
+
+
+def _ignored_features(spec: EnvSpec, network: Fields, meta: Fields) -> tuple[int, ...]:
+    """network.ignore_obs: distinct feature indices of `spec`'s observation (absent: none)."""
     ignore_obs = network.integers("ignore_obs", default=(), low=0)
     try:
         check_ignore_obs(ignore_obs, spec.obs_dim, "network.ignore_obs")
     except ConfigError as error:
         raise CheckpointError(f"{meta.source}: {error}") from None
-    net = Discriminator(spec, *read_network(network), network.flag("use_next_obs"),
-                        network.flag("absorbing", default=False), _discount(network, 0.99), ignore_obs)
-    kind = meta.text("reward", default="positive", choices=REWARD_KINDS)
-    return net, lambda params, transitions: net.reward(params, transitions, kind)
+    return ignore_obs
 
 
 def _implicit_reward(spec: EnvSpec, network: Fields, meta: Fields) -> tuple[ImplicitReward, Callable[..., jnp.ndarray]]:

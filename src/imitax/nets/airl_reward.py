@@ -64,6 +64,7 @@ class AIRLRewardNet:
     state_only: bool = True
     gamma: float = 0.99
     absorbing: bool = True
+    ignore_obs: tuple[int, ...] = ()  # observation features g and h do not see (set to 0 after normalisation)
 
     @property
     def net(self) -> _RewardAndPotential:
@@ -77,8 +78,12 @@ class AIRLRewardNet:
         net = self.net.init(key, jnp.zeros((1, self.reward_input_dim)), jnp.zeros((1, self.spec.obs_dim)))
         return {"net": net, "obs_norm": obs_norm}
 
+    def _observed(self, obs_norm: ObsNormalizer, obs: jnp.ndarray) -> jnp.ndarray:
+        normalised = obs_norm(obs)
+        return normalised.at[..., list(self.ignore_obs)].set(0.0) if self.ignore_obs else normalised
+
     def reward_inputs(self, obs_norm: ObsNormalizer, transitions: Transitions) -> jnp.ndarray:
-        parts = [obs_norm(transitions.obs)]
+        parts = [self._observed(obs_norm, transitions.obs)]
         if not self.state_only:
             space = self.spec.action_space
             if isinstance(space, Box):
@@ -115,10 +120,11 @@ class AIRLRewardNet:
     def shaped_reward(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
         """f(s, a, s') of each transition alone (the discriminator's term): f32[...]."""
         obs_norm = params["obs_norm"]
-        g, h = self.net.apply(params["net"], self.reward_inputs(obs_norm, transitions), obs_norm(transitions.obs))
-        h_next = self.net.apply(params["net"], obs_norm(transitions.next_obs), method="h")
+        g, h = self.net.apply(params["net"], self.reward_inputs(obs_norm, transitions), self._observed(obs_norm, transitions.obs))
+        h_next = self.net.apply(params["net"], self._observed(obs_norm, transitions.next_obs), method="h")
         return g + self.gamma * (1.0 - transitions.terminated) * h_next - h
 
     def config(self) -> dict[str, Any]:
         return {"hidden_sizes": list(self.hidden_sizes), "activation": self.activation,
-                "state_only": self.state_only, "gamma": self.gamma, "absorbing": self.absorbing}
+                "state_only": self.state_only, "gamma": self.gamma, "absorbing": self.absorbing,
+                "ignore_obs": list(self.ignore_obs)}

@@ -564,6 +564,8 @@ CASES = [
         ["expected indices from 0 to 3"], train("gail", "CartPole-v1", CARTPOLE_DEMOS, "--gail.disc-ignore-obs", "4")),
     cmd("cli/disc-ignore-obs-negative", ConfigError, ["gail.disc_ignore_obs is [-1]"], ["expected distinct observation feature"],
         train("gail", "CartPole-v1", CARTPOLE_DEMOS, "--gail.disc-ignore-obs", "-1")),
+    cmd("cli/airl-disc-ignore-obs-beyond-the-observation", ConfigError, ["airl.disc_ignore_obs is [7]", "has 4 features"],
+        ["expected indices from 0 to 3"], train("airl", "CartPole-v1", CARTPOLE_DEMOS, "--airl.disc-ignore-obs", "7")),
     cmd("cli/negative-bc-weight", ConfigError, ["gail.bc_weight", "got -1.0"], ["must be >= 0"],
         train("gail", "CartPole-v1", CARTPOLE_DEMOS, "--gail.bc-weight", "-1")),
     cmd("cli/bc-weight-with-the-sac-generator", ConfigError, ["airl.bc_weight is 1.0"], ["expected 0 with the SAC generator"],

@@ -20,6 +20,7 @@ from imitax.algos.bc import BCConfig
 from imitax.algos.dac import DACConfig
 from imitax.algos.dagger import DAggerConfig
 from imitax.algos.gail import GAILConfig
+from imitax.api.persist import resolved_config
 from imitax.algos.iq_learn import IQLearnConfig
 from imitax.algos.mce_irl import MCEIRLConfig
 from imitax.algos.sqil import SQILConfig
@@ -59,11 +60,6 @@ ENV = {"sac": "Pendulum-v1"}  # Box actions
 NUM_SEEDS = {"gail": 4}  # the README example's, so its program comes from the compilation cache
 LEARNS_REWARD = {"gail", "airl", "dac", "iq-learn"}
 
-
-
-def resolved(config, spec):
-    """`config` with its run-time defaults resolved for `spec`, where the method has any."""
-    return config.resolved(spec) if hasattr(config, "resolved") else config
 
 def cartpole_expert_jax(key, obs):
     return (obs[2] + 0.5 * obs[3] > 0).astype(jnp.int32)
@@ -116,7 +112,7 @@ def test_every_method_returns_one_train_result_that_acts_evaluates_and_round_tri
     saved = result.save(tmp_path / "run")
     loaded = imitax.load(saved)
     # the saved config records run-time defaults (None, "auto") as the values the run resolved them to
-    assert loaded.method == method and loaded.num_seeds == seeds and loaded.config == resolved(result.config, result.spec)
+    assert loaded.method == method and loaded.num_seeds == seeds and loaded.config == resolved_config(result.config, result.spec)
     assert loaded.references == result.references and loaded.history.keys() == result.history.keys()
     np.testing.assert_array_equal(loaded.history[next(iter(result.history))], result.history[next(iter(result.history))])
     if method == "mce-irl":

@@ -89,13 +89,14 @@ def _config_json(result: TrainResult) -> dict[str, Any]:
     spec = result.spec
     return {"method": result.method, "env_id": None if spec is None else _env_id(result), "num_seeds": result.num_seeds,
             "options": {"seed": result.seed, "backend": result.backend},
-            method(result.method).config_key: to_jsonable(_resolved(result))}
+            method(result.method).config_key: to_jsonable(resolved_config(result.config, result.spec))}
 
 
-def _resolved(result: TrainResult) -> Any:
-    """The run's config with its run-time defaults resolved (as the commands' config.json has it)."""
-    resolve = getattr(result.config, "resolved", None)
-    return result.config if resolve is None or result.spec is None else resolve(result.spec)
+def resolved_config(config: Any, spec: Any) -> Any:
+    """`config` with its run-time defaults (None, "auto") resolved for `spec` where the method has
+    any, as the run's config.json records it (and `imitax.load` gives it back)."""
+    resolve = getattr(config, "resolved", None)
+    return config if resolve is None or spec is None else resolve(spec)
 
 
 def _env_id(result: TrainResult) -> str:

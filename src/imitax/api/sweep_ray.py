@@ -215,7 +215,7 @@ def _read_back(plan: Any, number: int, metrics: dict[str, Any],
     """Program `number`'s points and record from its trial's metrics and run folders, each
     checked against the plan."""
     from imitax.api.inputs import backend_of
-    from imitax.api.persist import load
+    from imitax.api.persist import load, resolved_config
     from imitax.api.sweep import Program
     from imitax.io.atomic import to_jsonable
 
@@ -235,7 +235,7 @@ def _read_back(plan: Any, number: int, metrics: dict[str, Any],
             continue
         loaded = load(folder / f"point-{index}")
         if (loaded.method != plan.method or loaded.num_seeds != plan.num_seeds
-                or to_jsonable(loaded.config) != to_jsonable(plan.configs[index])):
+                or to_jsonable(loaded.config) != to_jsonable(resolved_config(plan.configs[index], loaded.spec))):
             raise CheckpointError(f"Ray trial of program {number}: point {index}'s run folder holds {loaded.method} with "
                                   f"{loaded.num_seeds} seeds and another config; expected {plan.method}, "
                                   f"{plan.num_seeds} seeds, the point's config")

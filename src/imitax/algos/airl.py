@@ -171,7 +171,7 @@ class AIRL(GAIL):
         """The generator's discriminator's g and h."""
         c = self.config
         return AIRLRewardNet(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, self.disc_state_only, self.gamma,
-                             c.absorbing, tuple(c.disc_ignore_obs or ()))
+                             c.absorbing, self.hidden_features)
 
     @property
     def saved_reward_net(self) -> AIRLRewardNet:

@@ -51,6 +51,5 @@ def train_dac(
 ) -> AdversarialResult:
     """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
     ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs."""
-    config.validate()
-    config = hide_episode_context(config, env, episodes_of(expert), seed)
+    config = hide_episode_context(config.validate(), env, episodes_of(expert), seed)
     return train_adversarial(DAC(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

@@ -135,14 +135,19 @@ class GAIL(Adversarial):
     config: GAILConfig
 
     def __post_init__(self) -> None:
-        # AIRL (a subclass) has no disc_ignore_obs: its reward network sees every feature
-        check_ignore_obs(getattr(self.config, "disc_ignore_obs", None) or (), self.spec.obs_dim, "disc_ignore_obs")
+        check_ignore_obs(self.hidden_features, self.spec.obs_dim, "disc_ignore_obs")
+
+    @property
+    def hidden_features(self) -> tuple[int, ...]:
+        """Observation features the discriminator does not see (`disc_ignore_obs`; None, not yet
+        resolved by `hide_episode_context`, hides none)."""
+        return tuple(self.config.disc_ignore_obs or ())
 
     @property
     def discriminator(self) -> Discriminator:
         c = self.config
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs, c.absorbing,
-                             self.gamma, tuple(c.disc_ignore_obs or ()))
+                             self.gamma, self.hidden_features)
 
     def saved_reward_params(self, state: GAILState) -> dict[str, Any]:
         """The parameters of the reward the run saves (`learned_reward` takes them)."""
@@ -200,3 +205,14 @@ def hide_episode_context(config: Any, env: JaxEnv | GymnasiumEnv, episodes: Sequ
     if config.disc_ignore_obs is not None:
         return config
     return dataclasses.replace(config, disc_ignore_obs=tuple(context_features(env, episodes, seed)))
+
+
+def episode_context(config: Any, env: JaxEnv | GymnasiumEnv, episodes: Sequence[Trajectory],
+                    seed: int) -> tuple[Any, list[int], bool]:
+    """(config, features, hidden) for any method's `config` and its demonstrations `episodes`:
+    the config with `disc_ignore_obs` None resolved (`hide_episode_context`), the per-episode
+    context features to tell the user about, and whether the discriminator hides them."""
+    if getattr(config, "disc_ignore_obs", ()) is None:
+        config = hide_episode_context(config, env, episodes, seed)
+        return config, list(config.disc_ignore_obs), True
+    return config, context_features(env, episodes, seed, getattr(config, "disc_ignore_obs", None) or ()), False

@@ -13,15 +13,14 @@ them. Every method returns the same `TrainResult`.
 
 from __future__ import annotations
 
-import dataclasses
-
 import warnings
 from typing import Any
 
+from imitax.algos.gail import episode_context
 from imitax.api.inputs import backend_of, resolve_demos, resolve_env, resolve_expert, resolve_mdp, resolve_visitation
 from imitax.api.methods import Run, method
 from imitax.api.result import ReferenceScores, TrainResult
-from imitax.data.episode_context import context_features, context_warning
+from imitax.data.episode_context import context_warning
 from imitax.errors import ConfigError, require_seed
 
 
@@ -71,14 +70,12 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
         data = resolve_demos(demos, env.spec)
         transitions, references = data.transitions, data.references
         if spec_method.name != "bc" and data.trajectories is not None:
-            hides = getattr(config, "disc_ignore_obs", ()) is None  # GAIL, DAC and AIRL hide them by default
-            context = context_features(env, data.trajectories, seed, getattr(config, "disc_ignore_obs", None) or ())
+            # resolved here (GAIL, DAC and AIRL hide them by default), so the result's config records them
+            config, context, hidden = episode_context(config, env, data.trajectories, seed)
             if context:
                 hide = "disc_ignore_obs" if spec_method.name in ("gail", "dac", "airl") else None
-                warning = context_warning(context, len(data.trajectories), hide, hidden=hides)
+                warning = context_warning(context, len(data.trajectories), hide, hidden=hidden)
                 warnings.warn(f"{spec_method.name}: {warning}", UserWarning, stacklevel=2)
-            if hides:  # resolved here, so the result's config records the hidden features
-                config = dataclasses.replace(config, disc_ignore_obs=tuple(context))
     expert_fn = None
     if spec_method.takes == "expert":
         expert_fn = resolve_expert(expert, env.spec)

@@ -13,14 +13,14 @@ import tyro
 from imitax.algos.airl import AIRLConfig, train_airl
 from imitax.algos.bc import BCConfig, train_bc
 from imitax.algos.dac import DACConfig, train_dac
-from imitax.algos.gail import GAILConfig, train_gail
+from imitax.algos.gail import GAILConfig, episode_context, train_gail
 from imitax.algos.iq_learn import IQLearnConfig, train_iq_learn
 from imitax.algos.sqil import SQILConfig, train_sqil
 from imitax.commands.common import (RunOptions, emit, evaluate_seeds, finish_run, holds_run_lock, keep_rollout_video, make_env,
                                    random_return, score_table, start_run, training, with_seed_axis)
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.wall_time import phase
-from imitax.data.episode_context import context_features, context_warning
+from imitax.data.episode_context import context_warning
 from imitax.data.minari_io import Demonstrations, load_demonstrations
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import ConfigError
@@ -235,16 +235,13 @@ def _run_from_demos(args: ImitationArgs, config: GAILConfig | AIRLConfig | SQILC
     config.validate()
     env, demos, random_score, expert_score = load_for(args)
     has_option = isinstance(config, (GAILConfig, AIRLConfig))  # GAIL, DAC and AIRL can hide features
-    hides_context = has_option and config.disc_ignore_obs is None  # as they do by default
-    if has_option and not hides_context:  # feature indices fit this env's observations
+    if has_option and config.disc_ignore_obs is not None:  # feature indices fit this env's observations
         check_ignore_obs(config.disc_ignore_obs, env.spec.obs_dim, f"{algo_name.lower()}.disc_ignore_obs")
-    with phase("load"):
-        context = context_features(env, demos.trajectories, opts.seed, getattr(config, "disc_ignore_obs", None) or ())
-    hide = f"--{algo_name.lower()}.disc-ignore-obs" if has_option else None
-    warning = context_warning(context, len(demos.trajectories), hide, hidden=hides_context) if context else None
     resolved = config.resolved(env.spec) if hasattr(config, "resolved") else config
-    if hides_context:
-        resolved = dataclasses.replace(resolved, disc_ignore_obs=tuple(context))
+    with phase("load"):
+        resolved, context, hidden = episode_context(resolved, env, demos.trajectories, opts.seed)
+    hide = f"--{algo_name.lower()}.disc-ignore-obs" if has_option else None
+    warning = context_warning(context, len(demos.trajectories), hide, hidden=hidden) if context else None
     args, config = _with_config(args, config, resolved), resolved
     run_dir = start_run(opts, algo_name.lower(), args.env_id, args)
     if warning is not None:  # once nothing else can refuse the command: an error stays its only line

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from imitax.data.types import Transitions
 from imitax.envs.spec import Box, EnvSpec, executed_actions
 from imitax.nets import absorbing as absorbing_state
+from imitax.nets.discriminator import observed
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -79,8 +80,7 @@ class AIRLRewardNet:
         return {"net": net, "obs_norm": obs_norm}
 
     def _observed(self, obs_norm: ObsNormalizer, obs: jnp.ndarray) -> jnp.ndarray:
-        normalised = obs_norm(obs)
-        return normalised.at[..., list(self.ignore_obs)].set(0.0) if self.ignore_obs else normalised
+        return observed(obs_norm, obs, self.ignore_obs)
 
     def reward_inputs(self, obs_norm: ObsNormalizer, transitions: Transitions) -> jnp.ndarray:
         parts = [self._observed(obs_norm, transitions.obs)]

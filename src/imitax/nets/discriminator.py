@@ -28,6 +28,12 @@ from imitax.nets.normalizer import ObsNormalizer
 REWARD_KINDS = ("logit", "positive", "negative")
 
 
+def observed(obs_norm: ObsNormalizer, obs: jnp.ndarray, ignore_obs: tuple[int, ...]) -> jnp.ndarray:
+    """f32[..., obs_dim]: `obs` normalised, with the features `ignore_obs` set to 0 (unseen)."""
+    normalised = obs_norm(obs)
+    return normalised.at[..., list(ignore_obs)].set(0.0) if ignore_obs else normalised
+
+
 def reward_from_logits(logits: jnp.ndarray, kind: str) -> jnp.ndarray:
     """Per-step reward from discriminator logits, D = sigmoid(logit) the probability of
     "expert": logit = log D - log(1 - D); positive = -log(1 - D) >= 0; negative = log D <= 0."""
@@ -100,8 +106,7 @@ class Discriminator:
         return jnp.concatenate(parts, axis=-1)
 
     def _observed(self, obs_norm: ObsNormalizer, obs: jnp.ndarray) -> jnp.ndarray:
-        normalised = obs_norm(obs)
-        return normalised.at[..., list(self.ignore_obs)].set(0.0) if self.ignore_obs else normalised
+        return observed(obs_norm, obs, self.ignore_obs)
 
     def logits(self, params: dict[str, Any], transitions: Transitions) -> jnp.ndarray:
         """f32[...]: log D - log(1 - D), D the probability that a transition is the expert's."""

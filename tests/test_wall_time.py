@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from imitax.commands.wall_time import command_clock, current_clock, phase, process_started, timed_result
+from imitax.commands.wall_time import CommandClock, command_clock, current_clock, phase, process_started, timed_result
 
 
 def test_phases_add_up_and_nested_phases_count_once():
@@ -32,6 +32,20 @@ def test_compile_time_is_counted_inside_a_command_only():
     assert 0 < inside <= clock.to_dict()["total_s"]
     jax.jit(lambda x: jnp.cos(x) * 5.0)(jnp.arange(9.0)).block_until_ready()
     assert clock.compile_s == inside and current_clock() is None
+
+
+def test_nested_and_overlapping_compile_events_count_their_wall_time_once():
+    """JAX reports a cache read inside the backend compile that made it, and the trace of a
+    jitted function called while tracing another, each as its own event."""
+    clock = CommandClock(0.0)
+    clock.add_compile(end=10.0, seconds=1.0)   # [9, 10]
+    clock.add_compile(end=12.0, seconds=0.5)   # [11.5, 12]: disjoint, adds
+    assert clock.compile_s == pytest.approx(1.5)
+    clock.add_compile(end=12.5, seconds=4.0)   # [8.5, 12.5] covers both and the gap
+    assert clock.compile_s == pytest.approx(4.0)
+    clock.add_compile(end=12.4, seconds=0.2)   # nested inside: nothing new
+    clock.add_compile(end=13.0, seconds=1.0)   # [12, 13] overlaps the end: 0.5 more
+    assert clock.compile_s == pytest.approx(4.5)
 
 
 def test_outside_a_command_nothing_is_timed():

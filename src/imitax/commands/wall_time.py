@@ -9,9 +9,10 @@ Phases are wall time between the calls that open and close them (a phase opened 
 another counts as the outer one, so nothing is counted twice); time outside every phase
 (parsing options, checks, writing the config and metrics) is `other_s`. Compiling happens
 inside phases (a training loop's first chunk, an evaluation's first episode batch):
-`compile_s` is the sum of JAX's compile-event durations over the whole command (tracing,
+`compile_s` is the wall time covered by JAX's compile events over the whole command (tracing,
 lowering, XLA compile, reading the persistent cache), already counted in the phases that
-compiled. The `imitax` program counts from its process's start (`import_s` is then the
+compiled. The events nest (a cache read inside a backend compile, the trace of a jitted
+function called while tracing another), so their intervals are joined, not summed. The `imitax` program counts from its process's start (`import_s` is then the
 interpreter's start-up and every import up to the command's own modules); `cli.main(argv)`
 called from Python, from the call.
 """
@@ -37,10 +38,24 @@ class CommandClock:
     def __init__(self, started: float):
         self.started = started
         self.seconds = dict.fromkeys(PHASES, 0.0)
-        self.compile_s = 0.0
+        self._compiling: list[tuple[float, float]] = []  # disjoint (start, end) perf_counter intervals
 
     def add(self, name: str, seconds: float) -> None:
         self.seconds[name] += seconds
+
+    def add_compile(self, end: float, seconds: float) -> None:
+        """One compile event that ended at `end` and took `seconds`; an event nested in (or
+        overlapping) earlier ones adds only the time they did not cover."""
+        start = end - seconds
+        kept = [(s, e) for s, e in self._compiling if e < start or s > end]
+        merged = [(s, e) for s, e in self._compiling if not (e < start or s > end)]
+        start = min([start] + [s for s, _ in merged])
+        end = max([end] + [e for _, e in merged])
+        self._compiling = kept + [(start, end)]
+
+    @property
+    def compile_s(self) -> float:
+        return sum(end - start for start, end in self._compiling)
 
     def to_dict(self) -> dict[str, float]:
         total = time.perf_counter() - self.started
@@ -58,7 +73,7 @@ _listening = False
 
 def _on_duration(event: str, seconds: float, **_: object) -> None:
     if _clock is not None and event in _COMPILE_EVENTS:
-        _clock.compile_s += seconds
+        _clock.add_compile(time.perf_counter(), seconds)
 
 
 @contextlib.contextmanager

@@ -38,7 +38,8 @@ g's scale, and the absorbing fold's, is arbitrary.
 Everything else (the loop, discriminator steps, the generator, seeds) is GAIL's
 (`imitax.algos.adversarial`). With the SAC generator (`generator="sac"`) the discriminator's
 agent samples come from the replay of the whole run and log pi is the current policy's, so
-the off-policy discriminator scores old actions by the policy that now acts.
+the off-policy discriminator scores old actions by the policy that now acts; on Box actions
+it is the density of the pre-squash action (see `SACGenerator.log_prob`).
 """
 
 from __future__ import annotations

@@ -115,12 +115,22 @@ class SquashedGaussian:
                       - jnp.sum(self.gaussian.log_std, axis=-1))
         return self.squash(u), log_prob_u - self._log_det(u)
 
+    def unsquash(self, actions: jnp.ndarray) -> jnp.ndarray:
+        """The pre-squash u of in-bounds actions, f32[..., action_dim]; infinite on a bound."""
+        return jnp.arctanh((1.0 / self.half_range) * (actions - self.mid))
+
     def log_prob(self, actions: jnp.ndarray) -> jnp.ndarray:
         """actions: f32[..., action_dim] -> f32[...]. Infinite or NaN on a bound (atanh(+-1));
         callers with actions that may sit there pull them inside first."""
-        u = jnp.arctanh((1.0 / self.half_range) * (actions - self.mid))
+        u = self.unsquash(actions)
         inverse_log_det = jnp.sum(-self.log_half_range - _log_abs_tanh_derivative(u), axis=-1)
         return self.gaussian.log_prob(u) + inverse_log_det
+
+    def log_prob_unsquashed(self, actions: jnp.ndarray) -> jnp.ndarray:
+        """The density of the actions' pre-squash u, f32[...]: `log_prob` without the squash's
+        log-Jacobian, a term that depends on the action alone and grows without bound towards
+        the bounds (same caveat on them)."""
+        return self.gaussian.log_prob(self.unsquash(actions))
 
     def mode(self) -> jnp.ndarray:
         """The squashed mean (not the density's mode, which a squash moves): f32[..., action_dim]."""

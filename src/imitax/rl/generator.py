@@ -51,7 +51,8 @@ class Generator(Protocol):
     def act(self, state: State, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]: ...
     def policy_params(self, state: State) -> dict[str, Any]: ...
     def log_prob(self, state: State, transitions: Transitions) -> jnp.ndarray:
-        """f32[...]: log pi(a|s) of transitions `[...]` under the current policy, held fixed."""
+        """f32[...]: log pi(a|s) of transitions `[...]` under the current policy, held fixed, in
+        the coordinates the policy samples in (for SAC, the actions before the tanh squash)."""
     def agent_transitions(self, data: Any, key: jax.Array | None, num: int) -> Transitions:
         """The agent transitions `[n, ...]` the discriminator learns from this iteration."""
     def improve(self, state: State, data: Any, reward_fn: RewardFn, key: jax.Array | None, demos: Transitions | None = None,
@@ -152,16 +153,21 @@ class SACGenerator(_Learner):
         return self.config.steps_per_iteration
 
     def log_prob(self, state: State, transitions: Transitions) -> jnp.ndarray:
-        """Box actions are pulled just inside the bounds first: the squashed Gaussian's density
-        is infinite on them, and replayed or expert actions may sit exactly there."""
+        """On Box actions the density of the pre-squash u = atanh(a) (rescaled), without the
+        squash's log-Jacobian: that term depends on the action alone, so AIRL's discriminator
+        exp(f) / (exp(f) + pi) means the same in either coordinate, but it grows without bound
+        towards the bounds, where a near bang-bang expert's actions sit (InvertedPendulum-v5:
+        14% within 0.1% of a bound, +7.8 nats there), and a smooth f cannot cancel it. With
+        it, AIRL-SAC scored 0.03 on InvertedPendulum-v5 from 10 demos (seed 0); without, 1.00.
+        Actions are pulled just inside the bounds first (atanh is infinite on them)."""
         params = jax.lax.stop_gradient(state.policy_params)
-        actions = transitions.actions
-        if not self.spec.discrete:
-            space = self.spec.action_space
-            low, high = jnp.asarray(space.low_array), jnp.asarray(space.high_array)
-            margin = 1e-4 * (high - low)
-            actions = jnp.clip(actions, low + margin, high - margin)
-        return self.policy.distribution(params, transitions.obs).log_prob(actions)
+        dist = self.policy.distribution(params, transitions.obs)
+        if self.spec.discrete:
+            return dist.log_prob(transitions.actions)
+        space = self.spec.action_space
+        low, high = jnp.asarray(space.low_array), jnp.asarray(space.high_array)
+        margin = 1e-4 * (high - low)
+        return dist.log_prob_unsquashed(jnp.clip(transitions.actions, low + margin, high - margin))
 
     def agent_transitions(self, data: Any, key: jax.Array | None, num: int) -> Transitions:
         """`num` transitions drawn uniformly from the replay."""

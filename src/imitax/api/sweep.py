@@ -40,6 +40,7 @@ from imitax.rl.loop import devices_used, finite_runs
 # Methods whose traced fields (learning rates held in the state) can be vmapped: those with a
 # `train_fn` and an `algorithm` in `imitax.api.methods`.
 VMAPPED_METHODS = ("gail", "airl", "dac", "sqil", "iq-learn")
+SEARCHES = ("random", "optuna")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +72,8 @@ class SweepResult:
     grid: bool
     """whether the points are a full grid over `fields` (else random samples, or a grid crossed with them)"""
     diverged: tuple[bool, ...] = ()
+    rounds: tuple[int, ...] = ()
+    """with `search="optuna"`, the round (0, 1, ...) whose proposals each point was; else empty"""
 
     def evaluate(self, episodes: int = 100, *, seed: int = 0) -> SweepEvaluation:
         """Every point's `TrainResult.evaluate(episodes=..., seed=...)` (None for a diverged point)."""
@@ -115,12 +118,14 @@ class SweepEvaluation:
         """One dict per point: its values, then mean, IQM and per-seed values of the metric
         (`diverged` true and None for the figures where it diverged)."""
         rows = []
-        for point, evaluation in zip(self.sweep.points, self.evaluations):
+        rounds = self.sweep.rounds or (None,) * len(self.sweep.points)
+        for point, evaluation, search_round in zip(self.sweep.points, self.evaluations, rounds):
+            row = {**point} if search_round is None else {**point, "round": search_round}
             if evaluation is None:
-                rows.append({**point, "diverged": True, "mean": None, "iqm": None, "per_seed": None, "mean_returns": None})
+                rows.append({**row, "diverged": True, "mean": None, "iqm": None, "per_seed": None, "mean_returns": None})
                 continue
             per_seed = evaluation.normalized_scores if evaluation.normalized_scores is not None else evaluation.mean_returns
-            rows.append({**point, "diverged": False, "mean": evaluation.mean, "iqm": evaluation.iqm,
+            rows.append({**row, "diverged": False, "mean": evaluation.mean, "iqm": evaluation.iqm,
                          "per_seed": [float(v) for v in per_seed], "mean_returns": evaluation.mean_returns.tolist()})
         return rows
 
@@ -143,6 +148,7 @@ class SweepEvaluation:
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.sweep.method, "fields": list(self.sweep.fields), "grid": self.sweep.grid,
+                "search": "optuna" if self.sweep.rounds else ("grid" if self.sweep.grid else "random"),
                 "metric": self.metric, "points": self.rows(),
                 "reference": self._evaluated[0].references.to_dict() if self._evaluated else None,
                 "programs": [program.to_dict() for program in self.sweep.programs]}
@@ -182,7 +188,8 @@ class SweepPlan:
 
 def sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequence[Any]] | None = None,
           sample: dict[str, Sequence[Any]] | None = None, num_samples: int = 0, config: Any = None, seed: int = 0,
-          num_seeds: int = 1, backend: str | None = None, sample_seed: int = 0, ray: Any = None) -> SweepResult:
+          num_seeds: int = 1, backend: str | None = None, sample_seed: int = 0, ray: Any = None,
+          search: str = "random", rounds: int = 3, search_episodes: int = 20) -> SweepResult:
     """Train `method_name` at every point of a grid and/or of random samples, `num_seeds` runs each.
 
     Args:
@@ -197,6 +204,11 @@ def sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequ
             "ray://host:port", "auto"; "local" starts Ray on this machine) or a `RayCluster`
             with per-trial resources and storage (needs `pip install "imitax[ray]"`; `env` must
             be an id that the cluster's workers can make).
+        search: how the `sample` points are chosen: "random" (independent draws) or "optuna"
+            (Optuna's TPE sampler, `pip install "imitax[optuna]"`): `num_samples` points in
+            `rounds` rounds, each round one sweep whose points' mean scores over
+            `search_episodes` episodes guide the next round's proposals
+            (`imitax.api.sweep_search`).
 
     Raises:
         ImitaxError: what `imitax.train` refuses, an unknown field, a value of the wrong type,
@@ -209,6 +221,15 @@ def sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequ
 
         cluster = ray if isinstance(ray, RayCluster) else RayCluster(address=ray)
         cluster.check(env)
+    if search not in SEARCHES:
+        raise ConfigError(f"unknown sweep search {search!r}; expected one of {', '.join(SEARCHES)}")
+    if search == "optuna":
+        from imitax.api.sweep_search import check_search, search_sweep
+
+        check_search(grid, sample, num_samples, rounds, search_episodes)
+        plan = plan_sweep(method_name, env, demos, sample=sample, num_samples=1, config=config, seed=seed,
+                          num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
+        return search_sweep(plan, sample, num_samples, rounds, search_episodes, sample_seed, ray=cluster).sweep
     plan = plan_sweep(method_name, env, demos, grid=grid, sample=sample, num_samples=num_samples, config=config,
                       seed=seed, num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
     if cluster is None:
@@ -248,6 +269,19 @@ def plan_sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str,
     return SweepPlan(spec_method.name, resolved, data, tuple(points[0]), tuple(points), tuple(configs),
                      tuple(_programs(spec_method.name, resolved, configs, points)), bool(grid) and not sample, seed,
                      num_seeds, env if isinstance(env, str) else None)
+
+
+def with_points(plan: SweepPlan, points: Sequence[Point]) -> SweepPlan:
+    """`plan` (its env, demos, base config and seeds) at other points of the same fields, each
+    point's config validated and the points grouped into programs again."""
+    spec_method = method(plan.method)
+    base = plan.configs[0]
+    for field in plan.points[0]:  # the plan's first point set these fields; every new point sets them again
+        if any(field not in point for point in points):
+            raise ConfigError(f"every point must set {field}; got {list(points)}")
+    configs = [validated_config(spec_method, with_values(base, point), plan.env.spec.env_id) for point in points]
+    return dataclasses.replace(plan, points=tuple(points), configs=tuple(configs), grid=False,
+                               programs=tuple(_programs(plan.method, plan.env, configs, list(points))))
 
 
 def run_sweep(plan: SweepPlan, on_program: Any = None, ray: Any = None, on_chunk: Any = None) -> SweepResult:

@@ -116,14 +116,33 @@ def grid_points(config: Any, section: str, grid: dict[str, Sequence[Any]]) -> li
     return [dict(zip(axes, combination)) for combination in itertools.product(*axes.values())]
 
 
-def sampled_points(config: Any, section: str, ranges: dict[str, Sequence[Any]], count: int, seed: int) -> list[Point]:
-    """`count` random points: each field drawn independently from its (low, high) range, floats
-    log-uniformly when both bounds are positive (learning rates, coefficients) and uniformly
-    otherwise, ints uniformly from low to high inclusive."""
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ConfigError(f"num_samples must be an integer >= 1 with a sampled range, got {count!r}")
-    rng = np.random.default_rng(seed)
-    draws = {}  # field -> draw(rng) of one value
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """A sampled field's bounds: ints uniform from low to high inclusive; floats log-uniform
+    when both bounds are positive (learning rates, coefficients), else uniform."""
+
+    low: int | float
+    high: int | float
+
+    @property
+    def integer(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+    @property
+    def log(self) -> bool:
+        return not self.integer and self.low > 0
+
+    def draw(self, rng: np.random.Generator) -> int | float:
+        if self.integer:
+            return int(rng.integers(self.low, self.high + 1))
+        if self.log:
+            return float(np.exp(rng.uniform(math.log(self.low), math.log(self.high))))
+        return float(rng.uniform(self.low, self.high))
+
+
+def parse_ranges(config: Any, section: str, ranges: dict[str, Sequence[Any]]) -> dict[str, Range]:
+    """{dotted field: Range} of `{field: (low, high)}`, bounds converted to the field's type."""
+    parsed = {}
     for name, bounds in ranges.items():
         path = field_name(name, section)
         if isinstance(bounds, (str, bytes)) or not isinstance(bounds, Sequence) or len(bounds) != 2:
@@ -131,14 +150,18 @@ def sampled_points(config: Any, section: str, ranges: dict[str, Sequence[Any]], 
         low, high = (convert(config, path, bound) for bound in bounds)
         if isinstance(low, bool) or not isinstance(low, (int, float)) or not low < high:
             raise ConfigError(f"sweep range for {path}: expected numbers low < high, got {bounds!r}")
-        if isinstance(low, int) and isinstance(high, int):
-            draws[path] = lambda rng, low=low, high=high: int(rng.integers(low, high + 1))
-        elif low > 0:
-            draws[path] = lambda rng, low=low, high=high: float(np.exp(rng.uniform(math.log(low), math.log(high))))
-        else:
-            draws[path] = lambda rng, low=low, high=high: float(rng.uniform(low, high))
+        parsed[path] = Range(low, high)
+    return parsed
+
+
+def sampled_points(config: Any, section: str, ranges: dict[str, Sequence[Any]], count: int, seed: int) -> list[Point]:
+    """`count` random points: each field drawn independently from its (low, high) `Range`."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ConfigError(f"num_samples must be an integer >= 1 with a sampled range, got {count!r}")
+    rng = np.random.default_rng(seed)
+    parsed = parse_ranges(config, section, ranges)
     # point by point, so that more samples extend the same list
-    return [{path: draw(rng) for path, draw in draws.items()} for _ in range(count)]
+    return [{path: bounds.draw(rng) for path, bounds in parsed.items()} for _ in range(count)]
 
 
 def parse_assignments(items: Sequence[str], option: str) -> dict[str, list[str]]:

@@ -1,7 +1,8 @@
 """`imitax sweep gail|airl|bc|dac|sqil|iq-learn ENV --demos ID --grid FIELD=V1,V2 ... --num-seeds N`.
 
 Every point of the grid (and/or `--num-samples` random points of `--sample FIELD=LOW:HIGH`
-ranges) trains `--num-seeds` seeds; points that differ only in learning rates of GAIL or AIRL
+ranges; with `--search optuna`, points proposed by Optuna's TPE in `--rounds` rounds, each round
+one sweep scored before the next is proposed: `imitax.api.sweep_search`) trains `--num-seeds` seeds; points that differ only in learning rates of GAIL or AIRL
 share one compiled program, vmapped over points x seeds (`imitax.api.sweep`). The run folder
 gets sweep.json (every point's values, per-seed scores, mean and IQM, and the programs run),
 sweep.md (the table), sweep.png (a heatmap over a grid of one or two fields, else one scatter
@@ -19,7 +20,8 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 
-from imitax.api.sweep import VMAPPED_METHODS
+from imitax.api.sweep import SEARCHES, VMAPPED_METHODS
+from imitax.api.sweep_space import parse_assignments
 from imitax.commands.common import emit, finish_run, holds_run_lock, start_run
 from imitax.commands.resources import check_memory, estimate
 from imitax.commands.train import (ImitationArgs, TrainAIRLArgs, TrainBCArgs, TrainDACArgs, TrainGAILArgs,
@@ -42,7 +44,12 @@ class SweepOptions:
     num_samples: int = 0
     """random points drawn from the --sample ranges (each combined with every --grid point)"""
     sample_seed: int = 0
-    """seed of the random points"""
+    """seed of the random points (and of Optuna's sampler)"""
+    search: str = "random"
+    """random (independent draws from the --sample ranges) | optuna (Optuna's TPE proposes --num-samples
+    points in --rounds rounds, each trained as one sweep and scored before the next; needs imitax[optuna])"""
+    rounds: int = 3
+    """with --search optuna: rounds of proposals (the first is random)"""
     ray: str | None = None
     """run each program as a Ray Tune trial on a Ray cluster: host:port as `ray start --head` printed it,
     ray://host:port, auto (the cluster of this node) or local (start Ray here); needs imitax[ray]"""
@@ -85,7 +92,6 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
     from imitax.api.inputs import ExpertData
     from imitax.api.result import ReferenceScores
     from imitax.api.sweep import plan_sweep
-    from imitax.api.sweep_space import parse_assignments
 
     method_name = next(name for kind, name in SWEEP_COMMANDS.values() if type(args) is kind)
     opts, options = args.options, args.sweep
@@ -99,6 +105,12 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
         raise ConfigError(f"--sample needs --num-samples >= 1, got {options.num_samples}")
     if options.num_samples and not options.sample:
         raise ConfigError("--num-samples needs --sample FIELD=LOW:HIGH ranges to draw from")
+    if options.search not in SEARCHES:
+        raise ConfigError(f"unknown --search {options.search!r}; expected one of {', '.join(SEARCHES)}")
+    if options.search == "optuna":
+        from imitax.api.sweep_search import check_search
+
+        check_search(options.grid, options.sample, options.num_samples, options.rounds, opts.eval_episodes)
     cluster = None
     if options.ray is not None:
         from imitax.api.sweep_ray import RayCluster
@@ -110,21 +122,27 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
     # measures the random reference again
     data = ExpertData(demos.transitions(), args.demos, ReferenceScores(random_score, expert_score))
     plan = plan_sweep(method_name, env, data, grid=parse_assignments(options.grid, "--grid"),
-                      sample=parse_assignments(options.sample, "--sample"), num_samples=options.num_samples,
+                      sample=parse_assignments(options.sample, "--sample"),
+                      num_samples=1 if options.search == "optuna" else options.num_samples,
                       config=method_config(args, method_name), seed=opts.seed, num_seeds=args.num_seeds,
                       sample_seed=options.sample_seed)
     plan = dataclasses.replace(plan, env_id=args.env_id)
     if cluster is None:  # on Ray the trials' machines hold the runs
         largest = max(len(indices) for indices, _ in plan.programs)
+        if options.search == "optuna":  # a round's points may share one program
+            from imitax.api.sweep_search import round_sizes
+
+            largest = round_sizes(options.num_samples, options.rounds)[0]
         check_memory(estimate(args, env.spec, largest * args.num_seeds, demos.num_transitions))
     with contextlib.ExitStack() as ray_session:
         if cluster is not None:
             from imitax.api.sweep_ray import connected
 
             ray_session.enter_context(connected(cluster))  # an unreachable cluster is refused before the run folder
-        run_dir, result = _train(plan, opts, method_name, args, cluster)
-    with phase("evaluate"):
-        scores = result.evaluate(episodes=opts.eval_episodes, seed=opts.seed)
+        run_dir, result, scores = _train(plan, opts, method_name, args, cluster)
+    if scores is None:  # a search scored its points as it went
+        with phase("evaluate"):
+            scores = result.evaluate(episodes=opts.eval_episodes, seed=opts.seed)
     best_point, best = scores.best
     best_result = result.results[result.points.index(best_point)]
     summary = scores.to_dict()
@@ -144,20 +162,30 @@ def run_sweep_command(args: Any) -> dict[str, Any]:
            "best_seed_scores": summary["points"][result.points.index(best_point)]["per_seed"],
            "reference": {"random": random_score, "expert": expert_score},
            "compile_s": sum(p.compile_s for p in result.programs), "train_s": sum(p.run_s for p in result.programs),
-           "points": summary["points"]}
+           "search": summary["search"], "points": summary["points"]}
+    if result.rounds:
+        from imitax.api.sweep_search import best_by_round
+
+        out["best_mean_by_round"] = best_by_round(scores)
     out = finish_run(run_dir, f"{method_name} sweep on {args.env_id}", [], "env_steps", [], out)
     emit(out, opts.json, [scores.table(), f"best: {best_point} mean {best.mean:.3f}", f"saved {run_dir}"])
     return out
 
 
-def _train(plan: Any, opts: Any, method_name: str, args: Any, cluster: Any) -> tuple[Any, Any]:
-    """The run folder, and the sweep trained into it (here, or on `cluster`), with progress on stderr."""
+def _train(plan: Any, opts: Any, method_name: str, args: Any, cluster: Any) -> tuple[Any, Any, Any]:
+    """The run folder, the sweep trained into it (here, or on `cluster`) and, for a search, its
+    points' scores (else None), with progress on stderr."""
     from imitax.api.sweep import run_sweep
 
+    options = args.sweep
     run_dir = start_run(opts, f"sweep-{method_name}", args.env_id, args)
     where = f" as Ray trials on {cluster.address}" if cluster is not None else ""
-    print(f"sweep {method_name} {args.env_id}: {len(plan.points)} points x {args.num_seeds} seeds in "
-          f"{len(plan.programs)} program{'s' if len(plan.programs) != 1 else ''}{where}", file=sys.stderr, flush=True)
+    if options.search == "optuna":
+        print(f"sweep {method_name} {args.env_id}: Optuna TPE, {options.num_samples} points in {options.rounds} rounds "
+              f"x {args.num_seeds} seeds{where}", file=sys.stderr, flush=True)
+    else:
+        print(f"sweep {method_name} {args.env_id}: {len(plan.points)} points x {args.num_seeds} seeds in "
+              f"{len(plan.programs)} program{'s' if len(plan.programs) != 1 else ''}{where}", file=sys.stderr, flush=True)
 
     def report(program: Any, done: int, total: int) -> None:
         if opts.progress:
@@ -178,5 +206,19 @@ def _train(plan: Any, opts: Any, method_name: str, args: Any, cluster: Any) -> t
         print(f"  program {number}/{len(plan.programs)}: {done:,}/{total:,} iterations{mean}", file=sys.stderr,
               flush=True)
 
+    def report_round(number: int, rounds: int, evaluation: Any) -> None:
+        if opts.progress:
+            best = np.nanmax(evaluation.means) if np.isfinite(evaluation.means).any() else float("nan")
+            print(f"  round {number}/{rounds}: best of its {len(evaluation.means)} points {best:.3f}", file=sys.stderr,
+                  flush=True)
+
+    if options.search == "optuna":  # each round is scored before the next: evaluation is part of the search
+        from imitax.api.sweep_search import search_sweep
+
+        with phase("train"):
+            scores = search_sweep(plan, parse_assignments(options.sample, "--sample"), options.num_samples,
+                                  options.rounds, opts.eval_episodes, options.sample_seed, ray=cluster,
+                                  on_round=report_round, on_program=report)
+        return run_dir, scores.sweep, scores
     with phase("train"):  # the programs' evaluation comes after, in its own phase
-        return run_dir, run_sweep(plan, report, ray=cluster, on_chunk=report_chunk)
+        return run_dir, run_sweep(plan, report, ray=cluster, on_chunk=report_chunk), None

@@ -158,7 +158,8 @@ class SACGenerator(_Learner):
         exp(f) / (exp(f) + pi) means the same in either coordinate, but it grows without bound
         towards the bounds, where a near bang-bang expert's actions sit (InvertedPendulum-v5:
         14% within 0.1% of a bound, +7.8 nats there), and a smooth f cannot cancel it. With
-        it, AIRL-SAC scored 0.03 on InvertedPendulum-v5 from 10 demos (seed 0); without, 1.00.
+        it, AIRL-SAC scored 0.03 on InvertedPendulum-v5 from 10 demos (seed 0); without, 1.00
+        (seed 1: 0.11, so not the only cause of AIRL-SAC's failure there; Pendulum unchanged).
         Actions are pulled just inside the bounds first (atanh is infinite on them)."""
         params = jax.lax.stop_gradient(state.policy_params)
         dist = self.policy.distribution(params, transitions.obs)

@@ -158,8 +158,9 @@ class SACGenerator(_Learner):
         exp(f) / (exp(f) + pi) means the same in either coordinate, but it grows without bound
         towards the bounds, where a near bang-bang expert's actions sit (InvertedPendulum-v5:
         14% within 0.1% of a bound, +7.8 nats there), and a smooth f cannot cancel it. With
-        it, AIRL-SAC scored 0.03 on InvertedPendulum-v5 from 10 demos (seed 0); without, 1.00
-        (seed 1: 0.11, so not the only cause of AIRL-SAC's failure there; Pendulum unchanged).
+        it, AIRL-SAC failed all 6 runs on InvertedPendulum-v5 (3 seeds x 10 demos and 1 demo,
+        0.02-0.16); without, 2 of 5 reached 1.00 (the others 0.03-0.11; g(s) and g(s, a)
+        alike), so it is one cause of that failure, not the only one. Pendulum: unchanged.
         Actions are pulled just inside the bounds first (atanh is infinite on them)."""
         params = jax.lax.stop_gradient(state.policy_params)
         dist = self.policy.distribution(params, transitions.obs)

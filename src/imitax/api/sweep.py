@@ -21,6 +21,7 @@ scores are those of that separate run.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from collections.abc import Sequence
@@ -229,7 +230,12 @@ def sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequ
         check_search(grid, sample, num_samples, rounds, search_episodes)
         plan = plan_sweep(method_name, env, demos, sample=sample, num_samples=1, config=config, seed=seed,
                           num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
-        return search_sweep(plan, sample, num_samples, rounds, search_episodes, sample_seed, ray=cluster).sweep
+        with contextlib.ExitStack() as ray_session:
+            if cluster is not None:
+                from imitax.api.sweep_ray import connected
+
+                ray_session.enter_context(connected(cluster))
+            return search_sweep(plan, sample, num_samples, rounds, search_episodes, sample_seed, ray=cluster).sweep
     plan = plan_sweep(method_name, env, demos, grid=grid, sample=sample, num_samples=num_samples, config=config,
                       seed=seed, num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
     if cluster is None:

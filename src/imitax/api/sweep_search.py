@@ -16,13 +16,15 @@ failed trial. With the same `sample_seed` the same scores give the same proposal
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from imitax.api.sweep import Program, SweepEvaluation, SweepPlan, SweepResult, run_sweep, with_points
+from imitax.api.methods import method
+from imitax.api.sweep import SweepEvaluation, SweepPlan, SweepResult, run_sweep, with_points
 from imitax.api.sweep_space import Point, parse_ranges
 from imitax.errors import ConfigError
 
@@ -64,8 +66,7 @@ def search_sweep(plan: SweepPlan, sample: dict[str, Sequence[Any]], num_samples:
 
     plan: a checked plan over the `sample` fields (its points are replaced)."""
     optuna = _optuna()
-    section = _section(plan)
-    ranges = parse_ranges(plan.configs[0], section, sample)
+    ranges = parse_ranges(plan.configs[0], method(plan.method).config_key, sample)
     distributions = {path: optuna.distributions.IntDistribution(int(bounds.low), int(bounds.high)) if bounds.integer
                      else optuna.distributions.FloatDistribution(float(bounds.low), float(bounds.high), log=bounds.log)
                      for path, bounds in ranges.items()}
@@ -75,7 +76,7 @@ def search_sweep(plan: SweepPlan, sample: dict[str, Sequence[Any]], num_samples:
     points: list[Point] = []
     results: list[Any] = []
     diverged: list[bool] = []
-    programs: list[Program] = []
+    programs: list[Any] = []
     evaluations: list[Any] = []
     point_rounds: list[int] = []
     for number, size in enumerate(sizes):
@@ -89,8 +90,8 @@ def search_sweep(plan: SweepPlan, sample: dict[str, Sequence[Any]], num_samples:
             else:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
         offset = len(points)
-        programs.extend(Program(tuple(offset + index for index in program.points), program.vmapped_fields,
-                                program.compile_s, program.run_s, program.devices) for program in result.programs)
+        programs.extend(dataclasses.replace(program, points=tuple(offset + index for index in program.points))
+                        for program in result.programs)
         points.extend(round_points)
         results.extend(result.results)
         diverged.extend(result.diverged or (False,) * size)
@@ -101,12 +102,6 @@ def search_sweep(plan: SweepPlan, sample: dict[str, Sequence[Any]], num_samples:
     sweep = SweepResult(plan.method, tuple(distributions), tuple(points), tuple(results), tuple(programs), False,
                         tuple(diverged), tuple(point_rounds))
     return SweepEvaluation(sweep, tuple(evaluations))
-
-
-def _section(plan: SweepPlan) -> str:
-    from imitax.api.methods import method
-
-    return method(plan.method).config_key
 
 
 def best_by_round(evaluation: SweepEvaluation) -> list[float]:

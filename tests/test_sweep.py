@@ -40,8 +40,10 @@ def test_a_vmapped_sweep_scores_each_point_as_its_separate_run(rate_sweep):
     assert sweep.programs[0].points == (0, 1)
     scores = sweep.evaluate(episodes=3)
     config = dataclasses.replace(TINY_GAIL, disc_learning_rate=3e-3, ppo=dataclasses.replace(TINY_GAIL.ppo, learning_rate=1e-3))
-    assert sweep.results[1].config == config and sweep.points[1] == {"disc_learning_rate": 3e-3, "ppo.learning_rate": 1e-3}
+    assert sweep.points[1] == {"disc_learning_rate": 3e-3, "ppo.learning_rate": 1e-3}
     alone = imitax.train("gail", "CartPole-v1", "cartpole/expert-v0", config=config, num_seeds=2)
+    # the config as the separate run records it: per-episode context resolved from the demos (none here)
+    assert sweep.results[1].config == alone.config == dataclasses.replace(config, disc_ignore_obs=())
     np.testing.assert_allclose(scores.evaluations[1].mean_returns, alone.evaluate(episodes=3).mean_returns)
     for seed in range(2):
         np.testing.assert_allclose(_flat(sweep.results[1].policy_params[seed]), _flat(alone.policy_params[seed]),

@@ -99,6 +99,19 @@ def test_vmapped_points_are_one_trial(ray_session):
         np.testing.assert_array_equal(_flat(there.reward.params[1]), _flat(here.reward.params[1]))
 
 
+def test_an_optuna_search_runs_its_rounds_as_trials_with_a_gail_point_alone(ray_session):
+    """Round 2 holds one point, a program that trains through `imitax.train` on the trial (it
+    records GAIL's resolved per-episode context, as the sweep's plan does: read back and checked)."""
+    config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
+    kwargs = dict(sample={"disc_learning_rate": (1e-4, 1e-2)}, num_samples=3, rounds=2, search="optuna", config=config,
+                  search_episodes=2)
+    remote = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", ray="auto", **kwargs)
+    local = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", **kwargs)
+    assert [program.points for program in remote.programs] == [(0, 1), (2,)] and remote.points == local.points
+    assert remote.results[2].config == local.results[2].config and remote.results[2].config.disc_ignore_obs == ()
+    np.testing.assert_array_equal(_flat(remote.results[2].policy_params[0]), _flat(local.results[2].policy_params[0]))
+
+
 def test_the_command_runs_its_sweep_on_ray(ray_session, tmp_path, capsys):
     args = ["sweep", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--grid", "bc.learning-rate=1e-3,3e-3",
             "--bc.num-steps", "200", "--bc.log-every", "100", "--bc.hidden-sizes", "32", "--num-seeds", "2",

@@ -34,7 +34,7 @@ from imitax.api.inputs import backend_of, resolve_demos, resolve_env
 from imitax.api.methods import method, trained_runs
 from imitax.api.result import TrainResult
 from imitax.api.sweep_space import Point, grid_points, sampled_points, with_values
-from imitax.api.trainer import check_num_seeds, train, validated_config
+from imitax.api.trainer import check_num_seeds, train, validated_config, with_episode_context
 from imitax.errors import ConfigError, DivergenceError, require_seed
 from imitax.rl.loop import devices_used, finite_runs
 
@@ -272,6 +272,8 @@ def plan_sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str,
     if spec_method.takes == "env" and demos is not None:
         raise ConfigError(f"{spec_method.name} learns from the environment's reward and takes no demos; expected demos=None")
     data = resolve_demos(demos, resolved.spec) if demos is not None else None
+    if data is not None:  # as imitax.train resolves it: every program, here or on Ray, records the same config
+        configs = _with_episode_context(spec_method.name, configs, resolved, data, seed)
     return SweepPlan(spec_method.name, resolved, data, tuple(points[0]), tuple(points), tuple(configs),
                      tuple(_programs(spec_method.name, resolved, configs, points)), bool(grid) and not sample, seed,
                      num_seeds, env if isinstance(env, str) else None)
@@ -286,8 +288,19 @@ def with_points(plan: SweepPlan, points: Sequence[Point]) -> SweepPlan:
         if any(field not in point for point in points):
             raise ConfigError(f"every point must set {field}; got {list(points)}")
     configs = [validated_config(spec_method, with_values(base, point), plan.env.spec.env_id) for point in points]
+    if plan.data is not None:
+        configs = _with_episode_context(plan.method, configs, plan.env, plan.data, plan.seed)
     return dataclasses.replace(plan, points=tuple(points), configs=tuple(configs), grid=False,
                                programs=tuple(_programs(plan.method, plan.env, configs, list(points))))
+
+
+def _with_episode_context(method_name: str, configs: list[Any], env: Any, data: Any, seed: int) -> list[Any]:
+    """The points' configs with per-episode context resolved (`with_episode_context`: once,
+    with its warning; the features depend on the env, the demos and the seed, not the point)."""
+    first = with_episode_context(method_name, configs[0], env, data, seed, stacklevel=4)
+    features = getattr(first, "disc_ignore_obs", None)
+    return [dataclasses.replace(config, disc_ignore_obs=features)
+            if features is not None and getattr(config, "disc_ignore_obs", ()) is None else config for config in configs]
 
 
 def run_sweep(plan: SweepPlan, on_program: Any = None, ray: Any = None, on_chunk: Any = None) -> SweepResult:

@@ -69,13 +69,7 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
     if demos is not None:
         data = resolve_demos(demos, env.spec)
         transitions, references = data.transitions, data.references
-        if spec_method.name != "bc" and data.trajectories is not None:
-            # resolved here (GAIL, DAC and AIRL hide them by default), so the result's config records them
-            config, context, hidden = episode_context(config, env, data.trajectories, seed)
-            if context:
-                hide = "disc_ignore_obs" if spec_method.name in ("gail", "dac", "airl") else None
-                warning = context_warning(context, len(data.trajectories), hide, hidden=hidden)
-                warnings.warn(f"{spec_method.name}: {warning}", UserWarning, stacklevel=2)
+        config = with_episode_context(spec_method.name, config, env, data, seed, stacklevel=3)
     expert_fn = None
     if spec_method.takes == "expert":
         expert_fn = resolve_expert(expert, env.spec)
@@ -83,6 +77,20 @@ def train(method_name: str, env: Any, demos: Any = None, *, config: Any = None, 
     trained = spec_method.run(Run(env, transitions, expert_fn, config, seed, num_seeds))
     return TrainResult(**trained.fields(), method=spec_method.name, config=config, seed=seed, references=references,
                        env=env, backend=backend_of(env))
+
+
+def with_episode_context(method_name: str, config: Any, env: Any, data: Any, seed: int, stacklevel: int = 2) -> Any:
+    """`config` with per-episode context in the demonstrations `data` resolved (GAIL, DAC and
+    AIRL hide it from the discriminator by default), so the result's config records it; a
+    warning names the features found."""
+    if method_name == "bc" or data.trajectories is None:
+        return config
+    config, context, hidden = episode_context(config, env, data.trajectories, seed)
+    if context:
+        hide = "disc_ignore_obs" if method_name in ("gail", "dac", "airl") else None
+        warning = context_warning(context, len(data.trajectories), hide, hidden=hidden)
+        warnings.warn(f"{method_name}: {warning}", UserWarning, stacklevel=stacklevel + 1)
+    return config
 
 
 def check_num_seeds(num_seeds: Any) -> None:

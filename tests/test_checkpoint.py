@@ -145,3 +145,27 @@ def test_unwritable_output_folder(tmp_path):
         make_run_dir(blocker / "runs")
     with pytest.raises(ImitaxError, match="cannot write checkpoint"):
         save_checkpoint(blocker / "ckpt", {"w": np.ones(1, np.float32)}, {})
+
+
+def test_a_weights_file_whose_array_became_a_number_is_refused(tmp_path):
+    """A damaged params.msgpack can decode with a plain number where an array was (found by
+    test_properties' byte damage); it is refused as a checkpoint error, not an AttributeError."""
+    from flax import serialization
+
+    spec = EnvSpec("CartPole-v1", 4, Discrete(2), 500)
+    policy = Policy(spec, (4,), "tanh")
+    path = save_policy(tmp_path / "checkpoint", policy, policy.init(jax.random.PRNGKey(0)))
+    stored = serialization.msgpack_restore((path / "params.msgpack").read_bytes())
+    leaf_path = []
+    node = stored
+    while isinstance(node, dict):  # the first leaf, wherever it sits
+        key = sorted(node)[0]
+        leaf_path.append(key)
+        node = node[key]
+    parent = stored
+    for key in leaf_path[:-1]:
+        parent = parent[key]
+    parent[leaf_path[-1]] = 7
+    (path / "params.msgpack").write_bytes(serialization.msgpack_serialize(stored))
+    with pytest.raises(CheckpointError, match="params.msgpack|expected"):
+        load_policy(path)

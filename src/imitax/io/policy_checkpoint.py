@@ -81,5 +81,6 @@ def read_policy_meta(path: Path, meta: dict[str, Any]) -> Policy | SquashedGauss
 
 
 def _size(tree: Any) -> int:
-    """Number of array elements in a pytree of arrays or shape structs."""
-    return sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(tree))
+    """Number of array elements in a pytree of arrays or shape structs; a damaged weights file's
+    leaves may be plain numbers or bytes, which count as one (its structure is refused later)."""
+    return sum(int(np.prod(np.shape(leaf))) for leaf in jax.tree.leaves(tree))

@@ -287,9 +287,8 @@ def with_points(plan: SweepPlan, points: Sequence[Point]) -> SweepPlan:
     for field in plan.points[0]:  # the plan's first point set these fields; every new point sets them again
         if any(field not in point for point in points):
             raise ConfigError(f"every point must set {field}; got {list(points)}")
+    # the base is the plan's first config: its per-episode context is resolved already
     configs = [validated_config(spec_method, with_values(base, point), plan.env.spec.env_id) for point in points]
-    if plan.data is not None:
-        configs = _with_episode_context(plan.method, configs, plan.env, plan.data, plan.seed)
     return dataclasses.replace(plan, points=tuple(points), configs=tuple(configs), grid=False,
                                programs=tuple(_programs(plan.method, plan.env, configs, list(points))))
 

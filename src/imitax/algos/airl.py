@@ -53,7 +53,6 @@ import optax
 
 from imitax.algos.adversarial import GeneratorOptions, check_disc_steps
 from imitax.algos.gail import GAIL, AdversarialResult, GAILState, check_replay, hide_episode_context, train_adversarial
-from imitax.data.episode_context import episodes_of
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
@@ -318,5 +317,5 @@ def train_airl(
 ) -> AdversarialResult:
     """Learn a reward and a policy from the expert transitions `expert` (`[num_transitions, ...]`);
     `hyperparams` ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs."""
-    config = hide_episode_context(config.validate(), env, episodes_of(expert), seed)
+    config = hide_episode_context(config.validate(), env, expert, seed)
     return train_adversarial(AIRL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

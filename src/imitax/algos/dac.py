@@ -18,7 +18,6 @@ from typing import Any
 
 from imitax.algos.adversarial import AdversarialResult, train_adversarial
 from imitax.algos.gail import GAIL, GAILConfig, hide_episode_context
-from imitax.data.episode_context import episodes_of
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
@@ -51,5 +50,5 @@ def train_dac(
 ) -> AdversarialResult:
     """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
     ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs."""
-    config = hide_episode_context(config.validate(), env, episodes_of(expert), seed)
+    config = hide_episode_context(config.validate(), env, expert, seed)
     return train_adversarial(DAC(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)

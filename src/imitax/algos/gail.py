@@ -195,15 +195,19 @@ def train_gail(
 ) -> AdversarialResult:
     """Imitate the expert transitions `expert` (fields `[num_transitions, ...]`); `hyperparams`
     ({traced field: f[num_points]}) makes it a sweep of num_points x num_seeds runs (`train_adversarial`)."""
-    config = hide_episode_context(config.validate(), env, episodes_of(expert), seed)
+    config = hide_episode_context(config.validate(), env, expert, seed)
     return train_adversarial(GAIL(config, env.spec), env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)
 
 
-def hide_episode_context(config: Any, env: JaxEnv | GymnasiumEnv, episodes: Sequence[Trajectory], seed: int) -> Any:
+def hide_episode_context(config: Any, env: JaxEnv | GymnasiumEnv, episodes: Sequence[Trajectory] | Transitions,
+                         seed: int) -> Any:
     """`config` (GAIL's, DAC's or AIRL's) with `disc_ignore_obs` None resolved: the per-episode context features of fewer
-    than FEW_EPISODES demonstrations `episodes` (`imitax.data.episode_context`), else none."""
+    than FEW_EPISODES demonstrations `episodes` (`imitax.data.episode_context`), else none. Flattened
+    transitions are split into episodes (`episodes_of`) only when there is something to resolve."""
     if config.disc_ignore_obs is not None:
         return config
+    if isinstance(episodes, Transitions):
+        episodes = episodes_of(episodes)
     return dataclasses.replace(config, disc_ignore_obs=tuple(context_features(env, episodes, seed)))
 
 

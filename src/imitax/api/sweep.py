@@ -224,25 +224,20 @@ def sweep(method_name: str, env: Any, demos: Any = None, *, grid: dict[str, Sequ
         cluster.check(env)
     if search not in SEARCHES:
         raise ConfigError(f"unknown sweep search {search!r}; expected one of {', '.join(SEARCHES)}")
-    if search == "optuna":
+    if search == "optuna":  # the plan checks everything; the search replaces its one random point
         from imitax.api.sweep_search import check_search, search_sweep
 
         check_search(grid, sample, num_samples, rounds, search_episodes)
-        plan = plan_sweep(method_name, env, demos, sample=sample, num_samples=1, config=config, seed=seed,
-                          num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
-        with contextlib.ExitStack() as ray_session:
-            if cluster is not None:
-                from imitax.api.sweep_ray import connected
+    plan = plan_sweep(method_name, env, demos, grid=grid, sample=sample,
+                      num_samples=1 if search == "optuna" else num_samples, config=config, seed=seed,
+                      num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
+    with contextlib.ExitStack() as ray_session:
+        if cluster is not None:
+            from imitax.api.sweep_ray import connected
 
-                ray_session.enter_context(connected(cluster))
+            ray_session.enter_context(connected(cluster))
+        if search == "optuna":
             return search_sweep(plan, sample, num_samples, rounds, search_episodes, sample_seed, ray=cluster).sweep
-    plan = plan_sweep(method_name, env, demos, grid=grid, sample=sample, num_samples=num_samples, config=config,
-                      seed=seed, num_seeds=num_seeds, backend=backend, sample_seed=sample_seed)
-    if cluster is None:
-        return run_sweep(plan)
-    from imitax.api.sweep_ray import connected
-
-    with connected(cluster):
         return run_sweep(plan, ray=cluster)
 
 
@@ -283,10 +278,7 @@ def with_points(plan: SweepPlan, points: Sequence[Point]) -> SweepPlan:
     """`plan` (its env, demos, base config and seeds) at other points of the same fields, each
     point's config validated and the points grouped into programs again."""
     spec_method = method(plan.method)
-    base = plan.configs[0]
-    for field in plan.points[0]:  # the plan's first point set these fields; every new point sets them again
-        if any(field not in point for point in points):
-            raise ConfigError(f"every point must set {field}; got {list(points)}")
+    base = plan.configs[0]  # every new point sets the fields the plan's first point set
     # the base is the plan's first config: its per-episode context is resolved already
     configs = [validated_config(spec_method, with_values(base, point), plan.env.spec.env_id) for point in points]
     return dataclasses.replace(plan, points=tuple(points), configs=tuple(configs), grid=False,

@@ -191,12 +191,13 @@ def test_readme_example_runs(minari_root):
 
 def test_gail_learns_the_users_env_with_defaults(recorded):
     """GAIL's defaults (nothing tuned on this env) from the 10 recorded NumPy-expert episodes,
-    with a short budget: well above random, where the true reward was never seen."""
+    with a short budget: well above random, where the true reward was never seen (0.86 at this
+    512k env steps, 0.85 at 410k, -0.10 at 307k)."""
     from imitax.algos.gail import GAILConfig, train_gail
 
     _, demos = recorded
     env = imitax.make(point_mass.ENV_ID, backend="gymnasium")
-    result = train_gail(env, demos.transitions(), GAILConfig.for_env(point_mass.ENV_ID, ppo={"total_steps": 614_400}))
+    result = train_gail(env, demos.transitions(), GAILConfig.for_env(point_mass.ENV_ID, ppo={"total_steps": 512_000}))
     params = seed_slice(result.state.ppo, 0).policy_params
     returns = evaluate_policy(env, result.algo.ppo.policy, params, jax.random.PRNGKey(0), 20)
     score = normalized_score(returns.mean, demos.random_score, demos.expert_score)

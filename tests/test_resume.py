@@ -122,7 +122,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp
 
 
 def _expert_command(runs: Path, name: str, *extra: str) -> list[str]:
-    return ["expert", "CartPole-v1", "--ppo.total-steps", "409600", "--eval-episodes", "5", "--no-progress",
+    return ["expert", "CartPole-v1", "--ppo.total-steps", "204800", "--eval-episodes", "5", "--no-progress",
             "--runs-dir", str(runs), "--name", name, "--checkpoint-every-s", "0", *extra]
 
 
@@ -230,7 +230,7 @@ def test_sigkill_of_train_gail_then_resume_equals_an_uninterrupted_run(demos_roo
     runs = tmp_path / "runs"
 
     def command(name: str) -> list[str]:
-        return ["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", "--gail.ppo.total-steps", "204800",
+        return ["train", "gail", "CartPole-v1", "--demos", "cartpole/expert-v0", "--gail.ppo.total-steps", "102400",
                 "--eval-episodes", "3", "--no-progress", "--runs-dir", str(runs), "--name", name,
                 "--checkpoint-every-s", "0"]
 

@@ -210,6 +210,8 @@ def test_bad_sweeps_exit_2_with_one_line_and_write_nothing(demos_root, tmp_path,
 TWO_DEVICES = """
 import json
 import jax, numpy as np, imitax
+from imitax.compile_cache import enable_compilation_cache
+enable_compilation_cache()  # the tests' cache ($IMITAX_COMPILATION_CACHE, set by conftest.py)
 from test_sweep import TINY_GAIL
 grid = {"gail.disc-learning-rate": [3e-4, 3e-3], "ppo.learning_rate": [1e-3]}
 sweep = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=TINY_GAIL, num_seeds=2)

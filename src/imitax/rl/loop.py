@@ -146,7 +146,10 @@ def run_compiled(
     if carry is None:
         # Not jitted on purpose: with jax 0.10.2 on CPU, a jitted init whose outputs come from
         # closed-over constants (GAIL's expert data) made the first chunk hang about half the
-        # time with num_seeds=2. Eager init costs a second and avoids it.
+        # time with num_seeds=2. Passing those arrays as the program's arguments did not cure
+        # it (2026-11-28: PPO's init, no expert data, hung in test_resume under pytest-xdist,
+        # its outputs never ready), though it would save ~0.7 s warm and ~3 s cold per run.
+        # Eager init costs a second and avoids it.
         carry = jax.vmap(init_fn)(jax.random.split(key, num_seeds))
     done, history = 0, {}
     restored = checkpoint.restore(carry) if checkpoint is not None else None

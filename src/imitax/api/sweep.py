@@ -278,8 +278,9 @@ def with_points(plan: SweepPlan, points: Sequence[Point]) -> SweepPlan:
     """`plan` (its env, demos, base config and seeds) at other points of the same fields, each
     point's config validated and the points grouped into programs again."""
     spec_method = method(plan.method)
-    base = plan.configs[0]  # every new point sets the fields the plan's first point set
-    # the base is the plan's first config: its per-episode context is resolved already
+    # the plan's first config: its per-episode context is resolved, and every new point sets the
+    # fields its point set
+    base = plan.configs[0]
     configs = [validated_config(spec_method, with_values(base, point), plan.env.spec.env_id) for point in points]
     return dataclasses.replace(plan, points=tuple(points), configs=tuple(configs), grid=False,
                                programs=tuple(_programs(plan.method, plan.env, configs, list(points))))

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from imitax.api.methods import method
-from imitax.api.sweep import SweepEvaluation, SweepPlan, SweepResult, run_sweep, with_points
+from imitax.api.sweep import Program, SweepEvaluation, SweepPlan, SweepResult, run_sweep, with_points
 from imitax.api.sweep_space import Point, parse_ranges
 from imitax.errors import ConfigError
 
@@ -76,7 +76,7 @@ def search_sweep(plan: SweepPlan, sample: dict[str, Sequence[Any]], num_samples:
     points: list[Point] = []
     results: list[Any] = []
     diverged: list[bool] = []
-    programs: list[Any] = []
+    programs: list[Program] = []
     evaluations: list[Any] = []
     point_rounds: list[int] = []
     for number, size in enumerate(sizes):

@@ -117,6 +117,25 @@ def test_a_gradient_step_raises_the_implicit_reward_of_expert_actions_over_other
     np.testing.assert_allclose(logits, expected, atol=1e-3)
 
 
+def test_v0_value_term_is_one_minus_gamma_times_the_value_of_expert_states_alone():
+    """value_loss "v0": (1 - gamma) E[V(s)] over the batch's expert rows (standing in for initial
+    states), whatever the agent rows hold; Discrete actions make V exact."""
+    spec = imitax.make("CartPole-v1").spec
+    config = IQLearnConfig(value_loss="v0", sac=dataclasses.replace(IQ_SAC, hidden_sizes=(32,), batch_size=64))
+    algo = IQLearn(config, spec)
+    batch = _batch(spec, 64, jax.random.PRNGKey(6), jnp.zeros(64, bool))
+    from_expert = (jnp.arange(64) < 32).astype(jnp.float32)
+    init = algo.init(jax.random.PRNGKey(7), batch)
+    _, metrics = algo.gradient_step((init.sac, init.absorbing), batch, from_expert)
+    value = np.asarray(algo.sac.soft_value(init.sac.critic_params, init.sac, jax.random.PRNGKey(0), batch.obs))
+    expected = (1.0 - config.sac.gamma) * value[:32].mean()
+    assert abs(expected) > 1e-6
+    np.testing.assert_allclose(float(metrics["value_term"]), expected, rtol=1e-4)
+    other_agent = batch.replace(obs=batch.obs.at[32:].set(batch.obs[32:] + 3.0))
+    _, moved = algo.gradient_step((init.sac, init.absorbing), other_agent, from_expert)
+    np.testing.assert_allclose(float(moved["value_term"]), float(metrics["value_term"]), rtol=1e-6)
+
+
 def test_iq_learn_learns_cartpole_online(cartpole_expert):
     # the default 256x256 critic: at 64x64 two seeds of 10k steps stopped at 9 and 61 (expert 500)
     config = IQLearnConfig.for_env("CartPole-v1", sac=dict(total_steps=10_000, batch_size=128, learning_starts=1_000))

@@ -10,7 +10,8 @@ minimise the chi-squared form of the IQ objective:
     + chi2_weight * E_batch[(Q(s, a) - gamma V(s'))^2] (the chi^2 regulariser, 1/(4 alpha))
 
 where rho is the batch's expert and agent states online (value loss "value") and the
-expert's alone offline ("value_expert"). V(s') comes from the target critics, V(s) from
+expert's alone offline ("value_expert"); or, in place of the second term, (1 - gamma) E[V(s0)]
+over the expert's states ("v0", the paper's code's choice for Hopper and Walker2d). V(s') comes from the target critics, V(s) from
 the online ones (one sampled action for Box actions, the exact expectation for Discrete).
 One critic by default (with several, each gets the loss and their minimum gives V). For
 Box actions the actor and the temperature then take SAC's step on the batch's states; for
@@ -64,7 +65,7 @@ from imitax.rl.sac import SACConfig, SACState
 # value term with nothing to hold it: on Pendulum (10 demos, 3 seeds) Q drifted to -600 and
 # the score to -0.02; with one critic Q stayed within +-10 and the score was 0.83.
 IQ_SAC = dataclasses.replace(IMITATION_SAC, init_alpha=0.01, learn_alpha=False, num_critics=1)
-VALUE_LOSSES = ("auto", "value", "value_expert")
+VALUE_LOSSES = ("auto", "value", "value_expert", "v0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,8 +80,10 @@ class IQLearnConfig:
     expert_fraction: float = 0.5
     """online: share of each batch drawn from the demonstrations (the rest from the replay)"""
     value_loss: str = "auto"
-    """states of the E[V(s) - gamma V(s')] term: 'value' (expert and agent), 'value_expert'
-    (expert only), 'auto' ('value' online, 'value_expert' offline)"""
+    """the term that keeps values low: E[V(s) - gamma V(s')] over 'value' (expert and agent states) or
+    'value_expert' (expert states only); 'v0': (1 - gamma) E[V(s0)] with every expert state standing in
+    for an initial one (the paper's code's form, its Hopper and Walker2d setting); 'auto': 'value'
+    online, 'value_expert' offline"""
     chi2_weight: float = 0.5
     """weight of the chi^2 regulariser (Q - gamma V')^2 over the batch: 1/(4 alpha), alpha = 0.5"""
     absorbing: bool = True
@@ -202,7 +205,7 @@ class IQLearn(SACImitation):
         after_terminal = absorbing.target.min() if c.absorbing else 0.0
         discounted_next = jax.lax.stop_gradient(gamma * jnp.where(batch.terminated, after_terminal, next_value))
         absorbing_next = jax.lax.stop_gradient(gamma * absorbing.target.min())
-        value_expert_only = c.resolved_value_loss == "value_expert"
+        value_loss = c.resolved_value_loss
 
         def iq_loss(params: tuple[Any, jnp.ndarray]) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
             critic_params, absorbing_value = params
@@ -213,7 +216,9 @@ class IQLearn(SACImitation):
             absorbing_value_term = absorbing_value.min() - absorbing_next
             expert_term = -((reward * from_expert).sum(-1) + absorbing_expert * absorbing_reward) / \
                 (num_expert + absorbing_expert)
-            if value_expert_only:
+            if value_loss == "v0":
+                value_term = (1.0 - gamma) * (value * from_expert).sum() / num_expert
+            elif value_loss == "value_expert":
                 value_term = (((value - discounted_next) * from_expert).sum() + absorbing_expert * absorbing_value_term) / \
                     (num_expert + absorbing_expert)
             else:

@@ -152,7 +152,9 @@ def bench_env(env_id: str, num_seeds: int, demo_counts: list[int], algos: list[s
 def markdown_table(results: dict) -> str:
     """Mean normalised score per task and method, per-seed scores in brackets, as Markdown. A
     GAIL or AIRL cell measured with another generator learning rate or KL target than today's
-    defaults is marked with it (rows from before 2026-11-27 record neither: 3e-4, fixed)."""
+    defaults is marked with it (rows from before 2026-11-27 record neither: 3e-4, fixed), and one
+    measured with the discriminator's rate constant (rows from before 2026-11-28 do not record
+    `disc_anneal_lr`: constant) is marked "constant disc. lr"."""
     default_rate, default_target = GAILConfig().ppo.learning_rate, GAILConfig().ppo.target_kl
     columns = [f"{algo}_{count}demos" for count in (10, 1) for algo in ALGOS]
     lines = ["| task | expert / random | " + " | ".join(c.replace("_", ", ").replace("demos", " demos").upper()
@@ -170,6 +172,8 @@ def markdown_table(results: dict) -> str:
             rate, target = stats.get("generator_learning_rate", 3e-4), stats.get("generator_target_kl", 0.0)
             if not column.startswith("bc") and (rate, target) != (default_rate, default_target):
                 cell += f" (policy lr {rate:g}, " + (f"KL target {target:g})" if target else "fixed)")
+            if not column.startswith("bc") and not stats.get("disc_anneal_lr", False):
+                cell += " (constant disc. lr)"
             cells.append(cell)
         lines.append(f"| {env_id} ({split}) | {entry['expert_return']:.1f} / {entry['random_return']:.1f} | "
                      + " | ".join(cells) + " |")

@@ -1,12 +1,15 @@
 """AIRL's saved reward: a separate network (the default) or the generator's own
 discriminator with a replay and an annealed rate (an option), and what each leaves alone."""
 
+import dataclasses
+
 import jax
 import numpy as np
 
 import imitax
 from imitax.algos.airl import AIRL, AIRLConfig, train_airl
-from imitax.algos.gail import GAILConfig, train_gail
+from imitax.algos.dac import DACConfig
+from imitax.algos.gail import GAIL, GAILConfig, train_gail
 from imitax.rl.loop import seed_slice
 from shipped_experts import shipped_expert
 
@@ -54,14 +57,24 @@ def test_generator_discriminator_tells_actions_apart_where_the_saved_reward_does
     assert AIRL(shared, env.spec).discriminator.state_only and AIRL(shared, env.spec).saved_reward_net.state_only
 
 
-def test_replay_and_annealing_are_off_for_gail_by_default(cartpole_expert):
+def test_gail_has_no_replay_by_default_and_its_discriminator_rate_decays_with_the_generators(cartpole_expert):
     env = imitax.make("CartPole-v1")
     result = train_gail(env, cartpole_expert.demos, GAILConfig.for_env("CartPole-v1", **TINY))
     assert result.state.replay is None and result.state.reward_params is None
+    annealed = train_gail(env, cartpole_expert.demos, GAILConfig.for_env("CartPole-v1", **TINY, disc_anneal_lr=True))
+    assert _leaves_equal(result.state.disc_params, annealed.state.disc_params)
     replayed = train_gail(env, cartpole_expert.demos, GAILConfig.for_env("CartPole-v1", **TINY, disc_replay_size=1000,
-                                                                          disc_anneal_lr=True))
+                                                                          disc_anneal_lr=False))
     assert int(seed_slice(replayed.state.replay, 0).seen) == 4096
     assert not _leaves_equal(result.state.disc_params, replayed.state.disc_params)
+    # None follows the generator's rate: PPO's decays unless switched off or KL-adaptive; SAC's is constant
+    spec = env.spec
+    assert GAIL(GAILConfig(), spec).resolved_config.disc_anneal_lr is True
+    assert AIRL(AIRLConfig(), spec).anneals_disc_lr
+    assert not GAIL(GAILConfig(ppo=dataclasses.replace(GAILConfig().ppo, anneal_lr=False)), spec).anneals_disc_lr
+    assert not GAIL(GAILConfig(ppo=dataclasses.replace(GAILConfig().ppo, target_kl=0.01)), spec).anneals_disc_lr
+    assert not GAIL(DACConfig(), spec).anneals_disc_lr
+    assert GAIL(DACConfig(disc_anneal_lr=True), spec).anneals_disc_lr
 
 
 def test_airl_pendulum_reward_trains_a_fresh_agent():

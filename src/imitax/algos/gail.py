@@ -88,8 +88,9 @@ class GAILConfig(GeneratorOptions):
     """observation features the discriminator does not see (the policy still does); None: the features
     the env draws anew each episode that stay fixed within every demonstration, when there are fewer
     than 5 demonstrations (each shows one value of a goal the agent meets many of), else none"""
-    disc_anneal_lr: bool = False
-    """decay the discriminator's learning rate linearly to zero over the run"""
+    disc_anneal_lr: bool | None = None
+    """decay the discriminator's learning rate linearly to zero over the run; None: as the generator's
+    rate does (PPO's, unless ppo.anneal_lr is off or ppo.target_kl set; SAC's is constant)"""
     disc_replay_size: int = 0
     """PPO generator: agent transitions kept from the whole run (reservoir) for the discriminator; 0: current rollout only"""
     disc_replay_fraction: float = 0.5

@@ -48,7 +48,7 @@ def test_config_refuses_bad_values():
         IQLearnConfig(grad_penalty=-1.0).validate()
     with pytest.raises(ConfigError, match="iq_learn.expert_fraction"):
         IQLearnConfig(expert_fraction=0.0).validate()
-    assert IQLearnConfig().resolved_value_loss == "value"
+    assert IQLearnConfig().resolved_value_loss == "v0"
     assert IQLearnConfig(offline=True).resolved_value_loss == "value_expert"
     assert IQLearnConfig(offline=True).expert_batch_size == IQLearnConfig().sac.batch_size
 

@@ -9,9 +9,10 @@ minimise the chi-squared form of the IQ objective:
     + E_rho[V(s) - gamma V(s')]                       (but values overall stay low)
     + chi2_weight * E_batch[(Q(s, a) - gamma V(s'))^2] (the chi^2 regulariser, 1/(4 alpha))
 
-where rho is the batch's expert and agent states online (value loss "value") and the
-expert's alone offline ("value_expert"); or, in place of the second term, (1 - gamma) E[V(s0)]
-over the expert's states ("v0", the paper's code's choice for Hopper and Walker2d). V(s') comes from the target critics, V(s) from
+where rho is the batch's expert and agent states ("value") or the expert's alone
+("value_expert", the offline default); or, in place of the second term, (1 - gamma) E[V(s0)]
+over the expert's states ("v0", the online default; the paper's code's choice for Hopper and
+Walker2d). V(s') comes from the target critics, V(s) from
 the online ones (one sampled action for Box actions, the exact expectation for Discrete).
 One critic by default (with several, each gets the loss and their minimum gives V). For
 Box actions the actor and the temperature then take SAC's step on the batch's states; for
@@ -82,7 +83,7 @@ class IQLearnConfig:
     value_loss: str = "auto"
     """the term that keeps values low: E[V(s) - gamma V(s')] over 'value' (expert and agent states) or
     'value_expert' (expert states only); 'v0': (1 - gamma) E[V(s0)] with every expert state standing in
-    for an initial one (the paper's code's form, its Hopper and Walker2d setting); 'auto': 'value'
+    for an initial one (the paper's code's form, its Hopper and Walker2d setting); 'auto': 'v0'
     online, 'value_expert' offline"""
     chi2_weight: float = 0.5
     """weight of the chi^2 regulariser (Q - gamma V')^2 over the batch: 1/(4 alpha), alpha = 0.5"""
@@ -112,7 +113,9 @@ class IQLearnConfig:
     def resolved_value_loss(self) -> str:
         if self.value_loss != "auto":
             return self.value_loss
-        return "value_expert" if self.offline else "value"
+        # online 'v0' since 2026-11-28 (5 seeds): Pendulum from 1 demo 0.912 against 0.136 with
+        # 'value', from 10 0.985 against 0.942; CartPole from 1 demo 0.997 against 0.937.
+        return "value_expert" if self.offline else "v0"
 
     @property
     def expert_batch_size(self) -> int:

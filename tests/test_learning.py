@@ -94,7 +94,7 @@ def test_airl_reaches_expert_and_its_saved_reward_ranks_the_experts_transitions_
 
     # the saved reward g(s) values the expert's episodes above a random policy's (discounted
     # return from the first state, what a fresh agent maximises). Whether it trains a fresh agent
-    # is benchmarks/reward_transfer.py's (5 rewards; on CartPole 0.716 [1.00, 0.15, 1.00] there):
+    # is benchmarks/reward_transfer.py's (5 rewards at the default budgets; on CartPole 0.830 there):
     # one CartPole reward at this budget is a coin flip (24 fresh agents on 6 rewards, 2026-11-28:
     # 1 at >= 0.9), so the fresh-agent path is tested on Pendulum (test_airl_saved_reward.py).
     disc_params = seed_slice(result.algo.saved_reward_params(result.state), 0)

@@ -169,11 +169,12 @@ def markdown_table(results: dict) -> str:
                 cells.append("-")
                 continue
             cell = f"{stats['mean']:.3f} [{', '.join(f'{v:.2f}' for v in stats['values'])}]"
-            rate, target = stats.get("generator_learning_rate", 3e-4), stats.get("generator_target_kl", 0.0)
-            if not column.startswith("bc") and (rate, target) != (default_rate, default_target):
-                cell += f" (policy lr {rate:g}, " + (f"KL target {target:g})" if target else "fixed)")
-            if not column.startswith("bc") and not stats.get("disc_anneal_lr", False):
-                cell += " (constant disc. lr)"
+            if not column.startswith("bc"):
+                rate, target = stats.get("generator_learning_rate", 3e-4), stats.get("generator_target_kl", 0.0)
+                if (rate, target) != (default_rate, default_target):
+                    cell += f" (policy lr {rate:g}, " + (f"KL target {target:g})" if target else "fixed)")
+                if not stats.get("disc_anneal_lr", False):
+                    cell += " (constant disc. lr)"
             cells.append(cell)
         lines.append(f"| {env_id} ({split}) | {entry['expert_return']:.1f} / {entry['random_return']:.1f} | "
                      + " | ".join(cells) + " |")

@@ -187,8 +187,7 @@ class Adversarial:
         anneal = self.config.disc_anneal_lr
         if anneal is not None:
             return anneal
-        ppo = self.config.ppo
-        return self.config.generator == "ppo" and ppo.anneal_lr and ppo.target_kl == 0
+        return self.config.generator == "ppo" and self.config.ppo.decays_learning_rate
 
     @property
     def replay_size(self) -> int:

@@ -77,6 +77,12 @@ class PPOConfig:
     def num_updates(self) -> int:
         return max(1, self.total_steps // self.batch_size)
 
+    @property
+    def decays_learning_rate(self) -> bool:
+        """Whether the rate decays linearly to zero over the run (`anneal_lr` without `target_kl`,
+        which adapts the rate instead)."""
+        return self.anneal_lr and self.target_kl == 0
+
     def validate(self) -> PPOConfig:
         require_positive(self, "ppo", "total_steps", "num_envs", "rollout_steps", "num_epochs", "num_minibatches",
                          "learning_rate", "max_grad_norm")
@@ -170,8 +176,7 @@ class PPO:
         """Adam with the rate in its state (`imitax.rl.rates`): annealed to zero over the run, or
         with `target_kl` set after every update by `adapt_learning_rate`."""
         c = self.config
-        anneal = c.anneal_lr and c.target_kl == 0
-        decay_steps = c.num_updates * c.num_epochs * c.num_minibatches if anneal else None
+        decay_steps = c.num_updates * c.num_epochs * c.num_minibatches if c.decays_learning_rate else None
         return optax.chain(optax.clip_by_global_norm(c.max_grad_norm),
                            rates.adam(c.learning_rate, decay_steps, eps=1e-5, adaptive=c.target_kl > 0))
 

@@ -128,7 +128,8 @@ def with_earlier_seeds(earlier: dict, entry: dict) -> dict:
         if isinstance(row, dict) and "values" in row and isinstance(before, dict) and "values" in before:
             values = list(before["values"]) + list(row["values"])
             out[key] = {**row, **seed_statistics(values).to_dict(),
-                        "env_steps_to_0.9": list(before["env_steps_to_0.9"]) + list(row["env_steps_to_0.9"]),
+                        "env_steps_to_0.9": list(before["env_steps_to_0.9"] or [None] * len(before["values"]))
+                        + list(row["env_steps_to_0.9"]),
                         "train_s": round(before["train_s"] + row["train_s"], 1)}
     return out
 
@@ -156,7 +157,8 @@ def markdown_table(results: dict) -> str:
             row = entry[key]
             algo, demos = key.split("_")
             seeds = ", ".join(f"{v:.2f}" for v in row["values"])
-            to_09 = ", ".join("-" if x is None else f"{x:,}" for x in row["env_steps_to_0.9"])
+            steps = row["env_steps_to_0.9"]  # None: the run that measured the row did not record it
+            to_09 = "not recorded" if steps is None else ", ".join("-" if x is None else f"{x:,}" for x in steps)
             budget = f"{row['env_steps']:,}" if row["env_steps"] else f"0 (offline, {row['gradient_steps']:,} gradient steps)"
             lines.append(f"| {env_id} | {algo.upper()} | {demos.removesuffix('demos')} | {row['mean']:.3f} [{seeds}] | "
                          f"{to_09 if row['env_steps'] else 'n/a'} | {budget} | {_machine(row, entry)} |")

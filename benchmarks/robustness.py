@@ -100,7 +100,8 @@ def main() -> None:
                            "fraction_at_least_0.9": float(np.mean(means >= 0.9)), "wall_s": round(time.perf_counter() - start),
                            "measured": time.strftime("%Y-%m-%d"),
                            "defaults": {"disc_learning_rate": CONFIGS[algo]().disc_learning_rate,
-                                        "policy_learning_rate": CONFIGS[algo]().ppo.learning_rate}}
+                                        "policy_learning_rate": CONFIGS[algo]().ppo.learning_rate,
+                                        "disc_anneal_lr": CONFIGS[algo].for_env(env_id).resolved(env.spec).disc_anneal_lr}}
             print(f"{env_id} {algo}: {entry[algo]['fraction_at_least_0.9']:.0%} of points >= 0.9; "
                   f"means (rows: disc lr 1/3x, 1x, 3x; columns: policy lr) {entry[algo]['mean_grid']}", flush=True)
             atomic_write_json(args.output, results)

@@ -56,7 +56,7 @@ def draw(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels = [(env_id, algo) for env_id, entry in results["envs"].items() for algo in entry if algo in CONFIGS]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.7), squeeze=False)
     labels = ["1/3x", "1x", "3x"]
     for ax, (env_id, algo) in zip(axes[0], panels):
         means = np.asarray(results["envs"][env_id][algo]["mean_grid"])
@@ -70,6 +70,7 @@ def draw(results: dict, path: Path) -> None:
         ax.set_ylabel("discriminator learning rate")
         share = results["envs"][env_id][algo]["fraction_at_least_0.9"]
         note = results["envs"][env_id][algo].get("defaults_note", "")
+        note = f"\n{note.strip()}" if note else ""
         ax.set_title(f"{algo.upper()} {env_id}{note}\n{share:.0%} of points >= 0.9", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -11,6 +11,7 @@ fraction of points whose mean is >= 0.9. Writes benchmarks/results/robustness.js
 robustness.png (one heatmap per task/method).
 
     python benchmarks/robustness.py [--envs CartPole-v1 ...] [--algos gail airl] [--seeds 3] [--demos-root DIR]
+                                    [--keep-as SUFFIX]
 """
 
 from __future__ import annotations
@@ -85,9 +86,17 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/robustness.json"))
     parser.add_argument("--demos-root", type=Path,
                         help="a folder of Minari roots, one per env id, holding (or to hold) each task's recorded expert")
+    parser.add_argument("--keep-as", metavar="SUFFIX",
+                        help="keep each grid this run replaces as <algo>_SUFFIX (e.g. the grid of an earlier default)")
     args = parser.parse_args()
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
     results = {"factors": list(FACTORS), "seeds": args.seeds, "envs": earlier.get("envs", {})}
+    if args.keep_as is not None:
+        taken = [f"{env_id} {algo}_{args.keep_as}" for env_id in args.envs for algo in args.algos
+                 if f"{algo}_{args.keep_as}" in results["envs"].get(env_id, {})]
+        if not args.keep_as.strip() or taken:
+            parser.error(f"--keep-as {args.keep_as!r} would overwrite {', '.join(taken)}; expected a new suffix"
+                         if taken else "--keep-as needs a non-empty suffix")
     for env_id in args.envs:
         demos, source = record_demos(env_id, 10, args.demos_root / env_id if args.demos_root else None)
         env = make_env(env_id)
@@ -97,6 +106,8 @@ def main() -> None:
             start = time.perf_counter()
             scores = grid(env, env_id, demos, algo, args.seeds, args.eval_episodes)
             means = np.mean(np.asarray(scores), axis=-1)
+            if args.keep_as is not None and algo in entry:
+                entry[f"{algo}_{args.keep_as}"] = entry[algo]
             entry[algo] = {"seed_scores": scores, "mean_grid": np.round(means, 4).tolist(),
                            "fraction_at_least_0.9": float(np.mean(means >= 0.9)), "wall_s": round(time.perf_counter() - start),
                            "measured": time.strftime("%Y-%m-%d"),

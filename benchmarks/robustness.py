@@ -94,9 +94,10 @@ def main() -> None:
     if args.keep_as is not None:
         taken = [f"{env_id} {algo}_{args.keep_as}" for env_id in args.envs for algo in args.algos
                  if f"{algo}_{args.keep_as}" in results["envs"].get(env_id, {})]
-        if not args.keep_as.strip() or taken:
-            parser.error(f"--keep-as {args.keep_as!r} would overwrite {', '.join(taken)}; expected a new suffix"
-                         if taken else "--keep-as needs a non-empty suffix")
+        if not args.keep_as.strip():
+            parser.error("--keep-as needs a non-empty suffix")
+        if taken:
+            parser.error(f"--keep-as {args.keep_as!r} would overwrite {', '.join(taken)}; expected a new suffix")
     for env_id in args.envs:
         demos, source = record_demos(env_id, 10, args.demos_root / env_id if args.demos_root else None)
         env = make_env(env_id)
@@ -106,14 +107,15 @@ def main() -> None:
             start = time.perf_counter()
             scores = grid(env, env_id, demos, algo, args.seeds, args.eval_episodes)
             means = np.mean(np.asarray(scores), axis=-1)
+            defaults = CONFIGS[algo].for_env(env_id).resolved(env.spec)  # the grid's centre, None fields resolved
             if args.keep_as is not None and algo in entry:
                 entry[f"{algo}_{args.keep_as}"] = entry[algo]
             entry[algo] = {"seed_scores": scores, "mean_grid": np.round(means, 4).tolist(),
                            "fraction_at_least_0.9": float(np.mean(means >= 0.9)), "wall_s": round(time.perf_counter() - start),
                            "measured": time.strftime("%Y-%m-%d"),
-                           "defaults": {"disc_learning_rate": CONFIGS[algo]().disc_learning_rate,
-                                        "policy_learning_rate": CONFIGS[algo]().ppo.learning_rate,
-                                        "disc_anneal_lr": CONFIGS[algo].for_env(env_id).resolved(env.spec).disc_anneal_lr}}
+                           "defaults": {"disc_learning_rate": defaults.disc_learning_rate,
+                                        "policy_learning_rate": defaults.ppo.learning_rate,
+                                        "disc_anneal_lr": defaults.disc_anneal_lr}}
             print(f"{env_id} {algo}: {entry[algo]['fraction_at_least_0.9']:.0%} of points >= 0.9; "
                   f"means (rows: disc lr 1/3x, 1x, 3x; columns: policy lr) {entry[algo]['mean_grid']}", flush=True)
             atomic_write_json(args.output, results)

@@ -9,9 +9,13 @@ STAMP := $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# uv resolves and installs in parallel: about 7 s against pip's 44 s here (2026-11-28, both
+# cold in .venv). Where uv cannot run or reach its index (it ignores pip's own settings, such
+# as a private mirror), pip installs the same thing.
 $(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	( $(BIN)/python -m pip install --quiet uv && \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[test]" ) || \
+	( $(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e ".[test]" )
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -87,29 +87,23 @@ def test_programs_run_as_ray_trials_with_the_local_sweeps_parameters(ray_session
     np.testing.assert_array_equal(remote.evaluate(episodes=3).means, local.evaluate(episodes=3).means)
 
 
-def test_vmapped_points_are_one_trial(ray_session):
-    grid = {"gail.disc-learning-rate": [3e-4, 3e-3], "ppo.learning_rate": [1e-3]}
-    config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
-    remote = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=config, num_seeds=2, ray="auto")
-    local = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", grid=grid, config=config, num_seeds=2)
-    assert len(remote.programs) == 1 and remote.programs[0].points == (0, 1)
-    assert remote.programs[0].vmapped_fields == ("disc_learning_rate", "ppo.learning_rate")
-    for there, here in zip(remote.results, local.results):
-        np.testing.assert_array_equal(_flat(there.policy_params[1]), _flat(here.policy_params[1]))
-        np.testing.assert_array_equal(_flat(there.reward.params[1]), _flat(here.reward.params[1]))
-
-
 def test_an_optuna_search_runs_its_rounds_as_trials_with_a_gail_point_alone(ray_session):
-    """Round 2 holds one point, a program that trains through `imitax.train` on the trial (it
-    records GAIL's resolved per-episode context, as the sweep's plan does: read back and checked)."""
+    """Round 1's two points are one vmapped program, one trial; round 2 holds one point, a program
+    that trains through `imitax.train` on the trial (it records GAIL's resolved per-episode
+    context, as the sweep's plan does: read back and checked)."""
     config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
     kwargs = dict(sample={"disc_learning_rate": (1e-4, 1e-2)}, num_samples=3, rounds=2, search="optuna", config=config,
                   search_episodes=2)
     remote = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", ray="auto", **kwargs)
     local = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", **kwargs)
     assert [program.points for program in remote.programs] == [(0, 1), (2,)] and remote.points == local.points
+    assert remote.programs[0].vmapped_fields == ("disc_learning_rate",)
     assert remote.results[2].config == local.results[2].config and remote.results[2].config.disc_ignore_obs == ()
-    np.testing.assert_array_equal(_flat(remote.results[2].policy_params[0]), _flat(local.results[2].policy_params[0]))
+    for point in (1, 2):  # the vmapped program's second point, and the lone one
+        np.testing.assert_array_equal(_flat(remote.results[point].policy_params[0]),
+                                      _flat(local.results[point].policy_params[0]))
+        np.testing.assert_array_equal(_flat(remote.results[point].reward.params[0]),
+                                      _flat(local.results[point].reward.params[0]))
 
 
 def test_the_command_runs_its_sweep_on_ray(ray_session, tmp_path, capsys):

@@ -92,10 +92,10 @@ def main() -> None:
     earlier = json.loads(args.output.read_text()) if args.output.is_file() else {}
     results = {"factors": list(FACTORS), "seeds": args.seeds, "envs": earlier.get("envs", {})}
     if args.keep_as is not None:
-        taken = [f"{env_id} {algo}_{args.keep_as}" for env_id in args.envs for algo in args.algos
-                 if f"{algo}_{args.keep_as}" in results["envs"].get(env_id, {})]
         if not args.keep_as.strip():
             parser.error("--keep-as needs a non-empty suffix")
+        taken = [f"{env_id} {algo}_{args.keep_as}" for env_id in args.envs for algo in args.algos
+                 if f"{algo}_{args.keep_as}" in results["envs"].get(env_id, {})]
         if taken:
             parser.error(f"--keep-as {args.keep_as!r} would overwrite {', '.join(taken)}; expected a new suffix")
     for env_id in args.envs:

@@ -10,8 +10,10 @@ seeds (vmapped on JAX tasks), and every seed is evaluated over `--eval-episodes`
 return of the training episodes of the last 5% of the run so far, normalised (random = 0,
 expert = 1), reaches 0.9; training episodes use the stochastic policy, so it is a
 conservative figure. The offline methods ("iq-learn-offline", "bc") never step the
-environment: their row has no env steps, only gradient steps. Writes
-benchmarks/results/off_policy.json (other tasks' and methods' rows kept).
+environment: their row has no env steps, only gradient steps. Online rows also keep, per seed,
+the mean training return over each tenth of the run (`training_return_per_tenth`), which shows
+whether a run was still rising, flat or decaying when it stopped. Writes
+benchmarks/results/off_policy.json after every row (other tasks' and methods' rows kept).
 
     python benchmarks/off_policy.py [--envs CartPole-v1 Pendulum-v1] [--algos dac sqil iq-learn gail] [--demos 10 1] [--seeds 3]
     python benchmarks/off_policy.py --table
@@ -83,8 +85,19 @@ def steps_to_threshold(returns: np.ndarray, steps_per_iteration: int, random_sco
     return out
 
 
+def training_curve(returns: np.ndarray, parts: int = 10) -> list[list[float | None]]:
+    """Per seed (`returns`: f[num_seeds, iterations], NaN where no episode ended), the mean
+    training return over each tenth of the run (None where no episode ended in it)."""
+    out = []
+    for seed_returns in returns:
+        tenths = [chunk[np.isfinite(chunk)] for chunk in np.array_split(seed_returns, parts)]
+        out.append([round(float(t.mean()), 1) if t.size else None for t in tenths])
+    return out
+
+
 def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: int, eval_episodes: int,
-              first_seed: int = 0) -> dict:
+              first_seed: int = 0, save=lambda entry: None) -> dict:
+    """Each method's rows on `env_id`; `save(entry)` after every row, so a long run keeps what it measured."""
     demos, source = record_demos(env_id, max(demo_counts))
     out: dict = {"expert_source": source, "expert_return": demos.expert_score, "random_return": demos.random_score}
     env = make_env(env_id)
@@ -108,11 +121,15 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
                 gradient_steps = result.gradient_steps if env_steps == 0 else None
             scores = seed_scores(env, policy, params, num_seeds, demos.random_score, demos.expert_score, eval_episodes,
                                  first_seed)
-            to_09 = steps_to_threshold(np.asarray(result.history["episode_return"]), per_iteration, demos.random_score,
+            returns = np.asarray(result.history["episode_return"]) if env_steps else None
+            to_09 = steps_to_threshold(returns, per_iteration, demos.random_score,
                                        demos.expert_score) if env_steps else [None] * num_seeds
             out[f"{algo}_{count}demos"] = {**seed_statistics(scores).to_dict(), "env_steps": env_steps,
                                            "env_steps_to_0.9": to_09, "gradient_steps": gradient_steps,
                                            "train_s": round(train_s, 1)}
+            if env_steps:
+                out[f"{algo}_{count}demos"]["training_return_per_tenth"] = training_curve(returns)
+            save(out)
             budget = f"{env_steps:,} env steps" if env_steps else f"{gradient_steps:,} gradient steps, offline"
             print(f"  {env_id} {algo} {count} demos: {np.mean(scores):.3f} per seed {scores}, env steps to 0.9 "
                   f"{to_09} of {budget} ({train_s:.0f}s)", flush=True)
@@ -131,6 +148,9 @@ def with_earlier_seeds(earlier: dict, entry: dict) -> dict:
                         "env_steps_to_0.9": list(before["env_steps_to_0.9"] or [None] * len(before["values"]))
                         + list(row["env_steps_to_0.9"]),
                         "train_s": round(before["train_s"] + row["train_s"], 1)}
+            if "training_return_per_tenth" in row:
+                earlier_curves = before.get("training_return_per_tenth") or [None] * len(before["values"])
+                out[key]["training_return_per_tenth"] = list(earlier_curves) + row["training_return_per_tenth"]
     return out
 
 
@@ -182,12 +202,15 @@ def main() -> None:
         return
     results = json.loads(args.output.read_text()) if args.output.is_file() else {"envs": {}}
     for env_id in args.envs:
-        entry = bench_env(env_id, args.algos, args.demos, args.seeds, args.eval_episodes, args.first_seed)
-        if args.first_seed:
-            entry = with_earlier_seeds(results["envs"].get(env_id, {}), entry)
-        results["envs"][env_id] = {**results["envs"].get(env_id, {}), **entry,
-                                   "machine": machine_label(), "date": time.strftime("%Y-%m-%d")}
-        atomic_write_json(args.output, results)
+        before = dict(results["envs"].get(env_id, {}))
+
+        def save(entry: dict, env_id: str = env_id, before: dict = before) -> None:
+            if args.first_seed:
+                entry = with_earlier_seeds(before, entry)
+            results["envs"][env_id] = {**before, **entry, "machine": machine_label(), "date": time.strftime("%Y-%m-%d")}
+            atomic_write_json(args.output, results)
+
+        bench_env(env_id, args.algos, args.demos, args.seeds, args.eval_episodes, args.first_seed, save)
     print(f"wrote {args.output}")
 
 

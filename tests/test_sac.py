@@ -1,5 +1,7 @@
 """SAC, its replay buffer and the off-policy loop."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,7 +10,7 @@ import pytest
 import imitax
 from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
-from imitax.envs.spec import Box, EnvSpec
+from imitax.envs.spec import Box, Discrete, EnvSpec
 from imitax.errors import ConfigError
 from imitax.eval import evaluate
 from imitax.io.resume import ResumeCheckpoint
@@ -64,6 +66,34 @@ def test_sac_config_and_bounds_are_checked():
     unbounded = EnvSpec("free", 2, Box((-np.inf,), (np.inf,)), 10)
     with pytest.raises(ConfigError, match="unbounded"):
         SAC(SACConfig(), unbounded).init(jax.random.PRNGKey(0))
+
+
+def test_absorbing_entropy_counts_the_entropy_cost_that_ending_an_episode_would_escape():
+    box = EnvSpec("box", 3, Box((-1.0, -1.0), (1.0, 1.0)), 10)
+    config = SACConfig(hidden_sizes=(8,), batch_size=4, init_alpha=0.2, absorbing_entropy=True)
+    sac = SAC(config, box)
+    state = sac.init(jax.random.PRNGKey(0))
+    terminated = jnp.array([False, True, False, True])
+    # Box: target entropy -2, so every step costs alpha * 2; the absorbing loop pays it forever
+    expected = config.gamma / (1 - config.gamma) * 0.2 * -2.0
+    np.testing.assert_allclose(sac.absorbing_entropy(state, terminated), [0.0, expected, 0.0, expected], rtol=1e-5)
+    discrete = EnvSpec("discrete", 3, Discrete(4), 10)
+    np.testing.assert_array_equal(SAC(config, discrete).absorbing_entropy(state, terminated), np.zeros(4))
+
+    # in the update, only terminal rows' targets change: the critic's loss is the same without them
+    obs = jax.random.normal(jax.random.PRNGKey(1), (4, 3))
+
+    def critic_loss(terminal: jnp.ndarray, flag: bool) -> float:
+        batch = Transitions(obs, jnp.zeros((4, 2)), jnp.zeros(4), obs, terminal, jnp.zeros(4, bool))
+        learner = SAC(dataclasses.replace(config, absorbing_entropy=flag), box)
+        return float(learner.update(state, batch, jnp.zeros(4))[1]["critic_loss"])
+
+    none_terminal = jnp.zeros(4, bool)
+    assert critic_loss(none_terminal, True) == critic_loss(none_terminal, False)
+    # two terminal rows with targets lowered by about 39.6 from near 0: squared errors of about 1,570
+    # each, averaged over the batch and summed over the 2 critics
+    assert critic_loss(terminated, True) == pytest.approx(2 * 2 * expected ** 2 / 4, rel=0.05)
+    assert critic_loss(terminated, False) < 1.0
 
 
 def test_sac_learns_pendulum():

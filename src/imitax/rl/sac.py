@@ -30,6 +30,7 @@ from flax import struct
 from imitax.data.types import Transitions
 from imitax.envs.spec import EnvSpec
 from imitax.errors import ConfigError, require_non_negative, require_positive
+from imitax.nets.absorbing import absorbing_value
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
 from imitax.nets.policy import Policy
@@ -75,6 +76,10 @@ class SACConfig:
     activation: str = "relu"
     num_critics: int = 2
     """critics trained side by side; targets and the actor use their minimum (2: clipped double Q)"""
+    absorbing_entropy: bool = False
+    """a terminal transition's target also counts the entropy bonus the absorbing state would pay
+    forever, so that ending an episode does not escape its per-step cost on Box actions
+    (`SAC.absorbing_entropy`; on for SQIL)"""
 
     @property
     def steps_per_iteration(self) -> int:
@@ -236,6 +241,18 @@ class SAC:
                                   alpha_opt_state=alpha_opt_state)
         return self.update_targets(new_state), {"actor_loss": actor_loss, "entropy": entropy, "alpha": jnp.exp(log_alpha)}
 
+    def absorbing_entropy(self, state: SACState, terminated: jnp.ndarray) -> jnp.ndarray:
+        """f32[B]: after each terminal transition (`terminated`: [B]), the discounted entropy bonus
+        of the absorbing loop, gamma / (1 - gamma) * alpha * min(target entropy, 0); 0 elsewhere.
+
+        A Box policy near its target entropy has negative differential entropy, so SAC's bonus
+        -alpha log pi is a cost on every step, and a backup that stops at termination lets an
+        agent escape it by ending the episode. Paying the same bonus in the absorbing state makes
+        ending an episode neutral to it. A Discrete policy's entropy is never negative, so its bonus
+        is a per-step reward that ending forfeits: nothing is added there."""
+        per_step = jnp.exp(state.log_alpha) * min(self.target_entropy, 0.0)
+        return jax.lax.stop_gradient(absorbing_value(per_step, terminated, self.config.gamma))
+
     def update_targets(self, state: SACState) -> SACState:
         """The target critics' Polyak step; counts the update."""
         target_critic_params = optax.incremental_update(state.critic_params, state.target_critic_params, self.config.tau)
@@ -245,6 +262,8 @@ class SAC:
         """One gradient step on a replay batch `[B, ...]` scored with `rewards: f32[B]`."""
         key, target_key, actor_key = jax.random.split(state.key, 3)
         next_value = self.soft_value(state.target_critic_params, state, target_key, batch.next_obs)
+        if self.config.absorbing_entropy:
+            rewards = rewards + self.absorbing_entropy(state, batch.terminated)
         targets = jax.lax.stop_gradient(rewards + self.config.gamma * (1.0 - batch.terminated.astype(jnp.float32)) * next_value)
 
         def td_loss(critic_params: Any) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:

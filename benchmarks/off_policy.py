@@ -121,14 +121,15 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
                 gradient_steps = result.gradient_steps if env_steps == 0 else None
             scores = seed_scores(env, policy, params, num_seeds, demos.random_score, demos.expert_score, eval_episodes,
                                  first_seed)
-            returns = np.asarray(result.history["episode_return"]) if env_steps else None
-            to_09 = steps_to_threshold(returns, per_iteration, demos.random_score,
-                                       demos.expert_score) if env_steps else [None] * num_seeds
+            online = {}
+            to_09 = [None] * num_seeds
+            if env_steps:
+                returns = np.asarray(result.history["episode_return"])
+                to_09 = steps_to_threshold(returns, per_iteration, demos.random_score, demos.expert_score)
+                online = {"training_return_per_tenth": training_curve(returns)}
             out[f"{algo}_{count}demos"] = {**seed_statistics(scores).to_dict(), "env_steps": env_steps,
                                            "env_steps_to_0.9": to_09, "gradient_steps": gradient_steps,
-                                           "train_s": round(train_s, 1)}
-            if env_steps:
-                out[f"{algo}_{count}demos"]["training_return_per_tenth"] = training_curve(returns)
+                                           "train_s": round(train_s, 1), **online}
             save(out)
             budget = f"{env_steps:,} env steps" if env_steps else f"{gradient_steps:,} gradient steps, offline"
             print(f"  {env_id} {algo} {count} demos: {np.mean(scores):.3f} per seed {scores}, env steps to 0.9 "

@@ -55,7 +55,7 @@ class SQILConfig:
 
     sac: SACConfig = SQIL_SAC
     """the soft actor-critic learner (its total_steps is the run's length)"""
-    # A quarter, not the paper's half (since 2026-11-28): better or the same on every tuning cell
+    # A quarter, not the paper's half (since 2026-11-28): better on two tuning cells, within 0.002 on the rest
     # (5 seeds each, 0.5 in brackets): Pendulum from 1 demo 0.900 (0.803), from 10 1.006 (1.004);
     # CartPole from 1 1.000 (0.984), from 10 0.994 (0.995); InvertedPendulum-v5 1.000 from 10 and 1 (1.000).
     expert_fraction: float = 0.25

@@ -129,7 +129,8 @@ def bench_env(env_id: str, algos: list[str], demo_counts: list[int], num_seeds: 
                 online = {"training_return_per_tenth": training_curve(returns)}
             out[f"{algo}_{count}demos"] = {**seed_statistics(scores).to_dict(), "env_steps": env_steps,
                                            "env_steps_to_0.9": to_09, "gradient_steps": gradient_steps,
-                                           "train_s": round(train_s, 1), **online}
+                                           "train_s": round(train_s, 1), **online,
+                                           "machine": machine_label(), "date": time.strftime("%Y-%m-%d")}
             save(out)
             budget = f"{env_steps:,} env steps" if env_steps else f"{gradient_steps:,} gradient steps, offline"
             print(f"  {env_id} {algo} {count} demos: {np.mean(scores):.3f} per seed {scores}, env steps to 0.9 "
@@ -156,7 +157,7 @@ def with_earlier_seeds(earlier: dict, entry: dict) -> dict:
 
 
 def _machine(row: dict, entry: dict) -> str:
-    """A short name of the machine that measured a row."""
+    """A short name of the machine that measured a row (rows older than per-row machines: the task's)."""
     machine = row.get("machine", entry.get("machine", ""))
     return "H100" if "H100" in machine else "16-core CPU" if "16-core" in machine else "2-core CPU"
 
@@ -208,7 +209,8 @@ def main() -> None:
         def save(entry: dict, env_id: str = env_id, before: dict = before) -> None:
             if args.first_seed:
                 entry = with_earlier_seeds(before, entry)
-            results["envs"][env_id] = {**before, **entry, "machine": machine_label(), "date": time.strftime("%Y-%m-%d")}
+            # each row carries its machine and date: the task's other rows keep theirs
+            results["envs"][env_id] = {**before, **entry}
             atomic_write_json(args.output, results)
 
         bench_env(env_id, args.algos, args.demos, args.seeds, args.eval_episodes, args.first_seed, save)

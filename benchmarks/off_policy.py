@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -159,7 +160,10 @@ def with_earlier_seeds(earlier: dict, entry: dict) -> dict:
 def _machine(row: dict, entry: dict) -> str:
     """A short name of the machine that measured a row (rows older than per-row machines: the task's)."""
     machine = row.get("machine", entry.get("machine", ""))
-    return "H100" if "H100" in machine else "16-core CPU" if "16-core" in machine else "2-core CPU"
+    gpu = re.search(r"\b[AHB]\d00\b", machine)  # hand-written labels and machine_label()'s "gpu (NVIDIA H200), ..."
+    if gpu:
+        return gpu.group(0)
+    return "16-core CPU" if "16-core" in machine or "16 CPU cores" in machine else "2-core CPU"
 
 
 def _row_order(key: str) -> tuple[int, int, str]:

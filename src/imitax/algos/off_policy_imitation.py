@@ -29,8 +29,8 @@ BUDGETS: dict[str, dict[str, Any]] = {
     "CartPole-v1": {"total_steps": 60_000},
     "Pendulum-v1": {"total_steps": 20_000},
     # 40k since 2026-11-29: at 20k a seed of DAC (0.53) and of IQ-Learn (0.14) from 1 demo was caught in a dip
-    # after reaching 0.9; at 40k DAC, SQIL and IQ-Learn from 1 demo and DAC and IQ-Learn from 10 score 1.000 on
-    # 5 seeds each, 0.9 within 21k env steps (GAIL: 147k-514k)
+    # after reaching 0.9; at 40k DAC, SQIL and IQ-Learn from 10 demos and from 1 score 1.000 on 5 seeds each,
+    # 0.9 within 21k env steps (GAIL: 147k-514k)
     "InvertedPendulum-v5": {"total_steps": 40_000},
 }
 

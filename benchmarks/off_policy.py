@@ -160,10 +160,10 @@ def with_earlier_seeds(earlier: dict, entry: dict) -> dict:
 def _machine(row: dict, entry: dict) -> str:
     """A short name of the machine that measured a row (rows older than per-row machines: the task's)."""
     machine = row.get("machine", entry.get("machine", ""))
-    gpu = re.search(r"\b[AHB]\d00\b", machine)  # hand-written labels and machine_label()'s "gpu (NVIDIA H200), ..."
-    if gpu:
-        return gpu.group(0)
-    return "16-core CPU" if "16-core" in machine or "16 CPU cores" in machine else "2-core CPU"
+    # hand-written labels ("lent machine's H100 GPU", "16-core CPU") and machine_label()'s ("gpu (NVIDIA H200), 16 CPU cores")
+    gpu = re.search(r"\b[AHB]\d00\b", machine)
+    cores = re.search(r"(\d+)(?:-core| CPU cores)", machine)
+    return gpu.group(0) if gpu else f"{cores.group(1) if cores else 2}-core CPU"
 
 
 def _row_order(key: str) -> tuple[int, int, str]:

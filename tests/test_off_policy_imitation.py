@@ -99,6 +99,20 @@ def test_dac_is_gail_with_the_sac_generator(pendulum_demos):
     # the generator's cloning term: on with PPO (0.1), off with SAC (DAC), an explicit weight as given
     assert dac.algo.bc_weight == 0.0 and GAIL(GAILConfig(), env.spec).bc_weight == 0.1
     assert GAIL(GAILConfig(bc_weight=0.0), env.spec).cloning(gail.state) == ()
+    # the reward form: DAC's -log(1 - D) >= 0 (also after a fall), GAIL's (PPO) the logit, an explicit form as
+    # given; a run records it resolved
+    assert dac.algo.generator_reward == "positive" and GAIL(GAILConfig(), env.spec).generator_reward == "logit"
+    assert GAIL(GAILConfig(generator="sac", reward="logit"), env.spec).generator_reward == "logit"
+    assert dac.algo.resolved_config.reward == "positive" and GAIL(GAILConfig(), env.spec).resolved_config.reward == "logit"
+    state = seed_slice(dac.state, 0)
+    batch = jax.tree.map(lambda x: x[:8], demos)
+    fallen = batch.replace(terminated=jnp.ones_like(batch.terminated))
+    for transitions in (batch, fallen):
+        rewards = dac.algo.reward(state, transitions)
+        np.testing.assert_allclose(rewards, jax.nn.softplus(dac.algo.logits(state.disc_params["net"], state, transitions))
+                                   + np.where(transitions.terminated, dac.algo.gamma / (1 - dac.algo.gamma) * jax.nn.softplus(dac.algo.absorbing_logit(
+                                       state.disc_params["net"])), 0.0), rtol=1e-4)
+        assert bool(jnp.all(rewards >= 0))
 
 
 def test_sac_generator_log_prob_is_the_pre_squash_density_and_finite_at_the_action_bounds():

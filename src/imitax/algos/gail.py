@@ -18,8 +18,10 @@ is: bad where the expert never ends episodes (CartPole's fall), good where it do
 then right on all three kinds of task.
 
 Reward choices (`reward`), with D = sigmoid(logit) the probability of "expert":
-- "logit" (default): log D - log(1 - D), the AIRL/f-divergence form, unbiased in sign.
-- "positive": -log(1 - D) = softplus(logit) >= 0, the original GAIL reward. Without
+- "auto" (default): "logit" with the PPO generator, "positive" with SAC (DAC's; see
+  `DEFAULT_REWARD`).
+- "logit": log D - log(1 - D), the AIRL/f-divergence form, unbiased in sign.
+- "positive": -log(1 - D) = softplus(logit) >= 0, the original GAIL reward and DAC's. Without
   absorbing states it carries a survival bonus (wrong where the expert ends episodes).
 - "negative": log D <= 0, a per-step cost; without absorbing states it pays for ending
   episodes early.
@@ -55,13 +57,24 @@ __all__ = ["BUDGETS", "GENERATOR_PPO", "GAIL", "GAILConfig", "GAILState", "Adver
 
 GAILState = AdversarialState
 
+# The reward form "auto" resolves to, per generator. With SAC (DAC) since 2026-11-29 "positive", the
+# DAC paper's code's -log(1 - D): under "logit" a fall's absorbing value (gamma / (1 - gamma) x a logit
+# near -9: about -930 on CartPole) dominated the critic's targets (critic loss ~10,000 early, the
+# temperature driven up to 8), and DAC took 25k-52k env steps to 0.9 on CartPole (a third of GAIL's).
+# With "positive" a fall is worth about 0 and living a little more: CartPole 1.000 from 10 demos and
+# from 1 (5 seeds each), 0.9 at 7,349-10,015 env steps (benchmarks/results/off_policy.json, rows DAC and
+# DAC-LOGIT). Where the expert ends episodes the absorbing state scores as expert and pays on ending.
+DEFAULT_REWARD = {"ppo": "logit", "sac": "positive"}
+REWARD_CHOICES = ("auto", *REWARD_KINDS)
+
 
 @dataclasses.dataclass(frozen=True)
 class GAILConfig(GeneratorOptions):
     """GAIL hyperparameters; `GAILConfig.for_env(id)` adds the task's budgets."""
 
-    reward: str = "logit"
-    """reward from the discriminator logit: logit | positive | negative"""
+    reward: str = "auto"
+    """reward from the discriminator logit: auto (logit with the PPO generator, positive with SAC) | logit |
+    positive | negative"""
     absorbing: bool = True
     """terminal transitions lead to a learned absorbing state (removes the termination bias of every reward)"""
     use_next_obs: bool = False
@@ -103,8 +116,8 @@ class GAILConfig(GeneratorOptions):
     def validate_discriminator(self, section: str) -> None:
         """ConfigError naming `section.field` for the first bad option."""
         self.validate_generator(section)
-        if self.reward not in REWARD_KINDS:
-            raise ConfigError(f"unknown {section.upper()} reward {self.reward!r}; expected one of {', '.join(REWARD_KINDS)}")
+        if self.reward not in REWARD_CHOICES:
+            raise ConfigError(f"unknown {section.upper()} reward {self.reward!r}; expected one of {', '.join(REWARD_CHOICES)}")
         require_positive(self, section, "disc_learning_rate", "disc_batch_size")
         check_disc_steps(self, section)
         check_network(self.disc_hidden_sizes, self.disc_activation, hidden_name=f"{section}.disc_hidden_sizes",
@@ -150,6 +163,16 @@ class GAIL(Adversarial):
         return Discriminator(self.spec, tuple(c.disc_hidden_sizes), c.disc_activation, c.use_next_obs, c.absorbing,
                              self.gamma, self.hidden_features)
 
+    @property
+    def generator_reward(self) -> str:
+        """The reward form the generator is trained on, "auto" resolved by the generator (`DEFAULT_REWARD`)."""
+        reward = self.config.reward
+        return DEFAULT_REWARD[self.config.generator] if reward == "auto" else reward
+
+    @property
+    def resolved_config(self) -> GAILConfig:
+        return dataclasses.replace(super().resolved_config, reward=self.generator_reward)
+
     def saved_reward_params(self, state: GAILState) -> dict[str, Any]:
         """The parameters of the reward the run saves (`learned_reward` takes them)."""
         return state.disc_params if state.reward_params is None else state.reward_params
@@ -161,7 +184,7 @@ class GAIL(Adversarial):
 
     def saved_reward(self, state: GAILState) -> tuple[dict[str, Any], dict[str, Any]]:
         """(parameters, metadata) of the reward a run saves, for `imitax train rl --reward`."""
-        return self.saved_reward_params(state), {"network": self.saved_reward_net.config(), "reward": self.config.reward}
+        return self.saved_reward_params(state), {"network": self.saved_reward_net.config(), "reward": self.generator_reward}
 
     def logits(self, net_params: Any, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         """f32[...]: log D - log(1 - D) of transitions with leading shape `[...]`."""
@@ -174,7 +197,7 @@ class GAIL(Adversarial):
     def reward(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         """The reward the generator is trained on, f32[...]: the step's, plus after a
         terminal transition the absorbing state's discounted value."""
-        return self.discriminator.reward(state.disc_params, transitions, self.config.reward)
+        return self.discriminator.reward(state.disc_params, transitions, self.generator_reward)
 
     def _grad_penalty(self, net_params: Any, obs_norm: ObsNormalizer, expert: Transitions, agent: Transitions, key: jax.Array) -> jnp.ndarray:
         disc = self.discriminator

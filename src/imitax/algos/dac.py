@@ -5,10 +5,10 @@ loss, absorbing state and gradient penalty; every iteration steps the environmen
 to the replay, takes one discriminator step (`disc_steps` unset) on agent transitions drawn
 from the whole replay against expert transitions, then `gradient_steps` SAC steps on replay
 batches scored by the current discriminator (reward "positive", -log(1 - D) as in the paper's
-code, plus the absorbing state's value after terminal transitions; see `gail.DEFAULT_REWARD`). Reusing old transitions is what makes
-it an order of magnitude more sample-efficient than GAIL on PPO. `DACConfig` is only GAIL's
-config with the SAC generator chosen; `imitax train gail --gail.generator sac` is the same
-method.
+code, plus the absorbing state's value after terminal transitions; see `gail.DEFAULT_REWARD`).
+Reusing old transitions is what makes it an order of magnitude more sample-efficient than
+GAIL on PPO. `DACConfig` is only GAIL's config with the SAC generator chosen; `imitax train
+gail --gail.generator sac` is the same method.
 """
 
 from __future__ import annotations

@@ -158,8 +158,8 @@ class AIRL(GAIL):
 
     @property
     def resolved_config(self) -> AIRLConfig:
-        return dataclasses.replace(super().resolved_config, reward=self.generator_reward,
-                                   disc_state_only=self.disc_state_only)
+        # GAIL's resolves the reward form through `generator_reward` (AIRL's below)
+        return dataclasses.replace(super().resolved_config, disc_state_only=self.disc_state_only)
 
     @property
     def disc_state_only(self) -> bool:

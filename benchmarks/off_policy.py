@@ -198,7 +198,8 @@ def main() -> None:
     parser.add_argument("--demos", nargs="+", type=int, default=[10, 1])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=0,
-                        help="seeds first_seed .. first_seed + seeds - 1; their values are appended to a row's existing ones")
+                        help="more runs, from the key of seed first_seed (split into --seeds keys; not runs first_seed.. of a "
+                             "seed-0 program); their values are appended to a row's existing ones")
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/off_policy.json"))
     parser.add_argument("--table", action="store_true", help="print the saved results as a Markdown table and stop")

@@ -63,8 +63,8 @@ GAILState = AdversarialState
 # temperature driven up to 8), and DAC took 25k-52k env steps to 0.9 on CartPole (a third of GAIL's).
 # With "positive" a fall is worth about 0 and living a little more: CartPole 1.000 from 10 demos and
 # from 1 (5 seeds each), 0.9 at 7,349-10,015 env steps (benchmarks/results/off_policy.json, rows DAC and
-# DAC-LOGIT). Where the expert ends episodes, the absorbing state scores as the expert's and ending pays
-# (by construction; no such task measured with DAC).
+# DAC-LOGIT). Where the expert ends episodes, the absorbing state scores as the expert's and ending pays:
+# held-out Acrobot-v1 (ends on success) from 10 demos, 0.994 on 3 seeds, absorbing logit 0.3-1.5.
 DEFAULT_REWARD = {"ppo": "logit", "sac": "positive"}
 REWARD_CHOICES = ("auto", *REWARD_KINDS)
 

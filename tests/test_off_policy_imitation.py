@@ -11,6 +11,7 @@ import imitax
 from imitax.algos.dac import DACConfig, train_dac
 from imitax.algos.gail import GAIL, GAILConfig, train_gail
 from imitax.algos.sqil import SQIL, SQILConfig, train_sqil
+from imitax.data.replay import ReplayBuffer
 from imitax.data.rollout import collect_episodes
 from imitax.data.types import Transitions, flatten_trajectories
 from imitax.errors import ConfigError
@@ -40,16 +41,41 @@ def pendulum_demos():
     return env, flatten_trajectories(demos), float(evaluate(env, expert_fn, jax.random.PRNGKey(4), 20).mean)
 
 
-def test_sqil_labels_expert_rows_one_and_gives_absorbing_states_their_source_reward():
-    spec = imitax.make("CartPole-v1").spec
-    sqil = SQIL(SQILConfig(), spec)
-    terminated = jnp.array([False, True, False, True])
-    batch = Transitions(jnp.zeros((4, 4)), jnp.zeros(4, jnp.int32), jnp.zeros(4), jnp.zeros((4, 4)), terminated,
-                        jnp.zeros(4, bool))
-    rewards = np.asarray(sqil.rewards(batch, jnp.array([True, True, False, False])))
+def _rows(terminated) -> Transitions:
+    n = len(terminated)
+    return Transitions(jnp.zeros((n, 4)), jnp.zeros(n, jnp.int32), jnp.zeros(n), jnp.zeros((n, 4)),
+                       jnp.array(terminated), jnp.zeros(n, bool))
+
+
+def test_sqil_labels_expert_rows_one_and_pays_every_terminal_row_the_shared_absorbing_state():
+    sqil = SQIL(SQILConfig(), imitax.make("CartPole-v1").spec)
+    batch = _rows([False, True, False, True])
+    rewards = np.asarray(sqil.rewards(batch, jnp.array([True, True, False, False]), jnp.float32(0.4)))
     gamma = SQILConfig().sac.gamma
-    # expert rows 1 (a terminal one also earns the absorbing loop's 1 per step forever), agent rows 0
-    np.testing.assert_allclose(rewards, [1.0, 1.0 + gamma / (1 - gamma), 0.0, 0.0], rtol=1e-5)
+    # expert rows 1, agent rows 0; a terminal row of either source also earns the one absorbing
+    # state's 0.4 per step forever
+    np.testing.assert_allclose(rewards, [1.0, 1.0 + 0.4 * gamma / (1 - gamma), 0.0, 0.4 * gamma / (1 - gamma)],
+                               rtol=1e-5)
+
+
+def test_sqil_absorbing_reward_is_the_expert_share_of_terminal_rows_a_batch_draws():
+    config = SQILConfig(sac=SACConfig(batch_size=8), expert_fraction=0.25)  # 2 expert rows, 6 agent rows
+    sqil = SQIL(config, imitax.make("CartPole-v1").spec)
+    replay = ReplayBuffer.allocate(_rows([False]), capacity=16)
+    # the replay's stale slots past `size` must not count: fill 12, then see only the first 4
+    replay = replay.add(_rows([True] * 12))
+    replay = replay.replace(size=jnp.int32(4), items=replay.items.replace(
+        terminated=replay.items.terminated.at[:4].set(jnp.array([True, False, False, False]))))
+    reaches_goal = _rows([False, True])  # expert ends half its rows
+    # 0.25 * 0.5 / (0.25 * 0.5 + 0.75 * 0.25) = 0.4
+    np.testing.assert_allclose(float(sqil.absorbing_reward(reaches_goal, replay)), 0.4, rtol=1e-6)
+    # an expert that never ends its episodes leaves the absorbing state to the agent's falls: 0
+    np.testing.assert_allclose(float(sqil.absorbing_reward(_rows([False, False]), replay)), 0.0)
+    # nobody has ended an episode yet (empty replay): 0, not a division by zero
+    empty = ReplayBuffer.allocate(_rows([False]), capacity=16)
+    assert float(sqil.absorbing_reward(_rows([False]), empty)) == 0.0
+    # an agent that has never ended one while the expert does: the absorbing state is all expert's
+    assert float(sqil.absorbing_reward(reaches_goal, empty.add(_rows([False] * 3)))) == 1.0
 
 
 def test_off_policy_configs_refuse_bad_values():

@@ -7,11 +7,18 @@ and staying on the expert's states; as its own transitions fill the replay with 
 the reward it earns off the expert's states decays. Box actions use SAC's squashed
 Gaussian, Discrete ones discrete SAC (the paper's soft Q-learning with a learned policy).
 
-Termination (`absorbing=True`): a terminal transition leads to an absorbing state whose
-per-step reward is that of the transition's source (1 for the expert's, 0 for the agent's),
-folded into the terminal transition's reward as gamma / (1 - gamma) times it (see
-`imitax.nets.absorbing`). So ending an episode where the expert ends its episodes is worth
-as much as staying on its states forever, and the agent's own falls are worth nothing.
+Termination (`absorbing=True`): a terminal transition leads to one absorbing state, the
+same whichever source reached it, folded into the terminal transition's reward as
+gamma / (1 - gamma) times its per-step reward (see `imitax.nets.absorbing`). Like any state
+both sources visit, that reward is the label its rows would average to under the batch's
+mixture: the expert's share of the terminal rows a batch draws, from the demonstrations'
+and the replay's termination rates. Where the expert never ends an episode (it balances
+until the time limit) the absorbing state is the agent's alone and worth 0, so a fall forfeits
+the per-step label forever; where the expert ends them (it reaches a goal) ending is paid,
+less as the agent's own endings grow common, and the agent's goal reached is paid the same
+as the expert's. (A per-source reward, 1 after expert rows and 0 after the agent's, taught
+the agent that its own arrival at the goal was worthless: held-out Acrobot-v1 reached the
+expert by a fifth of the run and then learned to delay the goal, 0.704 on 2 seeds.)
 """
 
 from __future__ import annotations
@@ -61,7 +68,7 @@ class SQILConfig:
     expert_fraction: float = 0.25
     """share of each batch drawn from the demonstrations (the paper's code: 0.5)"""
     absorbing: bool = True
-    """terminal transitions lead to an absorbing state with their source's reward"""
+    """terminal transitions lead to one absorbing state, paid the expert's share of the terminal rows"""
 
     def validate(self) -> SQILConfig:
         self.sac.validate()
@@ -96,26 +103,41 @@ class SQIL(SACImitation):
     def act(self, state: SQILState, key: jax.Array, obs: jnp.ndarray) -> tuple[jnp.ndarray, dict[str, jnp.ndarray]]:
         return self.sac.act(state.sac, key, obs)
 
-    def rewards(self, batch: Transitions, from_expert: jnp.ndarray) -> jnp.ndarray:
-        """f32[B]: 1 for expert rows (`from_expert`: bool[B]), 0 for agent rows, plus the
-        absorbing state's value after terminal transitions."""
+    def absorbing_reward(self, expert: Transitions, replay: ReplayBuffer) -> jnp.ndarray:
+        """f32[]: the absorbing state's per-step reward, the expert's share of the terminal rows
+        a batch draws: f * p_expert / (f * p_expert + (1 - f) * p_agent), with f the batch's
+        expert share and p the termination rates of the demonstrations (fields [num_expert, ...])
+        and of the replay's filled slots; 0 when neither source has ended an episode."""
+        expert_share = self.config.expert_batch_size / self.config.sac.batch_size
+        expert_rate = expert.terminated.astype(jnp.float32).mean()
+        filled = jnp.arange(replay.capacity) < replay.size
+        agent_rate = jnp.sum(replay.items.terminated.astype(jnp.float32) * filled) / jnp.maximum(replay.size, 1)
+        expert_mass = expert_share * expert_rate
+        total = expert_mass + (1.0 - expert_share) * agent_rate
+        return jnp.where(total > 0, expert_mass / jnp.maximum(total, 1e-12), 0.0)
+
+    def rewards(self, batch: Transitions, from_expert: jnp.ndarray, absorbing_reward: jnp.ndarray) -> jnp.ndarray:
+        """f32[B]: 1 for expert rows (`from_expert`: bool[B]), 0 for agent rows, plus, after
+        terminal transitions, the absorbing state's value at `absorbing_reward` (f32[]) per step."""
         per_step = from_expert.astype(jnp.float32)
         if not self.config.absorbing:
             return per_step
-        return per_step + absorbing_value(per_step, batch.terminated.astype(jnp.float32), self.config.sac.gamma)
+        return per_step + absorbing_value(absorbing_reward, batch.terminated.astype(jnp.float32), self.config.sac.gamma)
 
     def update(self, state: SQILState, replay: ReplayBuffer, key: jax.Array) -> tuple[SQILState, dict[str, jnp.ndarray]]:
         """`gradient_steps` SAC steps, each on expert and agent rows labelled 1 and 0."""
         c = self.config
         num_expert = c.expert_batch_size
         from_expert = jnp.arange(c.sac.batch_size) < num_expert
+        absorbing_reward = self.absorbing_reward(state.expert, replay)
 
         def step(sac_state: SACState, step_key: jax.Array) -> tuple[SACState, dict[str, jnp.ndarray]]:
             batch = mixed_batch(state.expert, replay, step_key, num_expert, c.sac.batch_size)
-            return self.sac.update(sac_state, batch, self.rewards(batch, from_expert))
+            return self.sac.update(sac_state, batch, self.rewards(batch, from_expert, absorbing_reward))
 
         sac_state, metrics = jax.lax.scan(step, state.sac, jax.random.split(key, c.sac.gradient_steps))
-        return state.replace(sac=sac_state), jax.tree.map(jnp.mean, metrics)
+        metrics = {**jax.tree.map(jnp.mean, metrics), "absorbing_reward": absorbing_reward}
+        return state.replace(sac=sac_state), metrics
 
 
 def train_sqil(

@@ -319,6 +319,9 @@ def test_metrics_writer_csv_jsonl_and_read_metrics(tmp_path):
             writer.write({"env_steps": 300, "loss": np.zeros(2)})
         assert read_metrics(run)[0]["loss"] == 0.25  # flushed while still open
     with MetricsWriter(run) as writer:  # reopening appends under the same header
+        # a resumed run that logs a column its folder's file lacks (written by another version) is refused clearly
+        with pytest.raises(CheckpointError, match=r"also logs \['absorbing_reward'\].*start a new run"):
+            writer.write({"env_steps": 300, "absorbing_reward": 0.5})
         writer.write({"env_steps": 300, "episode_return": 3, "loss": 0.5})
     rows = read_metrics(run)
     assert rows == [{"env_steps": 100, "episode_return": 1.5, "loss": 0.25},

@@ -59,7 +59,8 @@ def test_sqil_labels_expert_rows_one_and_pays_every_terminal_row_the_shared_abso
 
 
 def test_sqil_absorbing_reward_is_the_expert_share_of_terminal_rows_a_batch_draws():
-    config = SQILConfig(sac=SACConfig(batch_size=8), expert_fraction=0.25)  # 2 expert rows, 6 agent rows
+    # a quarter of 10 rounds to 2 expert rows: the share a batch draws is 0.2, not expert_fraction
+    config = SQILConfig(sac=SACConfig(batch_size=10), expert_fraction=0.25)
     sqil = SQIL(config, imitax.make("CartPole-v1").spec)
     replay = ReplayBuffer.allocate(_rows([False]), capacity=16)
     # the replay's stale slots past `size` must not count: fill 12, then see only the first 4
@@ -67,8 +68,8 @@ def test_sqil_absorbing_reward_is_the_expert_share_of_terminal_rows_a_batch_draw
     replay = replay.replace(size=jnp.int32(4), items=replay.items.replace(
         terminated=replay.items.terminated.at[:4].set(jnp.array([True, False, False, False]))))
     reaches_goal = _rows([False, True])  # expert ends half its rows
-    # 0.25 * 0.5 / (0.25 * 0.5 + 0.75 * 0.25) = 0.4
-    np.testing.assert_allclose(float(sqil.absorbing_reward(reaches_goal, replay)), 0.4, rtol=1e-6)
+    # 0.2 * 0.5 / (0.2 * 0.5 + 0.8 * 0.25) = 1/3
+    np.testing.assert_allclose(float(sqil.absorbing_reward(reaches_goal, replay)), 1 / 3, rtol=1e-6)
     # an expert that never ends its episodes leaves the absorbing state to the agent's falls: 0
     np.testing.assert_allclose(float(sqil.absorbing_reward(_rows([False, False]), replay)), 0.0)
     # nobody has ended an episode yet (empty replay): 0, not a division by zero
@@ -97,6 +98,8 @@ def test_sqil_learns_cartpole(cartpole_expert):
     score = normalized_score(_mean_return(cartpole_expert.env, result), cartpole_expert.random_score,
                              cartpole_expert.expert_score)
     assert score > 0.8, score
+    # the expert balances until the time limit: the absorbing state is the agent's falls alone, worth 0
+    np.testing.assert_array_equal(result.history["absorbing_reward"], 0.0)
     # discrete SAC's temperature settles (at a target entropy of 0.89 log n it grew without bound)
     assert float(np.max(result.history["alpha"])) < 5.0
 

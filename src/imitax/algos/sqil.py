@@ -136,7 +136,9 @@ class SQIL(SACImitation):
             return self.sac.update(sac_state, batch, self.rewards(batch, from_expert, absorbing_reward))
 
         sac_state, metrics = jax.lax.scan(step, state.sac, jax.random.split(key, c.sac.gradient_steps))
-        metrics = {**jax.tree.map(jnp.mean, metrics), "absorbing_reward": absorbing_reward}
+        metrics = jax.tree.map(jnp.mean, metrics)
+        if c.absorbing:
+            metrics["absorbing_reward"] = absorbing_reward
         return state.replace(sac=sac_state), metrics
 
 

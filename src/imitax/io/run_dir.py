@@ -23,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from imitax.errors import ImitaxError, OutputError
+from imitax.errors import CheckpointError, ImitaxError, OutputError
 from imitax.io.atomic import atomic_write_bytes, atomic_write_json, atomic_write_text, os_reason, to_jsonable
 from imitax.io.run_lock import LOCK_FILE
 
@@ -168,8 +168,9 @@ def write_config(run_dir: str | Path, config: Any) -> None:
 class MetricsWriter:
     """Appends metric rows to metrics.csv and metrics.jsonl in `run_dir`.
 
-    The first row fixes the columns: a later row with a new key raises ValueError, a
-    missing key is left empty (CSV) or null (JSONL). NumPy/JAX scalars become Python
+    The first row fixes the columns: a later row with a new key raises ValueError (or
+    CheckpointError when the columns came from an earlier run's file: a resumed run written by
+    another version), a missing key is left empty (CSV) or null (JSONL). NumPy/JAX scalars become Python
     numbers; non-finite floats are `nan`/`inf` in the CSV and null in the JSONL. Both
     files are flushed after every row, so a crash loses at most the row being written.
     Appending to a folder that already has metrics keeps its CSV columns.
@@ -178,6 +179,7 @@ class MetricsWriter:
     def __init__(self, run_dir: str | Path):
         self.run_dir = Path(run_dir)
         self.columns: list[str] | None = _csv_header(self.run_dir / METRICS_CSV)
+        self.appended = self.columns is not None  # the columns were read back from an earlier run's file
         self.rows_written = len(read_metrics(self.run_dir))
         try:
             self._csv = open(self.run_dir / METRICS_CSV, "a", newline="", encoding="utf-8")
@@ -190,15 +192,19 @@ class MetricsWriter:
 
     def write(self, row: dict[str, Any]) -> None:
         """Append one row (metric name -> number) to both files."""
-        self.rows_written += 1
         row = {str(key): _scalar(key, value) for key, value in row.items()}
         if self.columns is None:
             self.columns = list(row)
             self._csv.write(_csv_line(self.columns))
         unknown = [key for key in row if key not in self.columns]
+        if unknown and self.appended:
+            raise CheckpointError(f"{self.run_dir / METRICS_CSV} has the columns {self.columns}, and this run also logs "
+                                  f"{unknown} (was the run written by another imitax version?); expected a run folder "
+                                  "whose metrics this version writes: start a new run")
         if unknown:
             raise ValueError(f"metric columns {unknown} were not in the first row {self.columns}")
         complete = {key: row.get(key) for key in self.columns}
+        self.rows_written += 1
         self._csv.write(_csv_line(["" if value is None else value for value in complete.values()]))
         self._jsonl.write(json.dumps({key: _json_number(value) for key, value in complete.items()}) + "\n")
         self._csv.flush()

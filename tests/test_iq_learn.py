@@ -136,6 +136,29 @@ def test_v0_value_term_is_one_minus_gamma_times_the_value_of_expert_states_alone
     np.testing.assert_allclose(float(moved["value_term"]), float(metrics["value_term"]), rtol=1e-6)
 
 
+def test_absorbing_value_steps_in_reward_units_and_stays_zero_where_the_expert_never_ends():
+    """V_abs is 1 / (1 - gamma) times a per-step reward: each Adam step moves it by about the
+    critics' rate over (1 - gamma), not the rate alone. Where no expert row is terminal (only
+    the agent's falls), its gradient is 0 at 0 and it stays exactly 0."""
+    spec = imitax.make("CartPole-v1").spec
+    config = IQLearnConfig(sac=dataclasses.replace(IQ_SAC, hidden_sizes=(32,), batch_size=64))
+    algo = IQLearn(config, spec)
+    from_expert = (jnp.arange(64) < 32).astype(jnp.float32)
+    rate, gamma = config.sac.critic_learning_rate, config.sac.gamma
+    goal = _batch(spec, 64, jax.random.PRNGKey(8), jnp.arange(64) % 8 == 0)  # expert and agent rows end
+    init = algo.init(jax.random.PRNGKey(9), goal)
+    carry = (init.sac, init.absorbing)
+    for _ in range(3):
+        carry, _ = algo.gradient_step(carry, goal, from_expert)
+    # the expert ends its episodes: ending is pushed up, by Adam's ~rate per step in reward units
+    np.testing.assert_allclose(np.asarray(carry[1].value), 3 * rate / (1.0 - gamma), rtol=0.05)
+    falls = _batch(spec, 64, jax.random.PRNGKey(8), (jnp.arange(64) >= 32) & (jnp.arange(64) % 8 == 0))
+    carry = (init.sac, init.absorbing)
+    for _ in range(3):
+        carry, _ = algo.gradient_step(carry, falls, from_expert)
+    np.testing.assert_array_equal(np.asarray(carry[1].value), 0.0)
+
+
 def test_iq_learn_learns_cartpole_online(cartpole_expert):
     # the default 256x256 critic: at 64x64 two seeds of 10k steps stopped at 9 and 61 (expert 500)
     config = IQLearnConfig.for_env("CartPole-v1", sac=dict(total_steps=10_000, batch_size=128, learning_starts=1_000))

@@ -29,9 +29,11 @@ the expert ends its episodes (a goal) V_abs is pushed up, where only the agent d
 it is not. With `absorbing=False` V is 0 after a terminal transition (the paper's code): an
 episode's end then pays its implicit reward once and nothing after, so wherever the agent's
 rewards sit below 0 (the value term pushes them there) ending early looks good; a learned
-V_abs is pushed down by the same term, so it carries no such bias. Measured, the two do not
-differ yet: CartPole (the expert never ends an episode; 1 seed, 20k env steps) 1.0 both, and
-Acrobot-v1 (the expert ends every episode at the goal; 2 seeds, 30k) 1.00 both.
+V_abs is pushed down by the same term, so it carries no such bias. V_abs is one scalar on the
+scale of 1 / (1 - gamma) rewards, so its Adam step is taken in reward units (see
+`gradient_step`). Held out, 10 demos, 100k env steps, 2 seeds: Acrobot-v1 0.982 (0.450 with the
+step at the critics' rate: the agent learned to put the goal off), MountainCar-v0 0.976 (0.796).
+Where the expert never ends an episode V_abs stays exactly 0.
 
 Offline (`offline=True`): no environment step at all; every batch is the expert's and the
 run takes as many gradient steps as an online run of the same config would.

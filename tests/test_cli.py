@@ -96,7 +96,7 @@ def test_off_policy_flow_sac_expert_then_sqil_dac_iq_learn_and_sac_airl(tmp_path
 
     small = ["--sac.hidden-sizes", "64", "64", "--sac.batch-size", "128", "--sac.learning-starts", "1000"]
     # SAC learns Pendulum in 8k env steps at 64x64, batch 128: random actions score about -1,220 and
-    # a PPO expert -160; this run -173 over 20 episodes, `train_sac` seeds 0, 1, 2 -233, -201, -241
+    # a PPO expert -160; this run -173 over 20 episodes, three vmapped `train_sac` runs -233, -201, -241
     # (2026-11-29)
     expert = run(["expert", "Pendulum-v1", "--algo", "sac", "--sac.total-steps", "8000", *small, *common[:-2],
                   "--eval-episodes", "20"])

@@ -106,11 +106,12 @@ def test_sqil_learns_cartpole(cartpole_expert):
 
 def test_dac_learns_pendulum(pendulum_demos):
     env, demos, demonstrator_return = pendulum_demos
-    config = DACConfig.for_env("Pendulum-v1", sac=dict(total_steps=10_000, **SMALL))
+    config = DACConfig.for_env("Pendulum-v1", sac=dict(total_steps=8_000, **SMALL))
     result = train_dac(env, demos, config, seed=0)
-    # random actions return about -1,220; a fully trained PPO expert -160
+    # random actions return about -1,220; a fully trained PPO expert -160; these demos' policy -505.
+    # Three vmapped runs (seed 0, num_seeds 3) at 8k: -180, -213, -172; at 6k all three below -950 (2026-11-29)
     assert _mean_return(env, result) > max(-300.0, demonstrator_return - 100), demonstrator_return
-    assert result.env_steps == 10_000
+    assert result.env_steps == 8_000
 
 
 def test_dac_is_gail_with_the_sac_generator(pendulum_demos):

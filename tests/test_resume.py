@@ -241,8 +241,9 @@ def test_sigkill_of_collect_while_it_writes_leaves_no_dataset_and_the_others_int
     expert = ["--expert", str(EXPERTS / "CartPole-v1"), "--reference-episodes", "2"]
     assert main(["collect", "CartPole-v1", *expert, "--episodes", "2", "--dataset-id", "cartpole/keep-v0"]) == 0
     keep = {p: p.read_bytes() for p in (root / "cartpole").rglob("*") if p.is_file()}
+    # 600 episodes take ~2.5 s to write here (2026-11-29): time enough to kill the write part-way
     process = subprocess.Popen([sys.executable, "-m", "imitax.cli", "collect", "CartPole-v1", *expert, "--episodes",
-                                "2000", "--dataset-id", "cartpole/killed-v0"], stdout=subprocess.DEVNULL,
+                                "600", "--dataset-id", "cartpole/killed-v0"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None and not any(

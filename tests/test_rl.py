@@ -113,9 +113,10 @@ def test_host_loop_seeds_do_not_share_an_environment_state():
 
 
 def test_ppo_learns_cartpole_on_gymnasium_backend():
-    """The host loop trains the same learner: 200k steps lift CartPole well above random."""
+    """The host loop trains the same learner: 120k steps lift CartPole well above random (seeds
+    0, 1, 2 there: deterministic returns 461, 500, 391; 2026-11-29)."""
     env = imitax.make("CartPole-v1", backend="gymnasium")
-    result = train_ppo(env, PPOConfig.for_env("CartPole-v1", total_steps=200_000), seed=0)
+    result = train_ppo(env, PPOConfig.for_env("CartPole-v1", total_steps=120_000), seed=0)
     returns = result.history["episode_return"][0]
     assert np.nanmean(returns[-10:]) > 150.0
 

@@ -243,35 +243,36 @@ def _flat(params) -> np.ndarray:
     return np.concatenate([np.ravel(np.asarray(leaf, np.float64)) for leaf in jax.tree.leaves(params)])
 
 
-def test_runs_that_differ_only_in_learning_rates_share_one_compiled_program(demos_root, tmp_path):
-    """The rates are state, not constants: a second run with other rates finds the first run's
-    program in the persistent compilation cache (what makes a changed --gail.disc-learning-rate
-    cost no compile)."""
+def test_runs_that_differ_only_in_learning_rates_share_one_compiled_program(demos_root):
+    """The rates are state, not constants: a run with rates drawn afresh (never compiled before,
+    anywhere) finds every program it needs in the persistent compilation cache, put there by a
+    run with other rates (this one's, or an earlier session's): what makes a changed
+    --gail.disc-learning-rate cost no compile. The session's cache, so the first run is
+    usually warm too."""
     import jax
 
-    from imitax import compile_cache
     from imitax.algos.gail import train_gail
     from imitax.data.minari_io import load_demonstrations
 
-    before = jax.config.jax_compilation_cache_dir
+    rng = np.random.default_rng()  # unseeded on purpose: rates no earlier run compiled in
+    first, second = (10 ** rng.uniform(-4.0, -2.0, size=2) for _ in range(2))
+    demos = load_demonstrations("cartpole/expert-v0").transitions()
+    config = dataclasses.replace(TINY_GAIL, disc_hidden_sizes=(12,), ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
+
+    def train(rates: np.ndarray) -> None:
+        train_gail(imitax.make("CartPole-v1"), demos, dataclasses.replace(
+            config, disc_learning_rate=float(rates[0]), ppo=dataclasses.replace(config.ppo, learning_rate=float(rates[1]))))
+
     events = []
     listener = lambda event, **_: events.append(event)  # noqa: E731
     jax.monitoring.register_event_listener(listener)
     try:
-        compile_cache.enable_compilation_cache(tmp_path / "cache")
-        from jax._src import compilation_cache
-        compilation_cache.reset_cache()
-        demos = load_demonstrations("cartpole/expert-v0").transitions()
-        config = dataclasses.replace(TINY_GAIL, disc_hidden_sizes=(12,), ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
-        train_gail(imitax.make("CartPole-v1"), demos, config)
+        train(first)
         events.clear()
-        train_gail(imitax.make("CartPole-v1"), demos, dataclasses.replace(
-            config, disc_learning_rate=3e-3, ppo=dataclasses.replace(config.ppo, learning_rate=1e-3)))
-        requests = events.count("/jax/compilation_cache/compile_requests_use_cache")
-        # every program the second run compiled (the training chunk among them) came from the cache
-        assert requests > 0 and events.count("/jax/compilation_cache/cache_hits") == requests
+        train(second)
     finally:
         jax.monitoring.unregister_event_listener(listener)
-        compile_cache.enable_compilation_cache(before)
-        from jax._src import compilation_cache
-        compilation_cache.reset_cache()
+    requests = events.count("/jax/compilation_cache/compile_requests_use_cache")
+    # every program the second run compiled (the training chunk among them) came from the cache
+    assert jax.config.jax_compilation_cache_dir is not None
+    assert requests > 0 and events.count("/jax/compilation_cache/cache_hits") == requests, (first, second)

@@ -113,8 +113,9 @@ def test_host_loop_seeds_do_not_share_an_environment_state():
 
 
 def test_ppo_learns_cartpole_on_gymnasium_backend():
-    """The host loop trains the same learner: 120k steps lift CartPole well above random (seeds
-    0, 1, 2 there: deterministic returns 461, 500, 391; 2026-11-29)."""
+    """The host loop trains the same learner: 120k steps lift CartPole well above random (seed 0:
+    last 10 training episodes 269 on average; seeds 0, 1, 2 then return 461, 500, 391 acting
+    deterministically; 2026-11-29)."""
     env = imitax.make("CartPole-v1", backend="gymnasium")
     result = train_ppo(env, PPOConfig.for_env("CartPole-v1", total_steps=120_000), seed=0)
     returns = result.history["episode_return"][0]

@@ -16,7 +16,7 @@ import ray
 
 import imitax
 from imitax.algos.bc import BCConfig
-from imitax.api.sweep_ray import _check_reachable
+from imitax.api.sweep_ray import RayCluster, _check_reachable
 from imitax.cli import main
 from imitax.errors import ConfigError
 from imitax.io.policy_checkpoint import load_policy
@@ -76,10 +76,11 @@ def ray_session(demos_root):
 
 def test_the_command_runs_its_programs_as_ray_trials_with_the_local_sweeps_results(ray_session, tmp_path, capsys):
     """`imitax sweep --ray`: BC's two learning rates are two programs (compiled in), two trials;
-    the table's per-seed scores and the best point's saved policy equal the local sweep's. (The
-    Python API's `ray=` is the search test's, below.)"""
+    the table's per-seed scores and the best point's saved policy equal the local sweep's. A
+    budget too small to reach the expert, so the scores tell the runs apart. (`imitax.sweep` with
+    a `RayCluster` is the search test's, below.)"""
     args = ["sweep", "bc", "CartPole-v1", "--demos", "cartpole/expert-v0", "--grid", "bc.learning-rate=1e-3,3e-3",
-            "--bc.num-steps", "200", "--bc.log-every", "100", "--bc.hidden-sizes", "32", "--bc.eval-episodes", "2",
+            "--bc.num-steps", "20", "--bc.log-every", "10", "--bc.hidden-sizes", "8", "--bc.eval-episodes", "2",
             "--num-seeds", "2", "--eval-episodes", "3", "--ray", "auto", "--ray-cpus-per-trial", "1",
             "--runs-dir", str(tmp_path), "--name", "sweep", "--json"]
     assert main(args) == 0
@@ -89,11 +90,14 @@ def test_the_command_runs_its_programs_as_ray_trials_with_the_local_sweeps_resul
     assert "as Ray trials on auto" in captured.err
     assert out["num_programs"] == 2 and out["compile_s"] > 0 and out["train_s"] > 0
     summary = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
+    assert [program["points"] for program in summary["programs"]] == [[0], [1]]
 
-    local = imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid=BC_GRID, config=TINY_BC, num_seeds=2)
-    here = local.evaluate(episodes=3).to_dict()["points"]
+    config = BCConfig(num_steps=20, log_every=10, hidden_sizes=(8,), eval_episodes=2)
+    local = imitax.sweep("bc", "CartPole-v1", "cartpole/expert-v0", grid=BC_GRID, config=config, num_seeds=2)
+    here = [row["per_seed"] for row in local.evaluate(episodes=3).to_dict()["points"]]
+    assert len({score for row in here for score in row}) > 1, here  # scores that can tell runs apart
     assert [row["learning_rate"] for row in summary["points"]] == [1e-3, 3e-3]
-    assert [row["per_seed"] for row in summary["points"]] == [row["per_seed"] for row in here]
+    assert [row["per_seed"] for row in summary["points"]] == here
     _, params, meta = load_policy(tmp_path / "sweep" / "checkpoint")
     best = local.results[local.points.index(meta["sweep_point"])]
     np.testing.assert_array_equal(_flat(params), _flat(best.policy_params[0]))
@@ -107,14 +111,19 @@ def test_an_optuna_search_runs_its_rounds_as_trials_with_a_gail_point_alone(ray_
     config = dataclasses.replace(TINY_GAIL, ppo=dataclasses.replace(TINY_GAIL.ppo, total_steps=512))
     kwargs = dict(sample={"disc_learning_rate": (1e-4, 1e-2)}, num_samples=3, rounds=2, search="optuna", config=config,
                   search_episodes=2)
-    remote = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", ray="auto", **kwargs)
-    local = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", **kwargs)
+    remote = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", ray=RayCluster("auto", cpus_per_trial=1),
+                          num_seeds=2, **kwargs)
+    local = imitax.sweep("gail", "CartPole-v1", "cartpole/expert-v0", num_seeds=2, **kwargs)
     assert [program.points for program in remote.programs] == [(0, 1), (2,)] and remote.points == local.points
     assert remote.programs[0].vmapped_fields == ("disc_learning_rate",)
+    assert all(program.compile_s > 0 and program.run_s > 0 for program in remote.programs)
     assert remote.results[2].config == local.results[2].config and remote.results[2].config.disc_ignore_obs == ()
     for point in (1, 2):  # the vmapped program's second point, and the lone one
-        np.testing.assert_array_equal(_flat(remote.results[point].policy_params[0]),
-                                      _flat(local.results[point].policy_params[0]))
-        np.testing.assert_array_equal(_flat(remote.results[point].reward.params[0]),
-                                      _flat(local.results[point].reward.params[0]))
+        there, here = remote.results[point], local.results[point]
+        assert there.run_dir is None and there.env.spec == here.env.spec
+        for seed in range(2):
+            np.testing.assert_array_equal(_flat(there.policy_params[seed]), _flat(here.policy_params[seed]))
+            np.testing.assert_array_equal(_flat(there.reward.params[seed]), _flat(here.reward.params[seed]))
+        for name, values in here.history.items():
+            np.testing.assert_array_equal(there.history[name], values)
 

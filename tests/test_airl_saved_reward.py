@@ -78,10 +78,11 @@ def test_gail_has_no_replay_by_default_and_its_discriminator_rate_decays_with_th
 
 
 def test_airl_pendulum_reward_trains_a_fresh_agent():
-    """The issue's Pendulum figures at the default settings and smaller budgets (AIRL 400k of its
-    1M env steps, the fresh agent 200k of 1M; there they score 0.92 and 0.98): AIRL's policy
-    >= 0.8 and a fresh PPO agent trained on its saved reward alone >= 0.8 of the expert's true
-    return (random = 0)."""
+    """The issue's Pendulum figures at the default settings and smaller budgets (AIRL 300k of its
+    1M env steps, the fresh agent 150k of 1M): AIRL's policy >= 0.8 and a fresh PPO agent trained
+    on its saved reward alone >= 0.8 of the expert's true return (random = 0). There, AIRL seed 0
+    scores 0.89 and its fresh agent 0.96; seed 1 0.87 and 0.93 (at 400k and 200k, seed 0: 0.94
+    and 0.92; 2026-11-29)."""
     from imitax.data.rollout import collect_episodes
     from imitax.data.types import flatten_trajectories
     from imitax.eval import evaluate, normalized_score, random_policy
@@ -101,13 +102,13 @@ def test_airl_pendulum_reward_trains_a_fresh_agent():
     demos = flatten_trajectories(collect_episodes(
         env, lambda k, o: expert_policy.act(expert_params, k, o, deterministic=True), jax.random.PRNGKey(4), 10))
 
-    airl = train_airl(env, demos, AIRLConfig.for_env("Pendulum-v1", ppo={"total_steps": 400_000}), seed=0)
+    airl = train_airl(env, demos, AIRLConfig.for_env("Pendulum-v1", ppo={"total_steps": 300_000}), seed=0)
     assert airl.state.reward_params is not None  # the default: the separate reward network
     assert airl.algo.generator_reward == "shaped"  # "auto" on Box actions
     assert score(airl.algo.ppo.policy, seed_slice(airl.state.ppo, 0).policy_params) >= 0.8
 
     reward_params = seed_slice(airl.algo.saved_reward_params(airl.state), 0)
-    fresh = train_ppo(env, PPOConfig.for_env("Pendulum-v1", normalize_rewards=True, total_steps=200_000), seed=7,
+    fresh = train_ppo(env, PPOConfig.for_env("Pendulum-v1", normalize_rewards=True, total_steps=150_000), seed=7,
                       reward_fn=lambda transitions: airl.algo.learned_reward(reward_params, transitions))
     fresh_score = score(fresh.ppo.policy, seed_slice(fresh.state, 0).policy_params)
     assert fresh_score >= 0.8, fresh_score

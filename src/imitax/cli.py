@@ -8,7 +8,8 @@ command line is parsed, so `--ppo.learning-rate` still overrides them.
 User mistakes (bad id, missing dataset, mismatched data, bad config value) print one
 line on stderr and exit with status 2. `--resume RUN` on a training command takes its
 defaults from the run's saved config.json. Every command uses JAX's persistent compilation
-cache (`imitax.compile_cache`; `IMITAX_COMPILATION_CACHE=off` or a folder).
+cache (`imitax.compile_cache`; `IMITAX_COMPILATION_CACHE=off` or a folder) and, on a CPU,
+one JAX device per core (`imitax.cpu_devices`).
 """
 
 from __future__ import annotations
@@ -109,8 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from imitax.commands.common import validate_all
     from imitax.commands.wall_time import command_clock
     from imitax.compile_cache import enable_compilation_cache
+    from imitax.cpu_devices import use_cpu_cores
 
     enable_compilation_cache()
+    use_cpu_cores()  # a sweep's or --num-seeds' runs split over the cores (`imitax.cpu_devices`)
     from imitax.io.run_dir import discard_failed_runs
 
     try:

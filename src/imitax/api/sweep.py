@@ -12,8 +12,8 @@ of GAIL, AIRL, DAC, SQIL and online IQ-Learn: the discriminator's, PPO's or SAC'
 and temperature rates; `traced_fields` of the method) train as one compiled program, vmapped
 over points x seeds: one compile and, on JAX envs, one batched run. Any
 other field (a loss, a budget, a network size) gives each of its values its own program.
-On a machine with several devices (GPUs, or `XLA_FLAGS=--xla_force_host_platform_device_count=N`
-on a CPU) a program's runs are split over them when they divide evenly (`imitax.rl.loop.shard_runs`).
+On a machine with several devices (GPUs, or a CPU's cores after `imitax.cpu_devices.use_cpu_cores()`,
+which the `imitax` command calls) a program's runs are split over them (`imitax.rl.loop.shard_runs`).
 Point p's seed s gets the key that seed s gets in `imitax.train(..., seed=seed,
 num_seeds=num_seeds)` with the point's config, and is evaluated with the same key, so a point's
 scores are those of that separate run.

@@ -14,6 +14,7 @@ and, on a JAX environment, ends with the same carry as an uninterrupted one, bit
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -158,6 +159,7 @@ def run_compiled(
         if done % length or done > num_iterations:
             raise CheckpointError(f"the saved progress ({done} iterations) does not fit this run "
                                   f"({num_iterations} iterations in chunks of {length}); expected the same config")
+    num_runs = _num_runs(carry)
     carry = shard_runs(carry)
     compiled = jax.jit(jax.vmap(chunk)).lower(carry).compile()
     compile_s = time.perf_counter() - start
@@ -166,7 +168,7 @@ def run_compiled(
     chunks: list[dict[str, np.ndarray]] = [history] if history else []
     while done < num_iterations:
         carry, metrics = compiled(carry)
-        metrics = jax.device_get(metrics)
+        metrics = jax.tree.map(lambda x: x[:num_runs], jax.device_get(metrics))
         done += length
         if stop_on_divergence:
             check_finite(done, metrics, checked_part(carry))
@@ -174,22 +176,58 @@ def run_compiled(
         if on_chunk is not None:
             on_chunk(done, metrics)
         if checkpoint is not None and checkpoint.due(final=done == num_iterations):
-            checkpoint.save(done, carry, _concat(chunks))
-    jax.block_until_ready(carry)
+            checkpoint.save(done, first_runs(carry, num_runs), _concat(chunks))
+    carry = jax.block_until_ready(first_runs(carry, num_runs))
     run_s = time.perf_counter() - start
     return LoopResult(carry, _concat(chunks) if chunks else {}, compile_s, run_s)
 
 
+def device_plan(num_runs: int, num_devices: int) -> tuple[int, int]:
+    """(devices to use, runs once padded) for `num_runs` independent runs on `num_devices`: as few
+    runs per device as the devices allow, then as few devices (and padding runs) as give that. 27
+    runs on 2 devices: 2 devices, 28 runs (14 each); on 16: 14 devices, 28 runs (2 each)."""
+    if num_devices < 2 or num_runs < 2:
+        return 1, num_runs
+    per_device = -(-num_runs // num_devices)
+    used = -(-num_runs // per_device)
+    return used, used * per_device
+
+
 def shard_runs(carry: Carry) -> Carry:
     """`carry` ([num_runs, ...] on every leaf) split along its runs over the local devices when
-    there are several and they divide the runs evenly (else left where it is): the runs are
-    independent, so each device runs its share of seeds and sweep points with no communication."""
-    devices = jax.local_devices()
-    num_runs = len(jax.tree.leaves(carry)[0]) if jax.tree.leaves(carry) else 0
-    if len(devices) < 2 or num_runs % len(devices):
+    there are several (else left where it is). The runs are independent, so each device runs its
+    share of seeds and sweep points with no communication. When the devices do not divide the
+    runs, copies of the last run pad them (`device_plan`); `first_runs` drops the copies."""
+    num_runs = _num_runs(carry)
+    used, padded = device_plan(num_runs, len(jax.local_devices()))
+    if used < 2:
         return carry
-    sharding = NamedSharding(Mesh(np.asarray(devices), ("runs",)), PartitionSpec("runs"))
-    return jax.device_put(carry, sharding)
+    if padded > num_runs:
+        carry = _pad_with_last(carry, padded - num_runs)
+    mesh = Mesh(np.asarray(jax.local_devices()[:used]), ("runs",))
+    return jax.device_put(carry, NamedSharding(mesh, PartitionSpec("runs")))
+
+
+def first_runs(carry: Carry, num_runs: int) -> Carry:
+    """The first `num_runs` runs of `carry` (`shard_runs` may have padded it), in one program."""
+    if _num_runs(carry) == num_runs:
+        return carry
+    return _take_first(carry, num_runs)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _pad_with_last(carry: Carry, copies: int) -> Carry:
+    return jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], copies, axis=0)]), carry)
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _take_first(carry: Carry, num_runs: int) -> Carry:
+    return jax.tree.map(lambda x: x[:num_runs], carry)
+
+
+def _num_runs(carry: Carry) -> int:
+    leaves = jax.tree.leaves(carry)
+    return len(leaves[0]) if leaves else 0
 
 
 def finite_runs(carry: Carry) -> np.ndarray:

@@ -1,0 +1,107 @@
+"""One JAX device per CPU core (`imitax.cpu_devices`) and runs split over devices that do not
+divide them (`imitax.rl.loop.shard_runs` pads with copies of the last run)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from imitax.rl.loop import device_plan
+
+
+@pytest.mark.parametrize("runs, devices, plan", [
+    (1, 2, (1, 1)),      # one run stays on one device
+    (4, 1, (1, 4)),      # one device: nothing to split
+    (4, 2, (2, 4)),      # even split, no padding
+    (3, 2, (2, 4)),      # 2 per device, one copy
+    (27, 2, (2, 28)),
+    (27, 16, (14, 28)),  # 2 per device on 14 devices rather than 16 devices and 5 copies
+    (5, 8, (5, 5)),      # fewer runs than devices: one each
+])
+def test_the_device_plan_keeps_runs_per_device_and_copies_few(runs, devices, plan):
+    assert device_plan(runs, devices) == plan
+
+
+def _python(script: str, **env: str) -> dict:
+    base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
+    done = subprocess.run([sys.executable, "-c", script], env={**base, **env}, capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+CORES = """
+import json, jax
+from imitax.cpu_devices import use_cpu_cores, usable_cores
+first = use_cpu_cores()
+print(json.dumps({"first": first, "again": use_cpu_cores(), "devices": jax.local_device_count(),
+                  "cores": usable_cores()}))
+"""
+
+TOO_LATE = """
+import json, jax, jax.numpy as jnp
+from imitax.cpu_devices import use_cpu_cores
+jnp.zeros(1).block_until_ready()
+print(json.dumps({"first": use_cpu_cores(), "devices": jax.local_device_count()}))
+"""
+
+
+def test_the_cpu_gets_a_device_per_core_unless_the_count_was_chosen_or_jax_has_started():
+    cores = _python(CORES)
+    assert cores["first"] == cores["cores"] == cores["devices"] and cores["again"] is None
+    assert _python(CORES, JAX_NUM_CPU_DEVICES="1") == {"first": None, "again": None, "devices": 1,
+                                                       "cores": cores["cores"]}
+    assert _python(TOO_LATE) == {"first": None, "devices": 1}
+
+
+def test_every_command_asks_for_the_cores_before_jax_starts(monkeypatch, capsys):
+    import imitax.cpu_devices
+    from imitax.cli import main
+
+    calls = []
+    monkeypatch.setattr(imitax.cpu_devices, "use_cpu_cores", lambda: calls.append(1))
+    assert main(["train", "bc", "CartPole-v1", "--demos", "no-such/dataset-v0"]) == 2
+    assert calls == [1] and "no-such/dataset-v0" in capsys.readouterr().err
+
+
+PADDED = """
+import json, jax, jax.numpy as jnp, numpy as np
+from imitax.rl.loop import devices_used, run_compiled
+
+class Saved:
+    runs = []
+    def restore(self, template): return None
+    def due(self, final): return True
+    def save(self, iterations, carry, history): self.runs.append(len(carry["x"]))
+
+def init(key):
+    return {"x": jax.random.normal(key, (2,)), "key": key}
+
+def step(carry):
+    key, sub = jax.random.split(carry["key"])
+    x = 0.5 * carry["x"] + jax.random.normal(sub, (2,))
+    return {"x": x, "key": key}, {"norm": jnp.linalg.norm(x)}
+
+saved = Saved()
+result = run_compiled(init, step, jax.random.PRNGKey(0), 6, num_seeds=3, target_chunks=3, checkpoint=saved)
+print(json.dumps({"devices": jax.local_device_count(), "used": devices_used(result.carry),
+                  "x": np.asarray(result.carry["x"]).tolist(), "norm": np.asarray(result.history["norm"]).tolist(),
+                  "saved": saved.runs}))
+"""
+
+
+def test_runs_the_devices_do_not_divide_are_padded_and_train_as_on_one_device():
+    """3 runs on 2 devices: 2 per device (a copy of the last pads the second); the result, the
+    metrics and every checkpoint hold the 3 runs, with the values one device computes."""
+    one = _python(PADDED, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+    two = _python(PADDED, XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    assert (one["devices"], one["used"], two["devices"], two["used"]) == (1, 1, 2, 2)
+    assert len(two["x"]) == 3 and len(two["norm"]) == 3 and len(two["norm"][0]) == 6
+    assert two["saved"] == one["saved"] == [3, 3, 3]
+    assert len({tuple(run) for run in two["x"]}) == 3  # three different runs, not copies
+    np.testing.assert_allclose(two["x"], one["x"], rtol=1e-6)
+    np.testing.assert_allclose(two["norm"], one["norm"], rtol=1e-6)

@@ -4,8 +4,8 @@ A 3x3 grid (GAIL's discriminator learning rate x its policy's, 1/3x, 1x, 3x the 
 x 3 seeds on CartPole-v1 from 10 demos, 200k env steps per run: one `imitax sweep gail` call
 (the 27 runs vmapped in one program) against 27 `imitax train gail` commands (one per point
 and seed), measured in the same run, each a fresh process as a user would start it, with the
-same persistent compilation cache, filled first by one sweep and one command (the cold sweep is
-reported too). The sweep splits its runs over one JAX device per core (`imitax.cpu_devices`).
+same persistent compilation cache, filled first by one sweep and one command (a sweep with an
+empty cache is reported too). The sweep splits its runs over one JAX device per core (`imitax.cpu_devices`).
 Writes benchmarks/results/sweep.json.
 
     python benchmarks/sweep.py [--steps 200000] [--demos-root .dev/demos/CartPole-v1]
@@ -92,8 +92,11 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as runs:
         # Both sides are measured with their programs in the cache, as for a user's second sweep or
-        # second command: one of each first, not counted (the cold sweep's figures are kept).
-        cold_wall, cold = imitax_command([*sweep_args, "--runs-dir", runs], env)
+        # second command: one of each first, not counted. The sweep is also timed with an empty cache.
+        with tempfile.TemporaryDirectory() as empty_cache:
+            cold_wall, cold = imitax_command([*sweep_args, "--runs-dir", runs],
+                                             {**env, "IMITAX_COMPILATION_CACHE": empty_cache})
+        imitax_command([*sweep_args, "--runs-dir", runs], env)
         print(f"one sweep call, cold cache: {cold_wall:.1f} s (compile {cold['compile_s']:.1f} s)", flush=True)
         imitax_command([*separate_args(disc[0], policy[0], 0), "--runs-dir", runs], env)
         sweep_wall, sweep = imitax_command([*sweep_args, "--runs-dir", runs], env)

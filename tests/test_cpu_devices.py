@@ -50,11 +50,10 @@ print(json.dumps({"first": use_cpu_cores(), "devices": jax.local_device_count()}
 """
 
 
-def test_the_cpu_gets_a_device_per_core_unless_the_count_was_chosen_or_jax_has_started():
+def test_the_cpu_gets_a_device_per_core_unless_jax_has_started():
+    """(A count the user chose is kept: the padded-runs test below.)"""
     cores = _python(CORES)
     assert cores["first"] == cores["cores"] == cores["devices"] and cores["again"] is None
-    assert _python(CORES, JAX_NUM_CPU_DEVICES="1") == {"first": None, "again": None, "devices": 1,
-                                                       "cores": cores["cores"]}
     assert _python(TOO_LATE) == {"first": None, "devices": 1}
 
 
@@ -69,37 +68,61 @@ def test_every_command_asks_for_the_cores_before_jax_starts(monkeypatch, capsys)
 
 
 PADDED = """
-import json, jax, jax.numpy as jnp, numpy as np
-from imitax.rl.loop import devices_used, run_compiled
+import json, jax
+from imitax.cpu_devices import use_cpu_cores
+chosen = use_cpu_cores()  # XLA_FLAGS' count stands
 
-class Saved:
-    runs = []
-    def restore(self, template): return None
-    def due(self, final): return True
-    def save(self, iterations, carry, history): self.runs.append(len(carry["x"]))
-
-def init(key):
-    return {"x": jax.random.normal(key, (2,)), "key": key}
-
-def step(carry):
-    key, sub = jax.random.split(carry["key"])
-    x = 0.5 * carry["x"] + jax.random.normal(sub, (2,))
-    return {"x": x, "key": key}, {"norm": jnp.linalg.norm(x)}
-
-saved = Saved()
-result = run_compiled(init, step, jax.random.PRNGKey(0), 6, num_seeds=3, target_chunks=3, checkpoint=saved)
-print(json.dumps({"devices": jax.local_device_count(), "used": devices_used(result.carry),
-                  "x": np.asarray(result.carry["x"]).tolist(), "norm": np.asarray(result.history["norm"]).tolist(),
-                  "saved": saved.runs}))
+from test_cpu_devices import padded_toy_run
+print(json.dumps({"chosen": chosen, "devices": jax.local_device_count(), **padded_toy_run()}))
 """
+
+
+class _Saved:
+    """A checkpoint that saves after every chunk and records how many runs each save held."""
+
+    def __init__(self) -> None:
+        self.runs: list[int] = []
+
+    def restore(self, template):
+        return None
+
+    def due(self, final: bool) -> bool:
+        return True
+
+    def save(self, iterations, carry, history) -> None:
+        self.runs.append(len(carry["x"]))
+
+
+def padded_toy_run() -> dict:
+    """3 runs of a tiny random walk in one compiled loop: its final x, metrics, checkpoint sizes."""
+    import jax
+    import jax.numpy as jnp
+
+    from imitax.rl.loop import devices_used, run_compiled
+
+    def init(key):
+        return {"x": jax.random.normal(key, (2,)), "key": key}
+
+    def step(carry):
+        key, sub = jax.random.split(carry["key"])
+        x = 0.5 * carry["x"] + jax.random.normal(sub, (2,))
+        return {"x": x, "key": key}, {"norm": jnp.linalg.norm(x)}
+
+    saved = _Saved()
+    result = run_compiled(init, step, jax.random.PRNGKey(0), 6, num_seeds=3, target_chunks=3, checkpoint=saved)
+    return {"used": devices_used(result.carry), "x": np.asarray(result.carry["x"]).tolist(),
+            "norm": np.asarray(result.history["norm"]).tolist(), "saved": saved.runs}
 
 
 def test_runs_the_devices_do_not_divide_are_padded_and_train_as_on_one_device():
     """3 runs on 2 devices: 2 per device (a copy of the last pads the second); the result, the
     metrics and every checkpoint hold the 3 runs, with the values one device computes."""
-    one = _python(PADDED, XLA_FLAGS="--xla_force_host_platform_device_count=1")
-    two = _python(PADDED, XLA_FLAGS="--xla_force_host_platform_device_count=2")
-    assert (one["devices"], one["used"], two["devices"], two["used"]) == (1, 1, 2, 2)
+    import jax
+
+    one = padded_toy_run()  # here: the tests' one device (conftest.py)
+    two = _python(PADDED, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+                  PYTHONPATH=os.pathsep.join([os.path.dirname(__file__), os.environ.get("PYTHONPATH", "")]))
+    assert (jax.local_device_count(), one["used"], two["devices"], two["used"], two["chosen"]) == (1, 1, 2, 2, None)
     assert len(two["x"]) == 3 and len(two["norm"]) == 3 and len(two["norm"][0]) == 6
     assert two["saved"] == one["saved"] == [3, 3, 3]
     assert len({tuple(run) for run in two["x"]}) == 3  # three different runs, not copies

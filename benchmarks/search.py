@@ -8,7 +8,8 @@ wide log ranges (`--ranges`): `--num-samples` points x `--seeds` seeds each, by 
 episodes) is the setting a user would take; the best score a search reports is biased upwards
 (the winner of many noisy means), so the chosen point is trained again on fresh seeds (100,
 101, ...) and scored over 50 episodes: that is the figure the searches are compared on. Wall
-seconds of each search too. Writes benchmarks/results/search.json.
+seconds of each search too, and how good its points are on the whole (their mean score, the share at 0.9 or
+more: TPE should spend its later rounds near the good ones). Writes benchmarks/results/search.json.
 
     python benchmarks/search.py [--steps 100000] [--repeats 3] [--demos-root DIR]
 """
@@ -103,7 +104,10 @@ def summarise(out: dict) -> dict:
     for search in ("random", "optuna"):
         rows = [row for row in out["searches"] if row["search"] == search]
         if rows:
+            scores = [[point["mean"] for point in row["points"] if point["mean"] is not None] for row in rows]
             summary[search] = {"best_fresh_means": [row["best_fresh_mean"] for row in rows],
+                               "mean_of_points": [float(np.mean(values)) for values in scores],
+                               "points_at_0.9": [float(np.mean(np.asarray(values) >= 0.9)) for values in scores],
                                "mean_best_fresh": float(np.mean([row["best_fresh_mean"] for row in rows])),
                                "best_search_means": [row["best_search_mean"] for row in rows],
                                "wall_s": [row["wall_s"] for row in rows]}

@@ -29,6 +29,7 @@ def test_the_device_plan_keeps_runs_per_device_and_copies_few(runs, devices, pla
 
 def _python(script: str, **env: str) -> dict:
     base = {k: v for k, v in os.environ.items() if k not in ("XLA_FLAGS", "JAX_NUM_CPU_DEVICES")}
+    base["JAX_PLATFORMS"] = "cpu"  # the CPU's devices, also on a machine with a GPU
     done = subprocess.run([sys.executable, "-c", script], env={**base, **env}, capture_output=True, text=True,
                           check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -128,3 +129,23 @@ def test_runs_the_devices_do_not_divide_are_padded_and_train_as_on_one_device():
     assert len({tuple(run) for run in two["x"]}) == 3  # three different runs, not copies
     np.testing.assert_allclose(two["x"], one["x"], rtol=1e-6)
     np.testing.assert_allclose(two["norm"], one["norm"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("files, cpus", [
+    ({"cpu.max": "200000 100000\n"}, 2),
+    ({"cpu.max": "150000 100000\n"}, 2),        # 1.5 CPUs: rounded up
+    ({"cpu.max": "max 100000\n"}, None),         # no quota
+    ({"quota": "50000\n", "period": "100000\n"}, 1),  # cgroup v1
+    ({"quota": "-1\n", "period": "100000\n"}, None),
+    ({}, None),                                  # nothing to read
+])
+def test_a_containers_cpu_quota_caps_the_cores(tmp_path, monkeypatch, files, cpus):
+    import imitax.cpu_devices as cpu_devices
+
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    monkeypatch.setattr(cpu_devices, "CGROUP_QUOTA_FILES",
+                        ((str(tmp_path / "cpu.max"), None), (str(tmp_path / "quota"), str(tmp_path / "period"))))
+    assert cpu_devices._cgroup_quota() == cpus
+    if cpus is not None:
+        assert cpu_devices.usable_cores() <= cpus

@@ -102,6 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"imitax: error: `imitax {name}` needs an algorithm: {choices}", file=sys.stderr)
             return 2
         name = f"{name} {args.pop(0)}"
+    from imitax.cpu_devices import use_cpu_cores
+
+    use_cpu_cores()  # before anything can start JAX: a sweep's or --num-seeds' runs split over the cores
     commands = _commands()  # the heavy imports (JAX, flax, ...) on a process's first command
     if name not in commands:
         print(f"imitax: error: unknown command {name!r}; expected one of: {', '.join(commands)}", file=sys.stderr)
@@ -110,10 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from imitax.commands.common import validate_all
     from imitax.commands.wall_time import command_clock
     from imitax.compile_cache import enable_compilation_cache
-    from imitax.cpu_devices import use_cpu_cores
 
     enable_compilation_cache()
-    use_cpu_cores()  # a sweep's or --num-seeds' runs split over the cores (`imitax.cpu_devices`)
     from imitax.io.run_dir import discard_failed_runs
 
     try:

@@ -195,9 +195,10 @@ BOOTSTRAP_RESAMPLES = 2000
 
 def percentile_bootstrap(data: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray], seed: int = 0,
                          confidence: float = 0.95) -> tuple[float, float]:
-    """The 95% percentile-bootstrap interval of `statistic` over `data` (f64[n]): the statistic
-    of 2,000 resamples drawn with replacement (`statistic` maps f64[r, n] to f64[r]), its 2.5th
-    and 97.5th percentiles (linear interpolation)."""
+    """The `confidence` percentile-bootstrap interval of `statistic` over `data` (f64[n]): the
+    statistic of 2,000 resamples drawn with replacement (`statistic` maps f64[r, n] to f64[r]),
+    its (1 - confidence) / 2 and (1 + confidence) / 2 quantiles (linear interpolation). NaN in
+    `data` gives NaN bounds."""
     rows = np.random.default_rng(seed).integers(0, data.shape[-1], (BOOTSTRAP_RESAMPLES, data.shape[-1]))
     alpha = (1 - confidence) / 2
     low, high = np.quantile(statistic(data[rows]), [alpha, 1 - alpha])
@@ -209,6 +210,8 @@ def _mean(samples: np.ndarray) -> np.ndarray:
 
 
 def _interquartile_mean(samples: np.ndarray) -> np.ndarray:
-    """The mean of each row's middle values (f64[..., n] -> f64[...]): int(n / 4) cut from each end."""
+    """The mean of each row's middle values (f64[..., n] -> f64[...]): int(n / 4) cut from each
+    end; NaN where a row holds NaN (sorting would move it to the end and cut it)."""
     cut = int(0.25 * samples.shape[-1])
-    return np.sort(samples, axis=-1)[..., cut:samples.shape[-1] - cut].mean(axis=-1)
+    middle = np.sort(samples, axis=-1)[..., cut:samples.shape[-1] - cut].mean(axis=-1)
+    return np.where(np.isnan(samples).any(axis=-1), np.nan, middle)

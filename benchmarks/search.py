@@ -31,15 +31,6 @@ from imitax.cpu_devices import use_cpu_cores
 FRESH_SEED = 100
 
 
-def parse_ranges(text: list[str]) -> dict[str, tuple[float, float]]:
-    ranges = {}
-    for item in text:
-        field, bounds = item.split("=", 1)
-        low, high = bounds.split(":", 1)
-        ranges[field] = (float(low), float(high))
-    return ranges
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env", default="CartPole-v1")
@@ -59,6 +50,7 @@ def main() -> None:
 
     import imitax
     from imitax.algos.gail import GAILConfig
+    from imitax.api.sweep_space import parse_assignments
     from imitax.compile_cache import enable_compilation_cache
     from imitax.io.atomic import atomic_write_json
 
@@ -66,11 +58,12 @@ def main() -> None:
     root = args.demos_root or Path(tempfile.mkdtemp())
     demos, source = record_demos(args.env, 10, root)
     config = GAILConfig.for_env(args.env, ppo={"total_steps": args.steps})
-    ranges = parse_ranges(args.ranges)
+    ranges = {field: [float(bound) for bound in bounds]
+              for field, bounds in parse_assignments(args.ranges, "--sample").items()}  # what --sample reads
     out: dict = {"measured": time.strftime("%Y-%m-%d"), "machine": os.environ.get("IMITAX_BENCH_MACHINE", "2-core CPU"),
                  "devices": jax.local_device_count(), "env_id": args.env, "env_steps_per_run": args.steps, "seeds": args.seeds,
                  "num_samples": args.num_samples, "rounds": args.rounds, "search_episodes": args.search_episodes,
-                 "ranges": {field: list(bounds) for field, bounds in ranges.items()}, "expert_source": source,
+                 "ranges": ranges, "expert_source": source,
                  "searches": []}
     for repeat in range(args.repeats):
         for search in ("random", "optuna"):

@@ -556,6 +556,8 @@ CASES = [
     cmd("cli/zero-batch-size", ConfigError, ["bc.batch_size", "got 0"], ["must be > 0"], bc_cartpole("--bc.batch-size", "0")),
     cmd("cli/negative-disc-batch-size", ConfigError, ["airl.disc_batch_size", "got -8"], ["must be > 0"],
         train("airl", "CartPole-v1", CARTPOLE_DEMOS, "--airl.disc-batch-size", "-8")),
+    cmd("cli/airl-log-policy-floor-nan", ConfigError, ["--airl.log-policy-floor is nan"], ["expected a finite number"],
+        train("airl", "CartPole-v1", CARTPOLE_DEMOS, "--airl.generator", "sac", "--airl.log-policy-floor", "nan")),
     cmd("cli/negative-replay-size", ConfigError, ["airl.disc_replay_size", "got -1"], ["must be >= 0"],
         train("airl", "CartPole-v1", CARTPOLE_DEMOS, "--airl.disc-replay-size", "-1")),
     cmd("cli/replay-fraction-above-one", ConfigError, ["gail.disc_replay_fraction", "got 1.5"], ["must be in [0, 1]"],

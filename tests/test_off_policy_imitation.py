@@ -19,6 +19,7 @@ from imitax.eval import evaluate, normalized_score
 from imitax.rl.generator import SACGenerator
 from imitax.rl.loop import seed_slice
 from imitax.rl.sac import SACConfig
+import point_mass
 from shipped_experts import shipped_expert
 
 SMALL = dict(hidden_sizes=(64, 64), batch_size=128, learning_starts=1_000)
@@ -165,3 +166,43 @@ def test_sac_generator_log_prob_is_the_pre_squash_density_and_finite_at_the_acti
     # the squashed density differs by the log-Jacobian alone: about +7.8 nats at the bound, 0.6 at 0.5
     jacobian = np.asarray(dist.log_prob(jnp.clip(actions, -2 + 4e-4, 2 - 4e-4))) - np.asarray(log_prob)
     np.testing.assert_allclose(jacobian, -np.log(2.0 * (1 - np.tanh(u) ** 2)), rtol=1e-3)
+
+
+def test_airl_floors_log_pi_in_the_discriminator_logit_with_the_sac_generator_on_box_actions():
+    """An action the current policy would almost never take (log pi << -5) counts as log pi = -5
+    in AIRL's logit f - log pi: by default with SAC on Box actions, never by default with PPO
+    or Discrete actions, and as set when set."""
+    from imitax.algos.airl import AIRL, AIRLConfig
+
+    pendulum, cartpole = imitax.make("Pendulum-v1").spec, imitax.make("CartPole-v1").spec
+    small = dict(generator="sac", sac=SACConfig(hidden_sizes=(16,)), disc_hidden_sizes=(16,))
+    airl = AIRL(AIRLConfig(**small), pendulum)
+    assert airl.log_policy_floor == -5.0 and airl.resolved_config.log_policy_floor == -5.0
+    assert AIRL(AIRLConfig(), pendulum).log_policy_floor is None  # PPO
+    assert AIRL(AIRLConfig(generator="sac"), cartpole).log_policy_floor is None
+    assert AIRL(AIRLConfig(generator="sac", log_policy_floor=-2.0), cartpole).log_policy_floor == -2.0
+
+    demos = Transitions(jnp.ones((4, pendulum.obs_dim)), jnp.zeros((4, 1)), jnp.zeros(4), jnp.ones((4, pendulum.obs_dim)),
+                        jnp.zeros(4, bool), jnp.zeros(4, bool))
+    state = airl.init(jax.random.PRNGKey(0), demos)
+    # near the bounds (u = atanh(+-0.9998)) log pi is far below -5 at the initial policy; at 0 it is above
+    transitions = demos.replace(actions=jnp.asarray([[-2.0], [2.0], [0.0], [0.1]]))
+    raw = np.asarray(airl.generator.log_prob(state.generator, transitions))
+    assert raw[0] < -5 and raw[1] < -5 and raw[2] > -5
+    np.testing.assert_allclose(airl.log_policy(state, transitions), np.maximum(raw, -5.0))
+    f = airl.discriminator.shaped_reward(state.disc_params, transitions)
+    np.testing.assert_allclose(airl.logits(state.disc_params["net"], state, transitions), f - np.maximum(raw, -5.0),
+                               rtol=1e-5)
+    unfloored = AIRL(AIRLConfig(**small, log_policy_floor=-1e4), pendulum)
+    np.testing.assert_allclose(unfloored.log_policy(state, transitions), raw)
+    # per action dimension: a 2-D action's log pi is floored at -10
+    point_mass_spec = imitax.make(point_mass.ENV_ID, backend="gymnasium").spec
+    two_d = AIRL(AIRLConfig(**small), point_mass_spec)
+    obs = jnp.zeros((2, point_mass_spec.obs_dim))
+    far = Transitions(obs, jnp.asarray([[1.0, 1.0], [0.0, 0.75]]), jnp.zeros(2), obs, jnp.zeros(2, bool), jnp.zeros(2, bool))
+    state = two_d.init(jax.random.PRNGKey(0), far)
+    raw = np.asarray(two_d.generator.log_prob(state.generator, far))
+    assert raw[0] < -10 < raw[1] < -5  # the second is floored per dimension only
+    np.testing.assert_allclose(two_d.log_policy(state, far), np.maximum(raw, -10.0))
+    with pytest.raises(ConfigError, match="airl.log_policy_floor"):
+        AIRLConfig(log_policy_floor=float("nan")).validate()

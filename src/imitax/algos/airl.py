@@ -59,7 +59,7 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec
-from imitax.errors import ConfigError, require_non_negative, require_positive
+from imitax.errors import ConfigError, require_finite, require_non_negative, require_positive
 from imitax.nets.airl_reward import AIRLRewardNet
 from imitax.nets.discriminator import check_ignore_obs
 from imitax.nets.mlp import check_network
@@ -68,6 +68,9 @@ from imitax.rl import rates
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint
 
 AIRL_REWARDS = ("auto", "logit", "positive", "shaped")
+
+# `AIRLConfig.log_policy_floor` with the SAC generator on Box actions.
+DEFAULT_SAC_LOG_POLICY_FLOOR = -5.0
 
 # The discriminator learning rate for a reward to keep: slower than the default, which serves
 # the policy (see `AIRLConfig.disc_learning_rate`).
@@ -131,6 +134,16 @@ class AIRLConfig(GeneratorOptions):
     (the saved reward's network gets none); None: 1 when the generator's reward is "shaped" (f alone,
     Box actions by default), else 0"""
 
+    # With the SAC generator the discriminator scores replayed actions, and the expert's, by the
+    # current policy. On InvertedPendulum-v5 (expert actions near the bounds, policy sigma ~0.3)
+    # their log pi reached ~ -100, the discriminator drove f down without bound to fit them
+    # (loss 22-173, per-step reward -78..-241) and training episodes never passed 120 steps; with
+    # log pi floored at -5 the loss stayed at 0.7 and they reached 1,000 by 25k steps (README).
+    log_policy_floor: float | None = None
+    """lower bound on the log pi(a|s) in the discriminator's logit f - log pi, per action dimension (Box), so
+    that actions the current policy would almost never take do not swamp f; None: -5 with the SAC generator on
+    Box actions, else none"""
+
     def validate(self) -> AIRLConfig:
         self.validate_generator("airl")
         if self.reward not in AIRL_REWARDS:
@@ -145,6 +158,8 @@ class AIRLConfig(GeneratorOptions):
         require_non_negative(self, "airl", "reward_replay_size")
         if self.disc_grad_penalty is not None:
             require_non_negative(self, "airl", "disc_grad_penalty")
+        if self.log_policy_floor is not None:
+            require_finite(self, "airl", "log_policy_floor")
         return self
 
     def resolved(self, spec: EnvSpec) -> AIRLConfig:
@@ -159,7 +174,16 @@ class AIRL(GAIL):
     @property
     def resolved_config(self) -> AIRLConfig:
         # GAIL's resolves the reward form through `generator_reward` (AIRL's below)
-        return dataclasses.replace(super().resolved_config, disc_state_only=self.disc_state_only)
+        return dataclasses.replace(super().resolved_config, disc_state_only=self.disc_state_only,
+                                   log_policy_floor=self.log_policy_floor)
+
+    @property
+    def log_policy_floor(self) -> float | None:
+        """`log_policy_floor` resolved: -5 for the SAC generator on Box actions, else the config's."""
+        c = self.config
+        if c.log_policy_floor is not None or c.generator != "sac" or self.spec.discrete:
+            return c.log_policy_floor
+        return DEFAULT_SAC_LOG_POLICY_FLOOR
 
     @property
     def disc_state_only(self) -> bool:
@@ -239,8 +263,15 @@ class AIRL(GAIL):
                              reward_opt_state=self.reward_optimizer.init(reward_params["net"]))
 
     def log_policy(self, state: GAILState, transitions: Transitions) -> jnp.ndarray:
-        """log pi(a|s) under the current policy, held fixed for the discriminator."""
-        return self.generator.log_prob(state.generator, transitions)
+        """log pi(a|s) under the current policy, held fixed for the discriminator, f32[n]; no
+        lower than `log_policy_floor`."""
+        log_pi = self.generator.log_prob(state.generator, transitions)
+        floor = self.log_policy_floor
+        if floor is None:
+            return log_pi
+        # log pi sums over the action's dimensions, so the floor does too: per dimension it stays
+        # ~3 policy sigmas out at sigma 0.3, rather than clipping every action of an 8-D policy
+        return jnp.maximum(log_pi, floor * (1 if self.spec.discrete else self.spec.action_dim))
 
     def logits(self, net_params: Any, state: GAILState, transitions: Transitions) -> jnp.ndarray:
         params = {"net": net_params, "obs_norm": state.disc_params["obs_norm"]}

@@ -73,16 +73,17 @@ import json, jax
 from imitax.cpu_devices import use_cpu_cores
 chosen = use_cpu_cores()  # XLA_FLAGS' count stands
 
-from test_cpu_devices import padded_toy_run
-print(json.dumps({"chosen": chosen, "devices": jax.local_device_count(), **padded_toy_run()}))
+from test_cpu_devices import padded_host_run, padded_toy_run
+print(json.dumps({"chosen": chosen, "devices": jax.local_device_count(), **padded_toy_run(), "host": padded_host_run()}))
 """
 
 
 class _Saved:
     """A checkpoint that saves after every chunk and records how many runs each save held."""
 
-    def __init__(self) -> None:
+    def __init__(self, runs_in=lambda carry: len(carry["x"])) -> None:
         self.runs: list[int] = []
+        self.runs_in = runs_in
 
     def restore(self, template):
         return None
@@ -91,7 +92,7 @@ class _Saved:
         return True
 
     def save(self, iterations, carry, history) -> None:
-        self.runs.append(len(carry["x"]))
+        self.runs.append(self.runs_in(carry))
 
 
 def padded_toy_run() -> dict:
@@ -115,9 +116,28 @@ def padded_toy_run() -> dict:
             "norm": np.asarray(result.history["norm"]).tolist(), "saved": saved.runs}
 
 
+def padded_host_run() -> dict:
+    """3 SAC runs on Gymnasium's Pendulum, stepped together (the host loop's lockstep): the
+    devices used, a final parameter, the critic losses, the runs each checkpoint held."""
+    import imitax
+    from imitax.rl.loop import devices_used
+    from imitax.rl.off_policy import run_off_policy, sac_learner
+    from imitax.rl.sac import SAC, SACConfig
+
+    env = imitax.make("Pendulum-v1", backend="gymnasium")
+    config = SACConfig(total_steps=240, learning_starts=200, batch_size=32, hidden_sizes=(16,), num_envs=2)
+    saved = _Saved(runs_in=len)  # the host loop saves a list, one entry per run
+    result = run_off_policy(env, sac_learner(SAC(config, env.spec)), config.num_iterations, seed=0, num_seeds=3,
+                            checkpoint=saved)
+    kernel = result.carry[0].policy_params["net"]["params"]["MLP_0"]["Dense_0"]["kernel"]  # [3 runs, 3, 16]
+    return {"used": devices_used(result.carry[0]), "param": np.asarray(kernel).tolist(),
+            "critic": np.asarray(result.history["critic_loss"]).tolist(), "saved": saved.runs}
+
+
 def test_runs_the_devices_do_not_divide_are_padded_and_train_as_on_one_device():
     """3 runs on 2 devices: 2 per device (a copy of the last pads the second); the result, the
-    metrics and every checkpoint hold the 3 runs, with the values one device computes."""
+    metrics and every checkpoint hold the 3 runs, with the values one device computes. The same
+    for the Gymnasium host loop's runs stepped together."""
     import jax
 
     one = padded_toy_run()  # here: the tests' one device (conftest.py)
@@ -129,6 +149,12 @@ def test_runs_the_devices_do_not_divide_are_padded_and_train_as_on_one_device():
     assert len({tuple(run) for run in two["x"]}) == 3  # three different runs, not copies
     np.testing.assert_allclose(two["x"], one["x"], rtol=1e-6)
     np.testing.assert_allclose(two["norm"], one["norm"], rtol=1e-6)
+    host_one, host_two = padded_host_run(), two["host"]
+    assert (host_one["used"], host_two["used"]) == (1, 2)
+    assert len(host_two["param"]) == 3 and host_two["saved"] == host_one["saved"] == [3] * 20
+    assert len({json.dumps(run) for run in host_two["param"]}) == 3
+    np.testing.assert_allclose(host_two["param"], host_one["param"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(host_two["critic"], host_one["critic"], rtol=1e-5)
 
 
 @pytest.mark.parametrize("files, cpus", [

@@ -11,10 +11,11 @@ import imitax
 from imitax.data.replay import ReplayBuffer
 from imitax.data.types import Transitions
 from imitax.envs.spec import Box, Discrete, EnvSpec
-from imitax.errors import ConfigError
+from imitax.errors import CheckpointError, ConfigError
 from imitax.io.resume import ResumeCheckpoint
 from imitax.nets.squashed_policy import SquashedGaussianPolicy
-from imitax.rl.off_policy import train_sac
+from imitax.rl.loop import seed_slice
+from imitax.rl.off_policy import run_off_policy, sac_learner, train_sac
 from imitax.rl.sac import SAC, SACConfig
 
 from test_resume import Interrupted, assert_trees_equal, interrupt_after
@@ -110,13 +111,48 @@ def test_interrupted_sac_run_resumes_bit_exact_with_its_replay(tmp_path):
         np.testing.assert_array_equal(values, resumed.history[name])
 
 
-def test_sac_on_the_gymnasium_backend_resumes_without_gaps(tmp_path):
+def test_sac_on_the_gymnasium_backend_steps_its_seeds_together_and_resumes_without_gaps(tmp_path):
+    """Two seeds on a Gymnasium env run in lockstep (one vector env of both seeds' copies, one
+    vmapped update): each is the run it would be alone, up to float rounding, and an
+    interrupted run resumes without gaps (new episodes: the live env is not saved)."""
     env = imitax.make("Pendulum-v1", backend="gymnasium")
     config = SACConfig(total_steps=600, learning_starts=200, batch_size=32, hidden_sizes=(16,), num_envs=2)
+    learner = sac_learner(SAC(config, env.spec))
+    uninterrupted = run_off_policy(env, learner, config.num_iterations, seed=0, num_seeds=2)
     with pytest.raises(Interrupted):
-        train_sac(env, config, seed=0, on_chunk=interrupt_after(150), checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
-    result = train_sac(env, config, seed=0, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+        train_sac(env, config, seed=0, num_seeds=2, on_chunk=interrupt_after(150),
+                  checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    result = train_sac(env, config, seed=0, num_seeds=2, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    # the iterations up to the last checkpoint before the interruption (every 15) are the uninterrupted run's
+    for name, values in uninterrupted.history.items():
+        np.testing.assert_array_equal(values[:, :135], result.history[name][:, :135])
     assert not np.isnan(result.history["critic_loss"]).any()
-    assert np.asarray(result.history["critic_loss"])[0, -1] > 0  # the updates ran after the warm-up
+    assert (np.asarray(result.history["critic_loss"])[:, -1] > 0).all()  # the updates ran after the warm-up
     # one update per iteration from the one that stores the 200th transition (the 100th of 300)
-    assert int(result.state.update_step[0]) == 300 - 99
+    assert np.asarray(result.state.update_step).tolist() == [300 - 99] * 2
+    alone = run_off_policy(env, learner, config.num_iterations, seed=1)
+    # seed 1's warm-up (its env seeds, its random actions) is the same; its first updates agree up to rounding
+    together_replay, alone_replay = seed_slice(uninterrupted.carry[1], 1), seed_slice(alone.carry[1], 0)
+    assert_trees_equal(jax.tree.map(lambda x: x[:200], together_replay.items),
+                       jax.tree.map(lambda x: x[:200], alone_replay.items))
+    together, by_itself = uninterrupted.history["critic_loss"], alone.history["critic_loss"]
+    np.testing.assert_allclose(together[1, 99:110], by_itself[0, 99:110], rtol=1e-3)
+    assert not np.allclose(together[0, 99:110], by_itself[0, 99:110])  # seed 0 is another run
+
+
+def test_a_gymnasium_off_policy_checkpoint_whose_seeds_are_at_different_steps_is_refused():
+    """A multi-seed checkpoint of the loop that ran the seeds one after another (seed 0 done,
+    seed 1 not started) cannot resume in lockstep: a clear refusal, not a mixed run."""
+
+    class SequentialCheckpoint:
+        def restore(self, template):
+            done, fresh = template
+            return 150, [(*done[:3], 300), (*fresh[:3], 0)], {}
+
+        def due(self, final):
+            return False
+
+    env = imitax.make("Pendulum-v1", backend="gymnasium")
+    config = SACConfig(total_steps=300, learning_starts=200, batch_size=32, hidden_sizes=(16,), num_envs=2)
+    with pytest.raises(CheckpointError, match=r"runs are at env steps \[0, 300\] after 150 iterations; expected every run at 300"):
+        train_sac(env, config, seed=0, num_seeds=2, checkpoint=SequentialCheckpoint())

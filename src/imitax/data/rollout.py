@@ -97,6 +97,42 @@ class HostRollout:
         return _stack_host_steps(steps)
 
 
+class LockstepRollout:
+    """Collects one rollout for each of `num_runs` runs at once from one Gymnasium vector env of
+    `num_runs * n` copies, run r owning copies r * n ... r * n + n - 1 and seeding them as a run
+    of its own would (`seeds[r] + j`). `act_fn(keys [K], obs f32[R, n, obs_dim])` acts for all
+    runs in one call (a vmapped, jitted act; K >= R keys, the first R for the runs: the others
+    are for padding runs, whose actions are dropped); the env is reset at the first `collect`."""
+
+    def __init__(self, env: GymnasiumEnv, seeds: list[int]):
+        if env.num_envs % len(seeds):
+            raise ValueError(f"{env.num_envs} env copies do not split evenly between {len(seeds)} runs")
+        self.env = env
+        self.seeds = seeds
+        self.envs_per_run = env.num_envs // len(seeds)
+        self.obs: Any = None
+
+    def collect(self, act_fn: Callable[[jax.Array, jnp.ndarray], tuple[jnp.ndarray, dict[str, jnp.ndarray]]],
+                keys: jax.Array, num_steps: int) -> Rollout:
+        """keys: [K >= R] rollout keys, split per step as `HostRollout.collect` splits one; the
+        Rollout's fields are [R, num_steps, n, ...]."""
+        runs, n = len(self.seeds), self.envs_per_run
+        if self.obs is None:
+            self.obs = self.env.reset([seed + j for seed in self.seeds for j in range(n)])
+        step_keys = np.asarray(jax.vmap(lambda key: jax.random.split(key, num_steps))(keys))  # [R, T, 2]
+        steps: list[Any] = []
+        for t in range(num_steps):
+            obs = self.obs.reshape(runs, n, *self.obs.shape[1:])
+            actions, extras = jax.device_get(act_fn(step_keys[:, t], obs))
+            actions = np.asarray(actions)[:runs].reshape(runs * n, *np.shape(actions)[2:])
+            step = self.env.step(actions)
+            extras = {name: np.asarray(value)[:runs].reshape(runs * n) for name, value in extras.items()}
+            steps.append((self.obs, actions, step, extras))
+            self.obs = step.obs
+        flat = _stack_host_steps(steps)  # fields [T, R * n, ...]
+        return jax.tree.map(lambda x: jnp.swapaxes(x.reshape(num_steps, runs, n, *x.shape[2:]), 0, 1), flat)
+
+
 def _stack_host_steps(steps: list[Any]) -> Rollout:
     def stack(values: list[np.ndarray]) -> jnp.ndarray:
         return jnp.asarray(np.stack(values))

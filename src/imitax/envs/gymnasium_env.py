@@ -86,8 +86,8 @@ class GymnasiumEnv:
             return GymnasiumEnv(self._source.spec.id, num_envs=num_envs)
         raise ConfigError(_instance_alone(self.spec.env_id, num_envs))
 
-    def reset(self, seed: int) -> np.ndarray:
-        """obs: f32[num_envs, obs_dim]."""
+    def reset(self, seed: int | list[int]) -> np.ndarray:
+        """obs: f32[num_envs, obs_dim]. An int seeds copy i with seed + i; a list seeds each copy."""
         obs, _ = self._vec.reset(seed=seed)
         self._returns[:] = 0.0
         self._lengths[:] = 0

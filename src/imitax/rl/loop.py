@@ -215,6 +215,13 @@ def first_runs(carry: Carry, num_runs: int) -> Carry:
     return _take_first(carry, num_runs)
 
 
+def pad_runs(tree: Any, num_runs: int) -> Any:
+    """`tree` ([n, ...] on every leaf) padded to `num_runs` runs with copies of its last
+    (a host loop's per-step inputs, to match a carry that `shard_runs` padded)."""
+    copies = num_runs - _num_runs(tree)
+    return tree if copies == 0 else _pad_with_last(tree, copies)
+
+
 @functools.partial(jax.jit, static_argnums=1)
 def _pad_with_last(carry: Carry, copies: int) -> Carry:
     return jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], copies, axis=0)]), carry)
@@ -331,6 +338,62 @@ def run_host(
     carry = jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *carries) if num_seeds > 1 else \
         jax.tree.map(lambda x: np.asarray(x)[None], carries[0])
     return LoopResult(carry, history, compile_s, run_s)
+
+
+def run_host_lockstep(
+    init_fn: Callable[[], Carry],
+    step_fn: Callable[[Carry], tuple[Carry, Metrics]],
+    num_runs: int,
+    num_iterations: int,
+    saved_part: Callable[[Carry], list[Any]],
+    with_saved_part: Callable[[Carry, list[Any], int], Carry],
+    checked_part: Callable[[Carry], Any],
+    result_part: Callable[[Carry], Carry],
+    target_chunks: int = 20,
+    on_chunk: ChunkCallback | None = None,
+    checkpoint: LoopCheckpoint | None = None,
+    stop_on_divergence: bool = True,
+) -> LoopResult:
+    """`run_host`'s contract with the runs stepped together: `init_fn()` makes every run's
+    carry at once and each `step_fn` call advances all `num_runs` runs by one iteration
+    (metrics {name: [num_runs]}), so their updates can be one vmapped call rather than one
+    call per run.
+
+    A checkpoint stores `saved_part(carry)`, a list with one entry per run as `run_host`
+    stores them, and `with_saved_part(fresh_carry, saved, iterations)` puts it back (and may
+    refuse one that does not hold `iterations` done by every run). `result_part(carry)` is
+    the result's carry, a leading [num_runs] axis on every leaf. The first call compiles,
+    counted in compile_s.
+    """
+    report_every = max(1, num_iterations // max(1, target_chunks))
+    carry = init_fn()
+    history: dict[str, np.ndarray] = {}  # {metric: f[num_runs, num_iterations]}, NaN where not run yet
+    done = 0
+    restored = checkpoint.restore(saved_part(carry)) if checkpoint is not None else None
+    if restored is not None:
+        done, saved, history = restored
+        carry = with_saved_part(carry, saved, done)
+        history = {k: np.array(v, np.float64) for k, v in history.items()}  # writable copies
+    compile_s = run_s = 0.0
+    first = done
+    for iteration in range(done, num_iterations):
+        start = time.perf_counter()
+        carry, metrics = step_fn(carry)
+        metrics = jax.device_get(metrics)
+        elapsed = time.perf_counter() - start
+        compile_s, run_s = (compile_s + elapsed, run_s) if iteration == first else (compile_s, run_s + elapsed)
+        for name, values in metrics.items():
+            history.setdefault(name, np.full((num_runs, num_iterations), np.nan))[:, iteration] = values
+        done = iteration + 1
+        if done % report_every == 0 or done == num_iterations:
+            if stop_on_divergence:
+                check_finite(done, metrics, checked_part(carry))
+            if on_chunk is not None:
+                since = done - (done % report_every or report_every)
+                on_chunk(done, {k: v[:, since:done] for k, v in history.items()})
+            if checkpoint is not None and checkpoint.due(final=done == num_iterations):
+                checkpoint.save(done, saved_part(carry), history)
+    return LoopResult(result_part(carry), history, compile_s, run_s)
 
 
 def _concat(chunks: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -27,12 +27,14 @@ import jax
 import jax.numpy as jnp
 
 from imitax.data.replay import ReplayBuffer
-from imitax.data.rollout import HostRollout, reset_jax, rollout_jax
+from imitax.data.rollout import HostRollout, LockstepRollout, Rollout, reset_jax, rollout_jax
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Box, EnvSpec
-from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, host_member, run_compiled, run_host
+from imitax.errors import CheckpointError, ConfigError
+from imitax.rl.loop import (ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, first_runs, host_member, pad_runs,
+                          run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs)
 from imitax.rl.sac import SAC, SACConfig, SACState
 
 # reward_fn(transitions [B]) -> f32[B]; None means the environment's reward
@@ -126,6 +128,13 @@ def run_off_policy(
                             checked_part=lambda carry: (carry[0], carry[2], carry[3]),
                             stop_on_divergence=points is None)
 
+    try:
+        env_copies = env.with_num_envs(num_points * num_seeds * learner.num_envs)
+    except ConfigError:  # an env instance given alone makes no copies: its runs go one after another
+        env_copies = None
+    if env_copies is not None:
+        return _run_lockstep(env_copies, learner, allocate, num_iterations, seed, num_seeds, points, on_chunk,
+                             checkpoint)
     env = env.with_num_envs(learner.num_envs)
     act_jit = jax.jit(learner.act)
     random_jit = jax.jit(partial(random_actions, spec), static_argnums=1)
@@ -171,6 +180,90 @@ def run_off_policy(
                     checkpoint=checkpoint, saved_part=lambda carry: (carry[0], carry[1], carry[3], carry[4]),
                     with_saved_part=lambda carry, saved: (saved[0], saved[1], carry[2], saved[2], int(saved[3])),
                     checked_part=lambda carry: (carry[0], carry[3]), stop_on_divergence=points is None)
+
+
+def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callable[[], ReplayBuffer],
+                  num_iterations: int, seed: int, num_seeds: int, points: SweepPoints | None,
+                  on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> LoopResult:
+    """The Gymnasium loop with all runs stepped together: `env` holds `learner.num_envs` copies
+    per run; each iteration acts for every run in one vmapped call per env step, steps all
+    copies, and runs every run's update in one vmapped call; the runs are split over the local
+    devices as `run_compiled` splits them (`shard_runs`: padding runs copy the last, and their
+    actions and metrics are dropped). Each run is the run `host_member` numbers, with the keys
+    and env seeds it gets alone (the numbers can differ in the last bits: a vmapped update is a
+    different program)."""
+    spec, steps_per_iteration = env.spec, learner.num_envs * learner.rollout_steps
+    num_runs = env.num_envs // learner.num_envs
+    members = [host_member(points, seed + index, seed, num_seeds, learner.init) for index in range(num_runs)]
+
+    def stack(trees: list[Any]) -> Any:
+        return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+    def store(replay: ReplayBuffer, transitions: Transitions) -> ReplayBuffer:
+        return replay.add(_flat(transitions))
+
+    def store_and_update(state: State, replay: ReplayBuffer, transitions: Transitions,
+                         key: jax.Array) -> tuple[State, ReplayBuffer, dict[str, jnp.ndarray]]:
+        replay = store(replay, transitions)
+        state, metrics = learner.update(state, replay, key)
+        return state, replay, metrics
+
+    act_all = jax.jit(jax.vmap(learner.act))
+    random_all = jax.jit(lambda keys, num: jax.vmap(lambda key: random_actions(spec, key, num))(keys), static_argnums=1)
+    split_all = jax.jit(jax.vmap(lambda key: tuple(jax.random.split(key, 3))))
+    store_all = jax.jit(jax.vmap(store), donate_argnums=0)
+    store_and_update_all = jax.jit(jax.vmap(store_and_update), donate_argnums=1)
+    returns_all = jax.jit(jax.vmap(Rollout.mean_episode_return))
+    warmup_metrics: dict[str, jnp.ndarray] = {}  # zeros shaped like the vmapped update's metrics
+
+    def init() -> tuple[Any, ...]:
+        replays = jax.jit(jax.vmap(lambda _: allocate()))(jnp.arange(num_runs))
+        states, replays, keys = shard_runs((stack([m[1] for m in members]), replays, stack([m[2] for m in members])))
+        return states, replays, LockstepRollout(env, [m[0] for m in members]), keys, 0
+
+    def iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        states, replays, rollouts, keys, env_steps = carry
+        keys, rollout_keys, update_keys = split_all(keys)
+        if env_steps < learner.learning_starts:
+            act = lambda step_keys, obs: (random_all(step_keys, obs.shape[1]), {})  # noqa: E731
+        else:
+            act = lambda step_keys, obs: act_all(states, step_keys, pad_runs(obs, len(step_keys)))  # noqa: E731
+        rollout = rollouts.collect(act, rollout_keys, learner.rollout_steps)
+        transitions = pad_runs(rollout.transitions, len(keys))
+        env_steps += steps_per_iteration
+        if env_steps >= learner.learning_starts:
+            states, replays, metrics = store_and_update_all(states, replays, transitions, update_keys)
+        else:
+            replays = store_all(replays, transitions)
+            if not warmup_metrics:  # traced once, not every warm-up step
+                warmup_metrics.update(_skip_update(jax.vmap(learner.update), states, replays, update_keys)[1])
+            metrics = dict(warmup_metrics)
+        metrics = {name: values[:num_runs] for name, values in metrics.items()}
+        return (states, replays, rollouts, keys, env_steps), {**metrics, "episode_return": returns_all(rollout)}
+
+    def saved_part(carry: tuple[Any, ...]) -> list[Any]:
+        """One (state, replay, key, env steps) per run, as the one-run-at-a-time loop saves them."""
+        states, replays, _, keys, env_steps = carry
+        return [(*seed_slice((states, replays, keys), index), env_steps) for index in range(num_runs)]
+
+    def with_saved_part(carry: tuple[Any, ...], saved: list[Any], iterations: int) -> tuple[Any, ...]:
+        steps = sorted({int(part[3]) for part in saved})
+        if steps != [iterations * steps_per_iteration]:
+            raise CheckpointError(
+                f"the checkpoint's runs are at env steps {steps} after {iterations} iterations; expected every run at "
+                f"{iterations * steps_per_iteration} (a multi-seed Gymnasium checkpoint of an older imitax, which ran the "
+                "seeds one after another: start that run anew)")
+        states, replays, keys = shard_runs(stack([part[:3] for part in saved]))
+        return states, replays, carry[2], keys, iterations * steps_per_iteration
+
+    def result_part(carry: tuple[Any, ...]) -> tuple[Any, ...]:
+        states, replays, _, keys, env_steps = carry
+        states, replays, keys = first_runs((states, replays, keys), num_runs)
+        return states, replays, None, keys, jnp.full((num_runs,), env_steps)
+
+    return run_host_lockstep(init, iteration, num_runs, num_iterations, saved_part, with_saved_part,
+                             checked_part=lambda carry: (carry[0], carry[3]), result_part=result_part,
+                             on_chunk=on_chunk, checkpoint=checkpoint, stop_on_divergence=points is None)
 
 
 def sac_learner(sac: SAC, reward_fn: RewardFn | None = None) -> OffPolicyLearner:

@@ -7,10 +7,13 @@ per env step), measured in one run so the ratios compare like with like:
   JAX task a compiled rollout, on a Gymnasium one the host loop with a jitted act);
 - the loop: `train_sac` from the first step (`learning_starts=0`), env steps/s after compile;
 - the bound: one act + one update per env step, 1 / (1/act + 1/update), and the loop's
-  share of it (the target is >= 70%).
+  share of it (the target is >= 70%);
+- on a Gymnasium task, `--seeds` runs stepped together (one vector env, one vmapped update
+  per iteration, the runs split over a device per core as the CLI's) against the same runs one
+  after another (the loop an env instance given alone gets), and one run each way.
 Writes benchmarks/results/off_policy_speed.json.
 
-    python benchmarks/off_policy_speed.py [--envs Pendulum-v1 Hopper-v5] [--steps 3000]
+    python benchmarks/off_policy_speed.py [--envs Pendulum-v1 Hopper-v5] [--steps 3000] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -20,13 +23,19 @@ import os
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
+from imitax.cpu_devices import use_cpu_cores
 
-import imitax
+use_cpu_cores()  # as the CLI does: a JAX device per core, over which runs stepped together split
+
+import gymnasium  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+import imitax  # noqa: E402
 from imitax.data.replay import ReplayBuffer
 from imitax.data.rollout import HostRollout, reset_jax, rollout_jax
 from imitax.data.types import Transitions
+from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.io.atomic import atomic_write_json
 from imitax.rl.off_policy import random_actions, train_sac
@@ -101,14 +110,39 @@ def bench(env_id: str, steps: int) -> dict:
     return out
 
 
+def seeds_together(env_id: str, steps: int, seeds: int) -> dict:
+    """Per-run env steps/s after compile: `seeds` runs stepped together against one after
+    another, and a single run on each path (the stepped path vmaps even one run)."""
+    config = SACConfig(total_steps=steps, learning_starts=0)
+    copies, alone = GymnasiumEnv(env_id), GymnasiumEnv(gymnasium.make(env_id))  # an instance alone: no copies
+    out: dict = {"seeds": seeds, "devices": len(jax.local_devices())}
+    for label, env, runs in (("one_run_stepped", copies, 1), ("one_run_alone", alone, 1),
+                             ("together", copies, seeds), ("one_after_another", alone, seeds)):
+        result = train_sac(env, config, seed=0, num_seeds=runs)
+        out[label] = {"runs": runs, "run_s": round(result.run_s, 2), "compile_s": round(result.compile_s, 2),
+                      "env_steps_per_s_per_run": runs * steps / result.run_s}
+    out["together_speedup"] = out["together"]["env_steps_per_s_per_run"] / out["one_after_another"]["env_steps_per_s_per_run"]
+    out["one_run_stepped_against_alone"] = (out["one_run_stepped"]["env_steps_per_s_per_run"]
+                                            / out["one_run_alone"]["env_steps_per_s_per_run"])
+    print(f"{env_id}: {seeds} runs together {out['together']['env_steps_per_s_per_run']:,.0f} env steps/s per run, one "
+          f"after another {out['one_after_another']['env_steps_per_s_per_run']:,.0f} ({out['together_speedup']:.2f}x); "
+          f"one run {out['one_run_stepped']['env_steps_per_s_per_run']:,.0f} stepped, "
+          f"{out['one_run_alone']['env_steps_per_s_per_run']:,.0f} alone", flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--envs", nargs="+", default=["Pendulum-v1", "Hopper-v5"])
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--seeds", type=int, default=3, help="runs stepped together on Gymnasium tasks (0: skip)")
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/off_policy_speed.json"))
     args = parser.parse_args()
     results = {"machine": machine_label(), "date": time.strftime("%Y-%m-%d"),
                "envs": {env_id: bench(env_id, args.steps) for env_id in args.envs}}
+    if args.seeds:
+        results["seeds_together"] = {env_id: seeds_together(env_id, args.steps, args.seeds)
+                                     for env_id in args.envs if env_id not in GYMNAX}
     atomic_write_json(args.output, results)
     print(f"wrote {args.output}")
 

@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import gymnasium
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -138,6 +139,21 @@ def test_sac_on_the_gymnasium_backend_steps_its_seeds_together_and_resumes_witho
     together, by_itself = uninterrupted.history["critic_loss"], alone.history["critic_loss"]
     np.testing.assert_allclose(together[1, 99:110], by_itself[0, 99:110], rtol=1e-3)
     assert not np.allclose(together[0, 99:110], by_itself[0, 99:110])  # seed 0 is another run
+
+
+def test_an_env_instance_given_alone_runs_its_seeds_one_after_another_with_the_same_data():
+    """An instance without a factory cannot be copied, so its seeds run one after another on it;
+    each seed still collects what it collects stepped together with the others."""
+    instance = imitax.make(gymnasium.make("Pendulum-v1"))
+    copies = imitax.make("Pendulum-v1", backend="gymnasium")
+    config = SACConfig(total_steps=210, learning_starts=200, batch_size=32, hidden_sizes=(16,))
+    learner = sac_learner(SAC(config, copies.spec))
+    alone = run_off_policy(instance, learner, config.num_iterations, seed=0, num_seeds=2)
+    together = run_off_policy(copies, learner, config.num_iterations, seed=0, num_seeds=2)
+    assert_trees_equal(jax.tree.map(lambda x: x[:, :200], alone.carry[1].items),  # the warm-up's random actions
+                       jax.tree.map(lambda x: x[:, :200], together.carry[1].items))
+    assert np.asarray(alone.carry[0].update_step).tolist() == np.asarray(together.carry[0].update_step).tolist() == [11, 11]
+    assert not np.array_equal(alone.carry[1].items.obs[0, :200], alone.carry[1].items.obs[1, :200])
 
 
 def test_a_gymnasium_off_policy_checkpoint_whose_seeds_are_at_different_steps_is_refused():

@@ -11,7 +11,11 @@ then, once `learning_starts` steps are stored, calls `update`.
 On a JAX environment the iteration is scanned under one jit and vmapped over seeds, the
 buffer inside the carry. On a Gymnasium environment the host steps a vector env with a
 jitted `act`, and one jitted call per iteration appends the rollout and runs the update
-(the buffer donated, so it is updated in place rather than copied). The buffer is saved
+(the buffer donated, so it is updated in place rather than copied). The runs of a
+multi-seed or sweep program step together there too: one vector env holds every run's
+copies, and act and update are vmapped over the runs (split over the local devices), so
+five seeds cost far less than five runs; an env instance given alone, which cannot be
+copied, runs them one after another. The buffer is saved
 with checkpoints (a resumed run continues with the same replay) and is left out of the
 divergence check.
 """

@@ -41,7 +41,9 @@ Everything else (the loop, discriminator steps, the generator, seeds) is GAIL's
 (`imitax.algos.adversarial`). With the SAC generator (`generator="sac"`) the discriminator's
 agent samples come from the replay of the whole run and log pi is the current policy's, so
 the off-policy discriminator scores old actions by the policy that now acts; on Box actions
-it is the density of the pre-squash action (see `SACGenerator.log_prob`).
+it is the density of the pre-squash action (see `SACGenerator.log_prob`), floored at -5 per
+action dimension (`log_policy_floor`): old and expert actions far outside the current policy
+(log pi ~ -100) otherwise swamp f, and the discriminator drives f down without bound to fit them.
 """
 
 from __future__ import annotations

@@ -71,6 +71,19 @@ def _flat(transitions: Transitions) -> Transitions:
     return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), transitions)
 
 
+def _store(replay: ReplayBuffer, transitions: Transitions) -> ReplayBuffer:
+    """A rollout's transitions ([T, N, ...]) appended to the replay."""
+    return replay.add(_flat(transitions))
+
+
+def _store_and_update(update: Callable[..., tuple[State, dict[str, jnp.ndarray]]], state: State, replay: ReplayBuffer,
+                      transitions: Transitions, key: jax.Array) -> tuple[State, ReplayBuffer, dict[str, jnp.ndarray]]:
+    """The rollout appended, then the learner's update on the replay."""
+    replay = _store(replay, transitions)
+    state, metrics = update(state, replay, key)
+    return state, replay, metrics
+
+
 def _skip_update(update: Callable[..., tuple[State, dict[str, jnp.ndarray]]], state: State, replay: ReplayBuffer,
                  key: jax.Array) -> tuple[State, dict[str, jnp.ndarray]]:
     """The state unchanged and zero metrics shaped like `update`'s (before learning starts)."""
@@ -143,17 +156,8 @@ def run_off_policy(
     act_jit = jax.jit(learner.act)
     random_jit = jax.jit(partial(random_actions, spec), static_argnums=1)
 
-    def store(replay: ReplayBuffer, transitions: Transitions) -> ReplayBuffer:
-        return replay.add(_flat(transitions))
-
-    def store_and_update(state: State, replay: ReplayBuffer, transitions: Transitions,
-                         key: jax.Array) -> tuple[State, ReplayBuffer, dict[str, jnp.ndarray]]:
-        replay = store(replay, transitions)
-        state, metrics = learner.update(state, replay, key)
-        return state, replay, metrics
-
-    store_jit = jax.jit(store, donate_argnums=0)
-    store_and_update_jit = jax.jit(store_and_update, donate_argnums=1)
+    store_jit = jax.jit(_store, donate_argnums=0)
+    store_and_update_jit = jax.jit(partial(_store_and_update, learner.update), donate_argnums=1)
 
     warmup_metrics: dict[str, jnp.ndarray] = {}  # zeros shaped like the update's metrics
 
@@ -203,20 +207,11 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
     def stack(trees: list[Any]) -> Any:
         return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
 
-    def store(replay: ReplayBuffer, transitions: Transitions) -> ReplayBuffer:
-        return replay.add(_flat(transitions))
-
-    def store_and_update(state: State, replay: ReplayBuffer, transitions: Transitions,
-                         key: jax.Array) -> tuple[State, ReplayBuffer, dict[str, jnp.ndarray]]:
-        replay = store(replay, transitions)
-        state, metrics = learner.update(state, replay, key)
-        return state, replay, metrics
-
     act_all = jax.jit(jax.vmap(learner.act))
     random_all = jax.jit(lambda keys, num: jax.vmap(lambda key: random_actions(spec, key, num))(keys), static_argnums=1)
     split_all = jax.jit(jax.vmap(lambda key: tuple(jax.random.split(key, 3))))
-    store_all = jax.jit(jax.vmap(store), donate_argnums=0)
-    store_and_update_all = jax.jit(jax.vmap(store_and_update), donate_argnums=1)
+    store_all = jax.jit(jax.vmap(_store), donate_argnums=0)
+    store_and_update_all = jax.jit(jax.vmap(partial(_store_and_update, learner.update)), donate_argnums=1)
     returns_all = jax.jit(jax.vmap(Rollout.mean_episode_return))
     warmup_metrics: dict[str, jnp.ndarray] = {}  # zeros shaped like the vmapped update's metrics
 

@@ -13,9 +13,11 @@ buffer inside the carry. On a Gymnasium environment the host steps a vector env 
 jitted `act`, and one jitted call per iteration appends the rollout and runs the update
 (the buffer donated, so it is updated in place rather than copied). The runs of a
 multi-seed or sweep program step together there too: one vector env holds every run's
-copies, and act and update are vmapped over the runs (split over the local devices), so
-five seeds cost far less than five runs; an env instance given alone, which cannot be
-copied, runs them one after another. The buffer is saved
+copies, and act and update are vmapped over the runs (split over the local devices). That
+pays where one run's update is latency-bound (a GPU); on the 2-core CPU, where SAC's default
+update is compute-bound, 3 runs together cost what 3 runs one after another do
+(benchmarks/off_policy_speed.py). An env instance given alone, which cannot be copied, runs
+them one after another. The buffer is saved
 with checkpoints (a resumed run continues with the same replay) and is left out of the
 divergence check.
 """

@@ -111,23 +111,25 @@ def bench(env_id: str, steps: int) -> dict:
 
 
 def seeds_together(env_id: str, steps: int, seeds: int) -> dict:
-    """Per-run env steps/s after compile: `seeds` runs stepped together against one after
-    another, and a single run on each path (the stepped path vmaps even one run)."""
+    """Env steps/s over all runs, after compile: `seeds` runs stepped together against the same
+    runs one after another (an env instance given alone, which the loop does not copy), and a
+    single run on each path (the stepped path vmaps even one run)."""
     config = SACConfig(total_steps=steps, learning_starts=0)
-    copies, alone = GymnasiumEnv(env_id), GymnasiumEnv(gymnasium.make(env_id))  # an instance alone: no copies
+    copies, alone = GymnasiumEnv(env_id), GymnasiumEnv(gymnasium.make(env_id))
+    assert copies.makes_copies and not alone.makes_copies
     out: dict = {"seeds": seeds, "devices": len(jax.local_devices())}
     for label, env, runs in (("one_run_stepped", copies, 1), ("one_run_alone", alone, 1),
                              ("together", copies, seeds), ("one_after_another", alone, seeds)):
         result = train_sac(env, config, seed=0, num_seeds=runs)
         out[label] = {"runs": runs, "run_s": round(result.run_s, 2), "compile_s": round(result.compile_s, 2),
-                      "env_steps_per_s_per_run": runs * steps / result.run_s}
-    out["together_speedup"] = out["together"]["env_steps_per_s_per_run"] / out["one_after_another"]["env_steps_per_s_per_run"]
-    out["one_run_stepped_against_alone"] = (out["one_run_stepped"]["env_steps_per_s_per_run"]
-                                            / out["one_run_alone"]["env_steps_per_s_per_run"])
-    print(f"{env_id}: {seeds} runs together {out['together']['env_steps_per_s_per_run']:,.0f} env steps/s per run, one "
-          f"after another {out['one_after_another']['env_steps_per_s_per_run']:,.0f} ({out['together_speedup']:.2f}x); "
-          f"one run {out['one_run_stepped']['env_steps_per_s_per_run']:,.0f} stepped, "
-          f"{out['one_run_alone']['env_steps_per_s_per_run']:,.0f} alone", flush=True)
+                      "env_steps_per_s_all_runs": runs * steps / result.run_s}
+    rate = {label: out[label]["env_steps_per_s_all_runs"] for label in
+            ("one_run_stepped", "one_run_alone", "together", "one_after_another")}
+    out["together_against_one_after_another"] = rate["together"] / rate["one_after_another"]
+    out["one_run_stepped_against_alone"] = rate["one_run_stepped"] / rate["one_run_alone"]
+    print(f"{env_id}, env steps/s over all runs: {seeds} runs together {rate['together']:,.0f}, one after another "
+          f"{rate['one_after_another']:,.0f} ({out['together_against_one_after_another']:.2f}x); one run "
+          f"{rate['one_run_stepped']:,.0f} stepped, {rate['one_run_alone']:,.0f} alone", flush=True)
     return out
 
 

@@ -117,18 +117,25 @@ def padded_toy_run() -> dict:
 
 
 def padded_host_run() -> dict:
-    """3 SAC runs on Gymnasium's Pendulum, stepped together (the host loop's lockstep): the
-    devices used, a final parameter, the critic losses, the runs each checkpoint held."""
+    """3 SAC runs on Gymnasium's Pendulum, stepped together (the host loop's lockstep), split over
+    the devices as on GPUs: the devices used, a final parameter, the critic losses, and how
+    many single runs each checkpoint held."""
     import imitax
+    import imitax.rl.off_policy
     from imitax.rl.loop import devices_used
     from imitax.rl.off_policy import run_off_policy, sac_learner
     from imitax.rl.sac import SAC, SACConfig
 
     env = imitax.make("Pendulum-v1", backend="gymnasium")
     config = SACConfig(total_steps=240, learning_starts=200, batch_size=32, hidden_sizes=(16,), num_envs=2)
-    saved = _Saved(runs_in=len)  # the host loop saves a list, one entry per run
-    result = run_off_policy(env, sac_learner(SAC(config, env.spec)), config.num_iterations, seed=0, num_seeds=3,
-                            checkpoint=saved)
+    # the host loop saves a list, one entry per run, each a single run's state (no padding run, no runs axis)
+    saved = _Saved(runs_in=lambda entries: sum(np.ndim(entry[0].update_step) == 0 for entry in entries))
+    imitax.rl.off_policy.SPLIT_HOST_RUNS_ON_CPU = True  # as on GPUs (on CPUs the runs stay on one device)
+    try:
+        result = run_off_policy(env, sac_learner(SAC(config, env.spec)), config.num_iterations, seed=0, num_seeds=3,
+                                checkpoint=saved)
+    finally:
+        imitax.rl.off_policy.SPLIT_HOST_RUNS_ON_CPU = False
     kernel = result.carry[0].policy_params["net"]["params"]["MLP_0"]["Dense_0"]["kernel"]  # [3 runs, 3, 16]
     return {"used": devices_used(result.carry[0]), "param": np.asarray(kernel).tolist(),
             "critic": np.asarray(result.history["critic_loss"]).tolist(), "saved": saved.runs}

@@ -141,14 +141,19 @@ def test_sac_on_the_gymnasium_backend_steps_its_seeds_together_and_resumes_witho
     assert not np.allclose(together[0, 99:110], by_itself[0, 99:110])  # seed 0 is another run
 
 
-def test_an_env_instance_given_alone_runs_its_seeds_one_after_another_with_the_same_data():
-    """An instance without a factory cannot be copied, so its seeds run one after another on it;
-    each seed still collects what it collects stepped together with the others."""
-    instance = imitax.make(gymnasium.make("Pendulum-v1"))
-    copies = imitax.make("Pendulum-v1", backend="gymnasium")
+def test_an_env_instance_given_alone_runs_its_seeds_one_after_another_with_the_same_data(monkeypatch):
+    """An instance without a factory is not copied (a copy from its id would lose its make
+    arguments and wrappers), so its seeds run one after another on it itself; each seed still
+    collects what it collects stepped together with the others."""
+    import imitax.rl.off_policy
+
+    instance = imitax.make(gymnasium.make("Pendulum-v1", g=9.0))
+    copies = imitax.make("Pendulum-v1", backend="gymnasium", g=9.0)
     config = SACConfig(total_steps=210, learning_starts=200, batch_size=32, hidden_sizes=(16,))
     learner = sac_learner(SAC(config, copies.spec))
-    alone = run_off_policy(instance, learner, config.num_iterations, seed=0, num_seeds=2)
+    with monkeypatch.context() as patch:
+        patch.setattr(imitax.rl.off_policy, "_run_lockstep", None)  # fails if the instance took that path
+        alone = run_off_policy(instance, learner, config.num_iterations, seed=0, num_seeds=2)
     together = run_off_policy(copies, learner, config.num_iterations, seed=0, num_seeds=2)
     assert_trees_equal(jax.tree.map(lambda x: x[:, :200], alone.carry[1].items),  # the warm-up's random actions
                        jax.tree.map(lambda x: x[:, :200], together.carry[1].items))
@@ -170,5 +175,5 @@ def test_a_gymnasium_off_policy_checkpoint_whose_seeds_are_at_different_steps_is
 
     env = imitax.make("Pendulum-v1", backend="gymnasium")
     config = SACConfig(total_steps=300, learning_starts=200, batch_size=32, hidden_sizes=(16,), num_envs=2)
-    with pytest.raises(CheckpointError, match=r"runs are at env steps \[0, 300\] after 150 iterations; expected every run at 300"):
+    with pytest.raises(CheckpointError, match=r"records 150 iterations and its runs at env steps \[0, 300\]; expected every run at 300"):
         train_sac(env, config, seed=0, num_seeds=2, checkpoint=SequentialCheckpoint())

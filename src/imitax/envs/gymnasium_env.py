@@ -71,6 +71,13 @@ class GymnasiumEnv:
         self._returns = np.zeros(self.num_envs, np.float64)
         self._lengths = np.zeros(self.num_envs, np.int64)
 
+    @property
+    def makes_copies(self) -> bool:
+        """Whether the copies come from an id or a factory. An instance given alone does not
+        count: `with_num_envs` remakes it from its registered id, without its make arguments
+        or wrappers."""
+        return isinstance(self._source, str) or self._factory is not None or not isinstance(self._source, gym.Env)
+
     def with_num_envs(self, num_envs: int) -> GymnasiumEnv:
         """The same environment with `num_envs` copies (itself when the count matches).
 

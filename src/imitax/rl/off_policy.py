@@ -13,11 +13,10 @@ buffer inside the carry. On a Gymnasium environment the host steps a vector env 
 jitted `act`, and one jitted call per iteration appends the rollout and runs the update
 (the buffer donated, so it is updated in place rather than copied). The runs of a
 multi-seed or sweep program step together there too: one vector env holds every run's
-copies, and act and update are vmapped over the runs (split over the local devices). That
-pays where one run's update is latency-bound (a GPU); on the 2-core CPU, where SAC's default
-update is compute-bound, 3 runs together cost what 3 runs one after another do
-(benchmarks/off_policy_speed.py). An env instance given alone, which cannot be copied, runs
-them one after another. The buffer is saved
+copies, and act and update are vmapped over the runs (split over the local devices, but not
+over CPU devices: `SPLIT_HOST_RUNS_ON_CPU`). On the 2-core CPU, 3 SAC runs on Hopper-v5 stepped
+together ran at 1.24x the same runs one after another (benchmarks/off_policy_speed.py). An env instance given alone, which cannot be copied
+faithfully, runs them one after another. The buffer is saved
 with checkpoints (a resumed run continues with the same replay) and is left out of the
 divergence check.
 """
@@ -38,10 +37,16 @@ from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Box, EnvSpec
-from imitax.errors import CheckpointError, ConfigError
+from imitax.errors import CheckpointError
 from imitax.rl.loop import (ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, first_runs, host_member, pad_runs,
                           run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs)
 from imitax.rl.sac import SAC, SACConfig, SACState
+
+# Whether the Gymnasium loop splits its runs over several CPU devices. It does not: on the 2-core
+# CPU, 3 SAC runs on Hopper-v5 stepped together ran at 1.24x the same runs one after another on
+# one device and 0.76x split over two (padded to 4; benchmarks/off_policy_speed.py). Other
+# devices (GPUs) do split them. The tests switch it on to cover the padded path.
+SPLIT_HOST_RUNS_ON_CPU = False
 
 # reward_fn(transitions [B]) -> f32[B]; None means the environment's reward
 RewardFn = Callable[[Transitions], jnp.ndarray]
@@ -147,13 +152,10 @@ def run_off_policy(
                             checked_part=lambda carry: (carry[0], carry[2], carry[3]),
                             stop_on_divergence=points is None)
 
-    try:
-        env_copies = env.with_num_envs(num_points * num_seeds * learner.num_envs)
-    except ConfigError:  # an env instance given alone makes no copies: its runs go one after another
-        env_copies = None
-    if env_copies is not None:
-        return _run_lockstep(env_copies, learner, allocate, num_iterations, seed, num_seeds, points, on_chunk,
-                             checkpoint)
+    all_copies = num_points * num_seeds * learner.num_envs
+    if env.makes_copies or env.num_envs == all_copies:  # else an instance alone: its runs go one after another
+        return _run_lockstep(env.with_num_envs(all_copies), learner, allocate, num_iterations, seed, num_seeds, points,
+                             on_chunk, checkpoint)
     env = env.with_num_envs(learner.num_envs)
     act_jit = jax.jit(learner.act)
     random_jit = jax.jit(partial(random_actions, spec), static_argnums=1)
@@ -199,7 +201,7 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
     per run; each iteration acts for every run in one vmapped call per env step, steps all
     copies, and runs every run's update in one vmapped call; the runs are split over the local
     devices as `run_compiled` splits them (`shard_runs`: padding runs copy the last, and their
-    actions and metrics are dropped). Each run is the run `host_member` numbers, with the keys
+    actions and metrics are dropped), except on CPU devices (`SPLIT_HOST_RUNS_ON_CPU`). Each run is the run `host_member` numbers, with the keys
     and env seeds it gets alone (the numbers can differ in the last bits: a vmapped update is a
     different program)."""
     spec, steps_per_iteration = env.spec, learner.num_envs * learner.rollout_steps
@@ -208,6 +210,9 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
 
     def stack(trees: list[Any]) -> Any:
         return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+    split = SPLIT_HOST_RUNS_ON_CPU or jax.default_backend() != "cpu"
+    place = shard_runs if split else (lambda tree: tree)
 
     act_all = jax.jit(jax.vmap(learner.act))
     random_all = jax.jit(lambda keys, num: jax.vmap(lambda key: random_actions(spec, key, num))(keys), static_argnums=1)
@@ -219,7 +224,7 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
 
     def init() -> tuple[Any, ...]:
         replays = jax.jit(jax.vmap(lambda _: allocate()))(jnp.arange(num_runs))
-        states, replays, keys = shard_runs((stack([m[1] for m in members]), replays, stack([m[2] for m in members])))
+        states, replays, keys = place((stack([m[1] for m in members]), replays, stack([m[2] for m in members])))
         return states, replays, LockstepRollout(env, [m[0] for m in members]), keys, 0
 
     def iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -251,10 +256,10 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
         steps = sorted({int(part[3]) for part in saved})
         if steps != [iterations * steps_per_iteration]:
             raise CheckpointError(
-                f"the checkpoint's runs are at env steps {steps} after {iterations} iterations; expected every run at "
-                f"{iterations * steps_per_iteration} (a multi-seed Gymnasium checkpoint of an older imitax, which ran the "
-                "seeds one after another: start that run anew)")
-        states, replays, keys = shard_runs(stack([part[:3] for part in saved]))
+                f"the checkpoint records {iterations} iterations and its runs at env steps {steps}; expected every run "
+                f"at {iterations * steps_per_iteration} env steps (an older imitax's multi-seed Gymnasium checkpoint, "
+                "saved while it ran the seeds one after another: start that run anew)")
+        states, replays, keys = place(stack([part[:3] for part in saved]))
         return states, replays, carry[2], keys, iterations * steps_per_iteration
 
     def result_part(carry: tuple[Any, ...]) -> tuple[Any, ...]:

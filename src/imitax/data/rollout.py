@@ -8,6 +8,7 @@ that is plain Python (NumPy, a controller, a person) on either backend, untraced
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import jax
@@ -119,7 +120,7 @@ class LockstepRollout:
         runs, n = len(self.seeds), self.envs_per_run
         if self.obs is None:
             self.obs = self.env.reset([seed + j for seed in self.seeds for j in range(n)])
-        step_keys = np.asarray(jax.vmap(lambda key: jax.random.split(key, num_steps))(keys))  # [R, T, 2]
+        step_keys = np.asarray(_split_per_run(keys, num_steps))  # [K, T, 2]
         steps: list[Any] = []
         for t in range(num_steps):
             obs = self.obs.reshape(runs, n, *self.obs.shape[1:])
@@ -131,6 +132,13 @@ class LockstepRollout:
             self.obs = step.obs
         flat = _stack_host_steps(steps)  # fields [T, R * n, ...]
         return jax.tree.map(lambda x: jnp.swapaxes(x.reshape(num_steps, runs, n, *x.shape[2:]), 0, 1), flat)
+
+
+@partial(jax.jit, static_argnums=1)
+def _split_per_run(keys: jax.Array, num_steps: int) -> jax.Array:
+    """Each run's rollout key split into its per-step keys, [K, num_steps, 2] (compiled once, not
+    traced again every iteration)."""
+    return jax.vmap(lambda key: jax.random.split(key, num_steps))(keys)
 
 
 def _stack_host_steps(steps: list[Any]) -> Rollout:

@@ -131,6 +131,33 @@ def test_instances_need_a_factory_for_parallel_copies():
     assert parallel.with_num_envs(16).num_envs == 16 and parallel.reset(seed=0).shape == (4, 6)
 
 
+def test_copies_of_a_registered_instance_keep_its_make_arguments_and_wrappers():
+    """Evaluation, recording and PPO's 16 envs copy an instance: gymnasium.make(instance.spec),
+    not the bare id, which would run another task (default gravity, no reward clipping)."""
+    from imitax.data.rollout import collect_episodes
+    from imitax.eval import evaluate
+
+    # no gravity: with zero torque the angular velocity never changes; every reward clipped to -1
+    instance = gym.wrappers.ClipReward(gym.make("Pendulum-v1", g=0.0, max_episode_steps=30), -1.0, -1.0)
+    env = imitax.make(instance)
+
+    def zero_torque(key, obs):
+        return np.zeros((obs.shape[0], 1), np.float32)
+
+    result = evaluate(env, zero_torque, jax.random.PRNGKey(0), 3)
+    assert result.returns.tolist() == [-30.0, -30.0, -30.0]
+    for episode in collect_episodes(env, zero_torque, jax.random.PRNGKey(1), 3):
+        velocity = np.asarray(episode.obs)[:, 2]
+        assert np.ptp(velocity) < 1e-5 and np.ptp(np.asarray(episode.obs)[:, 1]) > 0  # it turns, never speeding up
+    assert imitax.make(instance, num_envs=4).reset(seed=0).shape == (4, 3)
+
+    class Unrecorded(gym.Wrapper):  # no RecordConstructorArgs: gymnasium cannot remake it
+        pass
+
+    with pytest.raises(ConfigError, match="pass a factory.*cannot remake it from its spec"):
+        imitax.make(Unrecorded(gym.make("Pendulum-v1"))).with_num_envs(2)
+
+
 def test_equal_or_inverted_references_are_an_error():
     for random_score, expert_score in ((-200.0, -200.0), (10.0, 5.0)):
         with pytest.raises(ConfigError, match=f"expert reference {expert_score} is not above the random reference {random_score}"):

@@ -42,9 +42,10 @@ class GymnasiumEnv:
 
     `env` is an id (`"Pendulum-v1"`, or `"module:EnvId-v0"` to import the module that
     registers it), a factory (a class or a zero-argument function returning a
-    `gymnasium.Env`), or an instance. Ids and factories make any number of copies; an
-    instance alone runs as the one copy, and with `factory` (which must make the same env)
-    the factory makes every copy.
+    `gymnasium.Env`), or an instance. Ids and factories make any number of copies. An
+    instance alone runs as the one copy; with `factory` (which must make the same env) the
+    factory makes every copy, and without one, more than one copy is remade from the
+    instance's gymnasium spec (`gymnasium.make(env.spec)`: id, make arguments, wrappers).
     """
 
     backend = "gymnasium"
@@ -53,6 +54,8 @@ class GymnasiumEnv:
                  factory: Callable[[], gym.Env] | None = None, **make_kwargs: Any):
         if num_envs < 1:
             raise ConfigError(f"num_envs must be >= 1, got {num_envs}")
+        if isinstance(env, gym.Env) and factory is None and num_envs > 1:
+            factory = _remake_from_spec(env, num_envs)
         self._source, self._factory, self._make_kwargs = env, factory, make_kwargs
         copy_factory, probe = _factory(env, make_kwargs, factory)
         self.spec = spec_from_gymnasium(probe)
@@ -60,8 +63,6 @@ class GymnasiumEnv:
         self.obs_shape: tuple[int, ...] = tuple(probe.observation_space.shape)
         self.action_shape: tuple[int, ...] = tuple(probe.action_space.shape)
         if copy_factory is None:  # an instance alone is the only copy
-            if num_envs > 1:
-                raise ConfigError(_instance_alone(self.spec.env_id, num_envs))
             fns = [lambda: probe]
         else:
             probe.close()  # made only to read the spaces
@@ -74,24 +75,23 @@ class GymnasiumEnv:
     @property
     def makes_copies(self) -> bool:
         """Whether the copies come from an id or a factory. An instance given alone does not
-        count: `with_num_envs` remakes it from its registered id, without its make arguments
-        or wrappers."""
+        count: `with_num_envs` remakes it from its gymnasium spec, which keeps its make
+        arguments and recorded wrappers but not what was changed on it after it was made."""
         return isinstance(self._source, str) or self._factory is not None or not isinstance(self._source, gym.Env)
 
     def with_num_envs(self, num_envs: int) -> GymnasiumEnv:
-        """The same environment with `num_envs` copies (itself when the count matches).
+        """The same environment with `num_envs` copies (itself when the count matches). An
+        instance given alone is copied by `gymnasium.make(instance.spec)`: its id, make
+        arguments and wrappers, as gymnasium records them.
 
         Raises:
-            ConfigError: `num_envs > 1` for an instance given without a factory (and not
-                registered with gymnasium, whose id would make the copies).
+            ConfigError: `num_envs > 1` for an instance given without a factory whose spec
+                cannot remake it (not registered, or a wrapper gymnasium cannot recreate), or
+                whose remade copy has other spaces or another time limit.
         """
         if num_envs == self.num_envs:
             return self
-        if isinstance(self._source, str) or self._factory is not None or not isinstance(self._source, gym.Env):
-            return GymnasiumEnv(self._source, num_envs=num_envs, factory=self._factory, **self._make_kwargs)
-        if self._source.spec is not None and self._source.spec.id in gym.registry:
-            return GymnasiumEnv(self._source.spec.id, num_envs=num_envs)
-        raise ConfigError(_instance_alone(self.spec.env_id, num_envs))
+        return GymnasiumEnv(self._source, num_envs=num_envs, factory=self._factory, **self._make_kwargs)
 
     def reset(self, seed: int | list[int]) -> np.ndarray:
         """obs: f32[num_envs, obs_dim]. An int seeds copy i with seed + i; a list seeds each copy."""
@@ -172,6 +172,21 @@ def _factory(env: str | gym.Env | Callable[[], gym.Env], make_kwargs: dict[str, 
             raise ConfigError(f"the factory makes a different environment than the instance: {copied} against "
                               f"{mine}; expected copies of the instance (same spaces and time limit)")
     return from_factory, probe
+
+
+def _remake_from_spec(instance: gym.Env, num_envs: int) -> Callable[[], gym.Env]:
+    """A factory of copies of `instance` made from its gymnasium spec (id, make arguments and
+    recorded wrappers), checked once here. Raises ConfigError where the spec cannot remake it."""
+    spec = instance.spec
+    name = spec.id if spec is not None else type(instance.unwrapped).__name__
+    if spec is None or spec.id not in gym.registry:
+        raise ConfigError(_instance_alone(name, num_envs))
+    try:
+        gym.make(spec).close()
+    except (ValueError, gym.error.Error) as error:  # a wrapper without RecordConstructorArgs, say
+        raise ConfigError(f"{_instance_alone(name, num_envs)} (gymnasium cannot remake it from its spec: "
+                          f"{error})") from None
+    return lambda: gym.make(spec)
 
 
 def _instance_alone(name: str, num_envs: int) -> str:

@@ -143,6 +143,30 @@ class _CountingEnv(gym.Env):
         return np.full(1, self.t, np.float32), 1.0, self.t >= 5, False, {}
 
 
+class _ClosingEnv(_CountingEnv):
+    made: list = []
+    closed: list = []
+
+    def __init__(self):
+        _ClosingEnv.made.append(self)
+
+    def close(self):
+        _ClosingEnv.closed.append(self)
+
+
+def test_evaluation_and_recording_close_the_copies_they_make():
+    from imitax.data.rollout import collect_episodes
+    from imitax.eval import evaluate, random_policy
+
+    env = imitax.make(_ClosingEnv)  # a class: evaluation makes 3 copies of it, recording 2
+    assert evaluate(env, random_policy(env.spec), jax.random.PRNGKey(0), 3).returns.tolist() == [5.0, 5.0, 5.0]
+    assert len(collect_episodes(env, random_policy(env.spec), jax.random.PRNGKey(1), 2)) == 2
+    still_open = [e for e in _ClosingEnv.made if e not in _ClosingEnv.closed]
+    assert len(_ClosingEnv.made) >= 6 and len(still_open) == 1  # the env's own copy
+    env.close()
+    assert all(e in _ClosingEnv.closed for e in _ClosingEnv.made)
+
+
 def test_jax_envs_skip_gymnax_package_import_and_gymnax_still_imports_after():
     """make() loads gymnax's classic-control modules without its package __init__ (which imports
     matplotlib's pyplot and seaborn); a later `import gymnax` works and shares the classes."""

@@ -118,6 +118,16 @@ def _evaluate_host(env: GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, num_e
         vec = env.with_num_envs(num_episodes)
     except ConfigError:
         vec = env
+    try:
+        return _run_episodes(vec, policy_fn, key, num_episodes)
+    finally:
+        if vec is not env:  # copies made here (gymnasium's vector envs are not closed when collected)
+            vec.close()
+
+
+def _run_episodes(vec: GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int) -> tuple[Any, Any]:
+    """(returns f[num_episodes], lengths i[num_episodes]): one episode per copy of `vec` when it has
+    `num_episodes` copies, else the first episodes its copies finish."""
     obs = vec.reset(seed=int(jax.random.randint(key, (), 0, 2**30)))
     one_each = vec.num_envs == num_episodes
     returns: list[float] = []

@@ -228,7 +228,11 @@ def collect_episodes(
         rollout = run(reset_key, run_key)
     else:
         vec = env.with_num_envs(num_episodes)
-        rollout = HostRollout(vec, int(jax.random.randint(reset_key, (), 0, 2**30))).collect(jax.jit(act), run_key, steps)
+        try:
+            rollout = HostRollout(vec, int(jax.random.randint(reset_key, (), 0, 2**30))).collect(jax.jit(act), run_key, steps)
+        finally:
+            if vec is not env:
+                vec.close()
     return _first_episode_per_env(rollout)
 
 

@@ -63,6 +63,10 @@ def test_sac_config_and_bounds_are_checked():
         SACConfig(batch_size=0).validate()
     with pytest.raises(ConfigError, match="buffer_size"):
         SACConfig(num_envs=8, rollout_steps=4, buffer_size=16).validate()
+    # target entropies: -action_dim on Box; 0.5 log n on Discrete (at 0.89 log n, CleanRL's Atari
+    # value, the temperature grew without bound on CartPole: the entropy settled a hair below it)
+    assert SAC(SACConfig(), EnvSpec("box", 2, Box((-1.0, -1.0, -1.0), (1.0, 1.0, 1.0)), 10)).target_entropy == -3.0
+    assert SAC(SACConfig(), imitax.make("CartPole-v1").spec).target_entropy == pytest.approx(0.5 * np.log(2))
     unbounded = EnvSpec("free", 2, Box((-np.inf,), (np.inf,)), 10)
     with pytest.raises(ConfigError, match="unbounded"):
         SAC(SACConfig(), unbounded).init(jax.random.PRNGKey(0))

@@ -244,7 +244,8 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
             if not warmup_metrics:  # traced once, not every warm-up step
                 warmup_metrics.update(_skip_update(jax.vmap(learner.update), states, replays, update_keys)[1])
             metrics = dict(warmup_metrics)
-        metrics = {name: values[:num_runs] for name, values in metrics.items()}
+        if len(keys) > num_runs:  # padding runs' metrics dropped (sliced only then: each slice is a dispatch)
+            metrics = {name: values[:num_runs] for name, values in metrics.items()}
         return (states, replays, rollouts, keys, env_steps), {**metrics, "episode_return": returns_all(rollout)}
 
     def saved_part(carry: tuple[Any, ...]) -> list[Any]:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from imitax.data.rollout import episode_returns_jax
-from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.gymnasium_env import GymnasiumEnv, copies_for
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Discrete, EnvSpec
 from imitax.errors import ConfigError
@@ -114,15 +114,8 @@ def _evaluate_jax(env: JaxEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes
 
 def _evaluate_host(env: GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int) -> tuple[Any, Any]:
     """One episode per parallel copy; an unregistered instance (one copy) runs them in turn."""
-    try:
-        vec = env.with_num_envs(num_episodes)
-    except ConfigError:
-        vec = env
-    try:
+    with copies_for(env, num_episodes, or_itself=True) as vec:
         return _run_episodes(vec, policy_fn, key, num_episodes)
-    finally:
-        if vec is not env:  # copies made here (gymnasium's vector envs are not closed when collected)
-            vec.close()
 
 
 def _run_episodes(vec: GymnasiumEnv, policy_fn: PolicyFn, key: jax.Array, num_episodes: int) -> tuple[Any, Any]:

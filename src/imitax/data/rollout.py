@@ -17,7 +17,7 @@ import numpy as np
 from flax import struct
 
 from imitax.data.types import Trajectory, Transitions
-from imitax.envs.gymnasium_env import GymnasiumEnv, HostStep
+from imitax.envs.gymnasium_env import GymnasiumEnv, HostStep, copies_for
 from imitax.envs.jax_env import EnvState, JaxEnv
 from imitax.envs.spec import Box, Discrete, executed_actions
 
@@ -230,12 +230,8 @@ def collect_episodes(
 
         rollout = run(reset_key, run_key)
     else:
-        vec = env.with_num_envs(num_episodes)
-        try:
+        with copies_for(env, num_episodes) as vec:
             rollout = HostRollout(vec, int(jax.random.randint(reset_key, (), 0, 2**30))).collect(jax.jit(act), run_key, steps)
-        finally:
-            if vec is not env:
-                vec.close()
     return _first_episode_per_env(rollout)
 
 

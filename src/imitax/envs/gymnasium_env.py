@@ -7,8 +7,9 @@ Box. Anything else is rejected with a `SpaceError` that says what is supported.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import gymnasium as gym
@@ -176,17 +177,40 @@ def _factory(env: str | gym.Env | Callable[[], gym.Env], make_kwargs: dict[str, 
 
 def _remake_from_spec(instance: gym.Env, num_envs: int) -> Callable[[], gym.Env]:
     """A factory of copies of `instance` made from its gymnasium spec (id, make arguments and
-    recorded wrappers), checked once here. Raises ConfigError where the spec cannot remake it."""
+    recorded wrappers). It raises ConfigError where the spec cannot remake it: at once for an
+    unregistered instance, at the first copy (the constructor's probe) for a wrapper gymnasium
+    cannot recreate."""
     spec = instance.spec
     name = spec.id if spec is not None else type(instance.unwrapped).__name__
     if spec is None or spec.id not in gym.registry:
         raise ConfigError(_instance_alone(name, num_envs))
+
+    def remake() -> gym.Env:
+        try:
+            return gym.make(spec)
+        except (ValueError, gym.error.Error) as error:  # a wrapper without RecordConstructorArgs, say
+            raise ConfigError(f"{_instance_alone(name, num_envs)} (gymnasium cannot remake it from its spec: "
+                              f"{error})") from None
+
+    return remake
+
+
+@contextlib.contextmanager
+def copies_for(env: GymnasiumEnv, num_envs: int, or_itself: bool = False) -> Iterator[GymnasiumEnv]:
+    """`env.with_num_envs(num_envs)` for a `with` block, closed after it when made here
+    (gymnasium's vector envs are not closed when collected). With `or_itself`, `env` itself
+    where it cannot be copied (an instance alone), its episodes then one after another."""
     try:
-        gym.make(spec).close()
-    except (ValueError, gym.error.Error) as error:  # a wrapper without RecordConstructorArgs, say
-        raise ConfigError(f"{_instance_alone(name, num_envs)} (gymnasium cannot remake it from its spec: "
-                          f"{error})") from None
-    return lambda: gym.make(spec)
+        vec = env.with_num_envs(num_envs)
+    except ConfigError:
+        if not or_itself:
+            raise
+        vec = env
+    try:
+        yield vec
+    finally:
+        if vec is not env:
+            vec.close()
 
 
 def _instance_alone(name: str, num_envs: int) -> str:

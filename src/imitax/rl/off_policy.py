@@ -15,8 +15,8 @@ jitted `act`, and one jitted call per iteration appends the rollout and runs the
 multi-seed or sweep program step together there too: one vector env holds every run's
 copies, and act and update are vmapped over the runs (split over the local devices, but not
 over CPU devices: `SPLIT_HOST_RUNS_ON_CPU`). On the 2-core CPU, 3 SAC runs on Hopper-v5 stepped
-together ran at 1.24x the same runs one after another (benchmarks/off_policy_speed.py). An env instance given alone, which cannot be copied
-faithfully, runs them one after another. The buffer is saved
+together ran at 1.24x the same runs one after another (benchmarks/off_policy_speed.py). An env instance given alone runs them one after another
+on itself (a copy from its spec would miss what was changed on it by hand). The buffer is saved
 with checkpoints (a resumed run continues with the same replay) and is left out of the
 divergence check.
 """

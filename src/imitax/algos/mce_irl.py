@@ -38,6 +38,7 @@ from flax import struct
 
 from imitax.envs.tabular import TabularMDP
 from imitax.errors import ConfigError, require_non_negative, require_positive
+from imitax.nets.compiled_init import init_network
 from imitax.nets.mlp import MLP, check_network
 from imitax.rl.loop import ChunkCallback, LoopCheckpoint, run_compiled
 from imitax.rl.tabular import expected_return, soft_value_iteration, state_visitation, uniform_policy, value_iteration
@@ -100,7 +101,7 @@ class RewardModel:
     def init(self, key: jax.Array, num_features: int) -> Any:
         if self.kind == "linear":
             return {"theta": jnp.zeros(num_features)}
-        return self.net.init(key, jnp.zeros((1, num_features)))
+        return init_network(self.net, key, ((1, num_features),))
 
     def __call__(self, params: Any, features: jnp.ndarray) -> jnp.ndarray:
         if self.kind == "linear":

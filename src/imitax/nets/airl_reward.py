@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from imitax.data.types import Transitions
 from imitax.envs.spec import Box, EnvSpec, executed_actions
 from imitax.nets import absorbing as absorbing_state
+from imitax.nets.compiled_init import init_network
 from imitax.nets.discriminator import observed
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
@@ -76,7 +77,7 @@ class AIRLRewardNet:
         return self.spec.obs_dim + (0 if self.state_only else self.spec.action_dim) + int(self.absorbing)
 
     def init(self, key: jax.Array, obs_norm: ObsNormalizer) -> dict[str, Any]:
-        net = self.net.init(key, jnp.zeros((1, self.reward_input_dim)), jnp.zeros((1, self.spec.obs_dim)))
+        net = init_network(self.net, key, ((1, self.reward_input_dim), (1, self.spec.obs_dim)))
         return {"net": net, "obs_norm": obs_norm}
 
     def _observed(self, obs_norm: ObsNormalizer, obs: jnp.ndarray) -> jnp.ndarray:

@@ -21,6 +21,7 @@ from imitax.data.types import Transitions
 from imitax.envs.spec import Box, EnvSpec, executed_actions
 from imitax.errors import ConfigError
 from imitax.nets.absorbing import absorbing_input, absorbing_value, real_flag
+from imitax.nets.compiled_init import init_network
 from imitax.nets.mlp import MLP
 from imitax.nets.normalizer import ObsNormalizer
 
@@ -88,7 +89,7 @@ class Discriminator:
         return self.spec.obs_dim * (2 if self.use_next_obs else 1) + self.spec.action_dim + int(self.absorbing)
 
     def init(self, key: jax.Array, obs_norm: ObsNormalizer) -> dict[str, Any]:
-        return {"net": self.net.init(key, jnp.zeros((1, self.input_dim))), "obs_norm": obs_norm}
+        return {"net": init_network(self.net, key, ((1, self.input_dim),)), "obs_norm": obs_norm}
 
     def features(self, obs_norm: ObsNormalizer, transitions: Transitions) -> jnp.ndarray:
         """f32[..., input_dim] from transitions with leading shape `[...]`."""

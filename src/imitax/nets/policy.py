@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from imitax.envs.spec import Discrete, EnvSpec, executed_actions
+from imitax.nets.compiled_init import init_network
 from imitax.nets.distributions import Categorical, DiagGaussian
 from imitax.nets.mlp import MLP, read_network
 from imitax.nets.normalizer import ObsNormalizer
@@ -57,7 +58,7 @@ class Policy:
                           self.activation, self.init_log_std)
 
     def init(self, key: jax.Array) -> dict[str, Any]:
-        net_params = self.net.init(key, jnp.zeros((1, self.spec.obs_dim)))
+        net_params = init_network(self.net, key, ((1, self.spec.obs_dim),))
         return {"net": net_params, "obs_norm": ObsNormalizer.identity(self.spec.obs_dim)}
 
     def distribution(self, params: dict[str, Any], obs: jnp.ndarray) -> Categorical | DiagGaussian:

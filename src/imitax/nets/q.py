@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from imitax.envs.spec import EnvSpec
+from imitax.nets.compiled_init import init_network
 from imitax.nets.mlp import MLP
 
 
@@ -35,7 +36,7 @@ class QEnsemble:
     def init(self, key: jax.Array) -> Any:
         """Flax params with a leading [num_critics] axis on every leaf."""
         keys = jax.random.split(key, self.num_critics)
-        return jax.vmap(lambda k: self.net.init(k, jnp.zeros((1, self.input_dim))))(keys)
+        return jax.vmap(lambda k: init_network(self.net, k, ((1, self.input_dim),)))(keys)
 
     def values(self, params: Any, obs: jnp.ndarray, actions: jnp.ndarray) -> jnp.ndarray:
         """Box: obs f32[..., obs_dim] (normalised), actions f32[..., action_dim] -> f32[num_critics, ...]."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from imitax.envs.spec import Box, EnvSpec
 from imitax.errors import ConfigError
+from imitax.nets.compiled_init import init_network
 from imitax.nets.distributions import SquashedGaussian
 from imitax.nets.mlp import MLP, read_network
 from imitax.nets.normalizer import ObsNormalizer
@@ -68,7 +69,7 @@ class SquashedGaussianPolicy:
 
     def init(self, key: jax.Array) -> dict[str, Any]:
         check_bounded(self.spec, "this policy")
-        return {"net": self.net.init(key, jnp.zeros((1, self.spec.obs_dim))),
+        return {"net": init_network(self.net, key, ((1, self.spec.obs_dim),)),
                 "obs_norm": ObsNormalizer.identity(self.spec.obs_dim)}
 
     def distribution(self, params: dict[str, Any], obs: jnp.ndarray) -> SquashedGaussian:

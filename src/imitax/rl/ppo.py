@@ -23,6 +23,7 @@ from imitax.data.rollout import Rollout
 from imitax.data.types import Transitions
 from imitax.envs.spec import EnvSpec
 from imitax.errors import INFINITY_ALLOWED, ConfigError, require_finite, require_non_negative, require_positive
+from imitax.nets.compiled_init import init_network
 from imitax.nets.distributions import DiagGaussian
 from imitax.nets.mlp import check_network
 from imitax.nets.normalizer import ObsNormalizer
@@ -203,7 +204,7 @@ class PPO:
         key, policy_key, value_key = jax.random.split(key, 3)
         params = {
             "policy": self.policy.init(policy_key)["net"],
-            "value": self.value_net.init(value_key, jnp.zeros((1, self.spec.obs_dim))),
+            "value": init_network(self.value_net, value_key, ((1, self.spec.obs_dim),)),
         }
         return PPOState(params, self.optimizer().init(params), ObsNormalizer.identity(self.spec.obs_dim),
                         key, jnp.zeros((), jnp.int32), RewardScaler.init(self.config.num_envs))

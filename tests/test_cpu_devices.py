@@ -130,12 +130,12 @@ def padded_host_run() -> dict:
     config = SACConfig(total_steps=240, learning_starts=200, batch_size=32, hidden_sizes=(16,), num_envs=2)
     # the host loop saves a list, one entry per run, each a single run's state (no padding run, no runs axis)
     saved = _Saved(runs_in=lambda entries: sum(np.ndim(entry[0].update_step) == 0 for entry in entries))
-    imitax.rl.off_policy.SPLIT_HOST_RUNS_ON_CPU = True  # as on GPUs (on CPUs the runs stay on one device)
+    imitax.rl.loop.SPLIT_HOST_RUNS_ON_CPU = True  # as on GPUs (on CPUs the runs stay on one device)
     try:
         result = run_off_policy(env, sac_learner(SAC(config, env.spec)), config.num_iterations, seed=0, num_seeds=3,
                                 checkpoint=saved)
     finally:
-        imitax.rl.off_policy.SPLIT_HOST_RUNS_ON_CPU = False
+        imitax.rl.loop.SPLIT_HOST_RUNS_ON_CPU = False
     kernel = result.carry[0].policy_params["net"]["params"]["MLP_0"]["Dense_0"]["kernel"]  # [3 runs, 3, 16]
     return {"used": devices_used(result.carry[0]), "param": np.asarray(kernel).tolist(),
             "critic": np.asarray(result.history["critic_loss"]).tolist(), "saved": saved.runs}

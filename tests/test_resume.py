@@ -88,17 +88,28 @@ def test_interrupted_host_run_completes_without_gaps(tmp_path):
     assert np.isfinite(resumed.history["policy_loss"]).all()
 
 
-def test_host_runs_every_seed_once_and_resumes_inside_a_later_seed(tmp_path):
+def test_host_runs_step_together_and_resume_where_they_stopped(tmp_path):
+    """Two seeds on a Gymnasium env step together (one vector env, act and update vmapped over
+    the runs): each is the run its seed makes alone (the same first rollout, losses within
+    float rounding of a vmapped update); interrupted in its second of 4 iterations (the checkpoint
+    holds the first: it is written after on_chunk), every run resumes there, its saved iteration
+    kept as it was and the other three trained once."""
     env = imitax.make("CartPole-v1", backend="gymnasium")
     config = PPOConfig.for_env("CartPole-v1", total_steps=4 * 2048)
     straight = train_ppo(env, config, seed=2, num_seeds=2)
     assert straight.history["policy_loss"].shape == (2, 4) and np.isfinite(straight.history["policy_loss"]).all()
-    with pytest.raises(Interrupted):  # on_chunk reports the last seed only: this stops inside seed 1
+    alone = train_ppo(env, config, seed=3)  # the second seed's run on its own
+    assert straight.history["episode_return"][1, 0] == alone.history["episode_return"][0, 0]
+    np.testing.assert_allclose(straight.history["policy_loss"][1], alone.history["policy_loss"][0], atol=1e-5)
+    assert straight.history["policy_loss"][0, 0] != straight.history["policy_loss"][1, 0]  # two runs, not one twice
+
+    with pytest.raises(Interrupted):
         train_ppo(env, config, seed=2, num_seeds=2, on_chunk=interrupt_after(2),
                   checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
     resumed = train_ppo(env, config, seed=2, num_seeds=2, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    np.testing.assert_array_equal(resumed.history["policy_loss"][:, :1], straight.history["policy_loss"][:, :1])
     assert np.isfinite(resumed.history["policy_loss"]).all()
-    np.testing.assert_array_equal(resumed.history["policy_loss"][0], straight.history["policy_loss"][0])
+    np.testing.assert_array_equal(np.asarray(resumed.state.update_step), np.asarray(straight.state.update_step))
 
 
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path, cartpole_expert):

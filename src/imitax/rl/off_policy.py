@@ -14,7 +14,7 @@ jitted `act`, and one jitted call per iteration appends the rollout and runs the
 (the buffer donated, so it is updated in place rather than copied). The runs of a
 multi-seed or sweep program step together there too: one vector env holds every run's
 copies, and act and update are vmapped over the runs (split over the local devices, but not
-over CPU devices: `SPLIT_HOST_RUNS_ON_CPU`). On the 2-core CPU, 3 SAC runs on Hopper-v5 stepped
+over CPU devices: `loop.SPLIT_HOST_RUNS_ON_CPU`). On the 2-core CPU, 3 SAC runs on Hopper-v5 stepped
 together ran at 1.24x the same runs one after another (benchmarks/off_policy_speed.py). An env instance given alone runs them one after another
 on itself (a copy from its spec would miss what was changed on it by hand). The buffer is saved
 with checkpoints (a resumed run continues with the same replay) and is left out of the
@@ -39,14 +39,8 @@ from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Box, EnvSpec
 from imitax.errors import CheckpointError
 from imitax.rl.loop import (ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, first_runs, host_member, pad_runs,
-                          run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs)
+                          run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs, splits_host_runs)
 from imitax.rl.sac import SAC, SACConfig, SACState
-
-# Whether the Gymnasium loop splits its runs over several CPU devices. It does not: on the 2-core
-# CPU, 3 SAC runs on Hopper-v5 stepped together ran at 1.24x the same runs one after another on
-# one device and 0.76x split over two (padded to 4; benchmarks/off_policy_speed.py). Other
-# devices (GPUs) do split them. The tests switch it on to cover the padded path.
-SPLIT_HOST_RUNS_ON_CPU = False
 
 # reward_fn(transitions [B]) -> f32[B]; None means the environment's reward
 RewardFn = Callable[[Transitions], jnp.ndarray]
@@ -201,7 +195,7 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
     per run; each iteration acts for every run in one vmapped call per env step, steps all
     copies, and runs every run's update in one vmapped call; the runs are split over the local
     devices as `run_compiled` splits them (`shard_runs`: padding runs copy the last, and their
-    actions and metrics are dropped), except on CPU devices (`SPLIT_HOST_RUNS_ON_CPU`). Each run is the run `host_member` numbers, with the keys
+    actions and metrics are dropped), except on CPU devices (`loop.SPLIT_HOST_RUNS_ON_CPU`). Each run is the run `host_member` numbers, with the keys
     and env seeds it gets alone (the numbers can differ in the last bits: a vmapped update is a
     different program)."""
     spec, steps_per_iteration = env.spec, learner.num_envs * learner.rollout_steps
@@ -211,8 +205,7 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
     def stack(trees: list[Any]) -> Any:
         return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
 
-    split = SPLIT_HOST_RUNS_ON_CPU or jax.default_backend() != "cpu"
-    place = shard_runs if split else (lambda tree: tree)
+    place = shard_runs if splits_host_runs() else (lambda tree: tree)
 
     act_all = jax.jit(jax.vmap(learner.act))
     random_all = jax.jit(lambda keys, num: jax.vmap(lambda key: random_actions(spec, key, num))(keys), static_argnums=1)

@@ -5,7 +5,9 @@
 `update(state, rollout) -> (state, metrics)`. On a JAX environment one iteration
 (rollout + update) is scanned under one jit and vmapped over seeds; on a Gymnasium
 environment the rollout is a host loop and `act`/`update` are jitted once each.
-PPO, GAIL and AIRL all run through it.
+PPO, GAIL and AIRL all run through it. Several runs (seeds, sweep points) on a Gymnasium
+environment step together: one vector env holds every run's copies, and act and update are
+vmapped over the runs (`_run_lockstep`), as the off-policy loop's runs do.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from imitax.data.rollout import EnvCarry, HostRollout, Rollout, reset_jax, rollout_jax
+from imitax.data.rollout import EnvCarry, HostRollout, LockstepRollout, Rollout, reset_jax, rollout_jax
 from imitax.data.types import Transitions
 from imitax.envs.gymnasium_env import GymnasiumEnv
 from imitax.envs.jax_env import JaxEnv
-from imitax.rl.loop import ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, host_member, run_compiled, run_host
+from imitax.errors import CheckpointError
+from imitax.rl.loop import (ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, first_runs, host_member, pad_runs,
+                          run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs, splits_host_runs)
 from imitax.rl.ppo import PPO, PPOConfig, PPOState
 
 # reward_fn(transitions [T, N]) -> f32[T, N]; None means the environment's reward
@@ -76,6 +80,9 @@ def run_on_policy(
         return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_points * num_seeds,
                             on_chunk=on_chunk, carry=carry, checkpoint=checkpoint, stop_on_divergence=points is None)
 
+    if num_points * num_seeds > 1:
+        return _run_lockstep(env.with_num_envs(learner.num_envs * num_points * num_seeds), learner, update,
+                             num_iterations, seed, num_seeds, points, on_chunk, checkpoint)
     env = env.with_num_envs(learner.num_envs)
     act, update_jit = jax.jit(learner.act), jax.jit(update)
 
@@ -94,6 +101,63 @@ def run_on_policy(
                     checkpoint=checkpoint, saved_part=lambda carry: (carry[0], carry[2]),
                     with_saved_part=lambda carry, saved: (saved[0], carry[1], saved[1]), stop_on_divergence=points is None)
 
+
+
+def _run_lockstep(env: GymnasiumEnv, learner: OnPolicyLearner,
+                  update: Callable[[State, Rollout], tuple[State, dict[str, Any]]], num_iterations: int, seed: int,
+                  num_seeds: int, points: SweepPoints | None, on_chunk: ChunkCallback | None,
+                  checkpoint: LoopCheckpoint | None) -> LoopResult:
+    """The Gymnasium loop of several runs stepped together: `env` holds `learner.num_envs`
+    copies per run; each env step acts for every run in one vmapped call, and each iteration
+    runs every run's update in one vmapped call. Each run is the run `host_member` numbers, with
+    the keys and env seeds it gets alone (its numbers can differ in the last bits: a vmapped
+    update is another program). On GPUs the runs are split over the devices (`shard_runs`:
+    padding runs copy the last; their actions and metrics are dropped), not on CPU devices
+    (`loop.SPLIT_HOST_RUNS_ON_CPU`). A checkpoint holds one (state, key, iterations) per run."""
+    num_runs = env.num_envs // learner.num_envs
+    members = [host_member(points, seed + index, seed, num_seeds, learner.init) for index in range(num_runs)]
+    place = shard_runs if splits_host_runs() else (lambda tree: tree)
+    act_all = jax.jit(jax.vmap(learner.act))
+    update_all = jax.jit(jax.vmap(update))
+    split_all = jax.jit(jax.vmap(lambda key: tuple(jax.random.split(key))))
+
+    def stack(trees: list[Any]) -> Any:
+        return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+    def init() -> tuple[Any, ...]:
+        states, keys = place((stack([m[1] for m in members]), stack([m[2] for m in members])))
+        return states, LockstepRollout(env, [m[0] for m in members]), keys, 0
+
+    def iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        states, rollouts, keys, done = carry
+        keys, rollout_keys = split_all(keys)
+        rollout = rollouts.collect(lambda step_keys, obs: act_all(states, step_keys, pad_runs(obs, len(step_keys))),
+                                   rollout_keys, learner.rollout_steps)
+        states, metrics = update_all(states, pad_runs(rollout, len(keys)))
+        if len(keys) > num_runs:  # padding runs' metrics dropped (sliced only then: each slice is a dispatch)
+            metrics = {name: values[:num_runs] for name, values in metrics.items()}
+        return (states, rollouts, keys, done + 1), metrics
+
+    def saved_part(carry: tuple[Any, ...]) -> list[Any]:
+        states, _, keys, done = carry
+        return [(*seed_slice((states, keys), index), done) for index in range(num_runs)]
+
+    def with_saved_part(carry: tuple[Any, ...], saved: list[Any], iterations: int) -> tuple[Any, ...]:
+        done = sorted({int(part[2]) for part in saved})
+        if done != [iterations]:
+            raise CheckpointError(f"the checkpoint records {iterations} iterations and its runs at {done}; expected "
+                                  f"every run at {iterations}")
+        states, keys = place(stack([part[:2] for part in saved]))
+        return states, carry[1], keys, iterations
+
+    def result_part(carry: tuple[Any, ...]) -> tuple[Any, ...]:
+        states, _, keys, _ = carry
+        states, keys = first_runs((states, keys), num_runs)
+        return states, None, keys
+
+    return run_host_lockstep(init, iteration, num_runs, num_iterations, saved_part, with_saved_part,
+                             checked_part=lambda carry: (carry[0], carry[2]), result_part=result_part,
+                             on_chunk=on_chunk, checkpoint=checkpoint, stop_on_divergence=points is None)
 
 @dataclasses.dataclass
 class PPOResult:

@@ -184,3 +184,23 @@ print("ok")
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_training_loops_close_the_copies_they_make():
+    """PPO (one run, and two stepped together) and SAC (two stepped together) on a Gymnasium env
+    class close the vector envs they made for training once the run ends."""
+    from imitax.rl.off_policy import train_sac
+    from imitax.rl.ppo import PPOConfig
+    from imitax.rl.sac import SACConfig
+    from imitax.rl.train import train_ppo
+
+    _ClosingEnv.made.clear(), _ClosingEnv.closed.clear()
+    env = imitax.make(_ClosingEnv)
+    ppo = PPOConfig(total_steps=64, num_envs=2, rollout_steps=32, num_minibatches=1, num_epochs=1, hidden_sizes=(8,))
+    train_ppo(env, ppo, seed=0)
+    train_ppo(env, ppo, seed=0, num_seeds=2)
+    train_sac(env, SACConfig(total_steps=40, learning_starts=20, batch_size=8, hidden_sizes=(8,)), seed=0, num_seeds=2)
+    still_open = [e for e in _ClosingEnv.made if e not in _ClosingEnv.closed]
+    assert len(_ClosingEnv.made) >= 1 + 2 + 4 + 2 and len(still_open) == 1  # the env's own copy
+    env.close()
+    assert all(e in _ClosingEnv.closed for e in _ClosingEnv.made)

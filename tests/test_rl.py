@@ -102,14 +102,16 @@ def test_num_seeds_vmaps_independent_runs():
 
 
 def test_host_loop_seeds_do_not_share_an_environment_state():
-    """On Gymnasium the seeds run one after another on one vector env: seed 1 of a 2-seed run
-    is the run of seed 1 alone (its env is reset when it starts, not before seed 0 runs)."""
+    """On Gymnasium the seeds step together, each on its own copies of one vector env: seed 1 of
+    a 2-seed run is the run of seed 1 alone (its copies seeded as alone, none shared with seed 0),
+    up to the float rounding of a vmapped update."""
     env = imitax.make("CartPole-v1", backend="gymnasium")
     config = PPOConfig(total_steps=512, num_envs=2, rollout_steps=64, num_epochs=1, num_minibatches=2, hidden_sizes=(8,))
     both = train_ppo(env, config, seed=0, num_seeds=2)
     alone = train_ppo(env, config, seed=1)
+    np.testing.assert_array_equal(both.history["episode_return"][1], alone.history["episode_return"][0])
     for x, y in zip(jax.tree.leaves(both.state.params), jax.tree.leaves(alone.state.params)):
-        np.testing.assert_array_equal(np.asarray(x)[1], np.asarray(y)[0])
+        np.testing.assert_allclose(np.asarray(x)[1], np.asarray(y)[0], rtol=1e-4, atol=1e-6)
 
 
 def test_ppo_learns_cartpole_on_gymnasium_backend():

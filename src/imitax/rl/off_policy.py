@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from imitax.data.replay import ReplayBuffer
 from imitax.data.rollout import HostRollout, LockstepRollout, Rollout, reset_jax, rollout_jax
 from imitax.data.types import Transitions
-from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.gymnasium_env import GymnasiumEnv, copies_for
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Box, EnvSpec
 from imitax.errors import CheckpointError
@@ -148,8 +148,9 @@ def run_off_policy(
 
     all_copies = num_points * num_seeds * learner.num_envs
     if env.makes_copies or env.num_envs == all_copies:  # else an instance alone: its runs go one after another
-        return _run_lockstep(env.with_num_envs(all_copies), learner, allocate, num_iterations, seed, num_seeds, points,
-                             on_chunk, checkpoint)
+        with copies_for(env, all_copies) as copies:  # closed after the run
+            return _run_lockstep(copies, learner, allocate, num_iterations, seed, num_seeds, points, on_chunk,
+                                 checkpoint)
     env = env.with_num_envs(learner.num_envs)
     act_jit = jax.jit(learner.act)
     random_jit = jax.jit(partial(random_actions, spec), static_argnums=1)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from imitax.data.rollout import EnvCarry, HostRollout, LockstepRollout, Rollout, reset_jax, rollout_jax
 from imitax.data.types import Transitions
-from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.gymnasium_env import GymnasiumEnv, copies_for
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import CheckpointError
 from imitax.rl.loop import (ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, first_runs, host_member, pad_runs,
@@ -80,14 +80,21 @@ def run_on_policy(
         return run_compiled(init, iteration, jax.random.PRNGKey(seed), num_iterations, num_seeds=num_points * num_seeds,
                             on_chunk=on_chunk, carry=carry, checkpoint=checkpoint, stop_on_divergence=points is None)
 
-    if num_points * num_seeds > 1:
-        return _run_lockstep(env.with_num_envs(learner.num_envs * num_points * num_seeds), learner, update,
-                             num_iterations, seed, num_seeds, points, on_chunk, checkpoint)
-    env = env.with_num_envs(learner.num_envs)
+    with copies_for(env, learner.num_envs * num_points * num_seeds) as copies:  # closed after the run
+        if num_points * num_seeds > 1:
+            return _run_lockstep(copies, learner, update, num_iterations, seed, num_seeds, points, on_chunk, checkpoint)
+        return _run_alone(copies, learner, update, num_iterations, seed, points, on_chunk, checkpoint)
+
+
+def _run_alone(env: GymnasiumEnv, learner: OnPolicyLearner,
+               update: Callable[[State, Rollout], tuple[State, dict[str, Any]]], num_iterations: int, seed: int,
+               points: SweepPoints | None, on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> LoopResult:
+    """The Gymnasium loop of one run: `env` holds its `learner.num_envs` copies; act and update
+    are jitted once each."""
     act, update_jit = jax.jit(learner.act), jax.jit(update)
 
     def host_init(member_seed: int) -> tuple[State, HostRollout, jax.Array]:
-        run_seed, state, loop_key = host_member(points, member_seed, seed, num_seeds, learner.init)
+        run_seed, state, loop_key = host_member(points, member_seed, seed, 1, learner.init)
         return state, HostRollout(env, run_seed), loop_key
 
     def host_iteration(carry: tuple[State, HostRollout, jax.Array]) -> tuple[Any, dict[str, Any]]:
@@ -97,10 +104,9 @@ def run_on_policy(
         state, metrics = update_jit(state, rollout)
         return (state, host, key), metrics
 
-    return run_host(host_init, host_iteration, seed, num_iterations, num_seeds=num_points * num_seeds, on_chunk=on_chunk,
-                    checkpoint=checkpoint, saved_part=lambda carry: (carry[0], carry[2]),
+    return run_host(host_init, host_iteration, seed, num_iterations, on_chunk=on_chunk, checkpoint=checkpoint,
+                    saved_part=lambda carry: (carry[0], carry[2]),
                     with_saved_part=lambda carry, saved: (saved[0], carry[1], saved[1]), stop_on_divergence=points is None)
-
 
 
 def _run_lockstep(env: GymnasiumEnv, learner: OnPolicyLearner,

@@ -42,10 +42,12 @@ def test_separate_reward_learns_its_own_network_without_touching_the_generator(c
 
 def test_generator_discriminator_tells_actions_apart_where_the_saved_reward_does_not(cartpole_expert):
     """By default (`disc_state_only` None) the generator's discriminator is g(s, a) + gamma h(s') - h(s),
-    the saved reward g(s); without a separate reward network the one discriminator is `state_only`."""
+    the saved reward g(s); without a separate reward network the one discriminator is `state_only`.
+    Which inputs each network sees is its structure: a fresh state shows it (training does not
+    change it; the separate network's training is the test above's)."""
     env = imitax.make("CartPole-v1")
-    result = train_airl(env, cartpole_expert.demos, AIRLConfig.for_env("CartPole-v1", **TINY))
-    algo, state = result.algo, seed_slice(result.state, 0)
+    algo = AIRL(AIRLConfig.for_env("CartPole-v1", **TINY), env.spec)
+    state = algo.init(jax.random.PRNGKey(0), cartpole_expert.demos)
     demos = jax.tree.map(lambda x: x[:64], cartpole_expert.demos)
     flipped = demos.replace(actions=1 - demos.actions)  # same s and s', the other action
     generator_g = algo.discriminator.step_reward

@@ -108,3 +108,19 @@ def test_the_command_searches_in_rounds_and_writes_them(demos_root, tmp_path, ca
     saved = json.loads((run_dir / "sweep.json").read_text())
     assert saved["search"] == "optuna" and [row["round"] for row in saved["points"]] == [0, 0, 1]
     assert (run_dir / "sweep.png").is_file() and (run_dir / "checkpoint" / "meta.json").is_file()
+
+
+def test_a_field_unused_at_every_point_is_refused_and_used_at_some_is_swept():
+    """SQIL fixes SAC's temperature: sweeping its rate alone would train the same runs at every
+    value, and is refused; swept with learn_alpha it is used at some points, and allowed."""
+    from imitax.algos.dac import DACConfig
+    from imitax.algos.sqil import SQILConfig
+    from imitax.api.sweep_space import grid_points, sampled_points
+    from imitax.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="sac.alpha_learning_rate has no effect: the temperature is fixed"):
+        grid_points(SQILConfig(), "sqil", {"sac.alpha-learning-rate": [1e-4, 1e-3]})
+    with pytest.raises(ConfigError, match="sac.alpha_learning_rate has no effect"):
+        sampled_points(SQILConfig(), "sqil", {"sac.alpha_learning_rate": [1e-4, 1e-3]}, 3, seed=0)
+    assert len(grid_points(SQILConfig(), "sqil", {"sac.alpha_learning_rate": [1e-4, 1e-3], "sac.learn_alpha": [True, False]})) == 4
+    assert len(grid_points(DACConfig(), "dac", {"sac.alpha_learning_rate": [1e-4, 1e-3]})) == 2  # DAC learns it

@@ -113,7 +113,7 @@ def grid_points(config: Any, section: str, grid: dict[str, Sequence[Any]]) -> li
             raise ConfigError(f"sweep grid for {path} repeats a value ({', '.join(map(repr, converted))}); expected "
                               "distinct values (more seeds: num_seeds)")
         axes[path] = converted
-    return [dict(zip(axes, combination)) for combination in itertools.product(*axes.values())]
+    return refuse_unused(config, [dict(zip(axes, combination)) for combination in itertools.product(*axes.values())])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,7 +161,25 @@ def sampled_points(config: Any, section: str, ranges: dict[str, Sequence[Any]], 
     rng = np.random.default_rng(seed)
     parsed = parse_ranges(config, section, ranges)
     # point by point, so that more samples extend the same list
-    return [{path: bounds.draw(rng) for path, bounds in parsed.items()} for _ in range(count)]
+    return refuse_unused(config, [{path: bounds.draw(rng) for path, bounds in parsed.items()} for _ in range(count)])
+
+
+def refuse_unused(config: Any, points: list[Point]) -> list[Point]:
+    """`points`, unless a swept field is one that every point's config leaves unused (a section's
+    `unused_fields()`, e.g. SAC's temperature rate when the temperature is fixed): its values
+    would all train the same runs."""
+    for path in points[0] if points else ():
+        *section, name = path.split(".")
+        reasons = set()
+        for point in points:
+            owner = with_values(config, point)
+            for part in section:
+                owner = getattr(owner, part)
+            reasons.add(getattr(owner, "unused_fields", dict)().get(name))
+        if None not in reasons:
+            raise ConfigError(f"sweep field {path} has no effect: {reasons.pop()}; expected a field the run uses "
+                              "(or sweep the setting that makes it used together with it)")
+    return points
 
 
 def parse_assignments(items: Sequence[str], option: str) -> dict[str, list[str]]:

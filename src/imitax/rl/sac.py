@@ -93,6 +93,11 @@ class SACConfig:
     def buffer_capacity(self) -> int:
         return max(self.steps_per_iteration, min(self.buffer_size, self.num_iterations * self.steps_per_iteration))
 
+    def unused_fields(self) -> dict[str, str]:
+        """{field: why this config does not use it}: a sweep over one of them is refused."""
+        return {} if self.learn_alpha else {"alpha_learning_rate": "the temperature is fixed at init_alpha "
+                                                                   "(learn_alpha is False)"}
+
     def validate(self) -> SACConfig:
         require_positive(self, "sac", "total_steps", "num_envs", "rollout_steps", "gradient_steps", "buffer_size",
                          "batch_size", "num_critics", "actor_learning_rate", "critic_learning_rate", "alpha_learning_rate",

@@ -187,8 +187,10 @@ print("ok")
 
 
 def test_training_loops_close_the_copies_they_make():
-    """PPO (one run, and two stepped together) and SAC (two stepped together) on a Gymnasium env
-    class close the vector envs they made for training once the run ends."""
+    """PPO (one run, and two stepped together), SAC (two stepped together) and DAgger on a
+    Gymnasium env class close the vector envs they made for training once the run ends."""
+    from imitax.algos.bc import BCConfig
+    from imitax.algos.dagger import DAggerConfig, train_dagger
     from imitax.rl.off_policy import train_sac
     from imitax.rl.ppo import PPOConfig
     from imitax.rl.sac import SACConfig
@@ -200,7 +202,10 @@ def test_training_loops_close_the_copies_they_make():
     train_ppo(env, ppo, seed=0)
     train_ppo(env, ppo, seed=0, num_seeds=2)
     train_sac(env, SACConfig(total_steps=40, learning_starts=20, batch_size=8, hidden_sizes=(8,)), seed=0, num_seeds=2)
+    labels = lambda key, obs: jnp.zeros(obs.shape[:-1], jnp.int32)  # noqa: E731
+    train_dagger(env, labels, DAggerConfig(num_rounds=1, episodes_per_round=2, eval_episodes=2,
+                                           bc=BCConfig(num_steps=2, batch_size=4, hidden_sizes=(8,))), seed=0)
     still_open = [e for e in _ClosingEnv.made if e not in _ClosingEnv.closed]
-    assert len(_ClosingEnv.made) >= 1 + 2 + 4 + 2 and len(still_open) == 1  # the env's own copy
+    assert len(_ClosingEnv.made) >= 1 + 2 + 4 + 2 + 4 and len(still_open) == 1  # the env's own copy
     env.close()
     assert all(e in _ClosingEnv.closed for e in _ClosingEnv.made)

@@ -28,6 +28,7 @@ Gymnasium environments collect in a host loop with the same compiled retraining.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from functools import partial
@@ -42,7 +43,7 @@ from imitax.algos.bc import BC, BCConfig, BCState
 from imitax.data.label_buffer import LabelBuffer
 from imitax.data.rollout import episode_returns_jax, reset_jax, rollout_jax
 from imitax.data.types import Transitions
-from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.gymnasium_env import GymnasiumEnv, copies_for
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import EnvSpec, executed_actions
 from imitax.errors import ConfigError, DatasetError, require_non_negative, require_positive
@@ -347,10 +348,19 @@ def _run_jax(dagger: DAgger, env: JaxEnv, expert_fn: ExpertFn, buffer: LabelBuff
 
 def _run_host(dagger: DAgger, env: GymnasiumEnv, expert_fn: ExpertFn, buffer: LabelBuffer, seed: int,
               num_seeds: int, on_round: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> Any:
-    """Gymnasium: the mixture acts in a host loop; retraining and aggregation stay compiled."""
+    """Gymnasium: the mixture acts in a host loop; retraining and aggregation stay compiled. The
+    env copies made for collecting and evaluating are closed after the run."""
+    config = dagger.config
+    with contextlib.ExitStack() as copies:
+        collect_env = copies.enter_context(copies_for(env, config.episodes_per_round))
+        eval_env = copies.enter_context(copies_for(env, config.eval_episodes)) if config.eval_episodes > 0 else None
+        return _run_host_rounds(dagger, collect_env, eval_env, expert_fn, buffer, seed, num_seeds, on_round, checkpoint)
+
+
+def _run_host_rounds(dagger: DAgger, collect_env: GymnasiumEnv, eval_env: GymnasiumEnv | None, expert_fn: ExpertFn,
+                     buffer: LabelBuffer, seed: int, num_seeds: int, on_round: ChunkCallback | None,
+                     checkpoint: LoopCheckpoint | None) -> Any:
     config, spec = dagger.config, dagger.spec
-    collect_env = env.with_num_envs(config.episodes_per_round)
-    eval_env = env.with_num_envs(config.eval_episodes) if config.eval_episodes > 0 else None
     fit = jax.jit(dagger.fit)
     add = jax.jit(LabelBuffer.add)
     mixture = jax.jit(lambda params, beta, key, obs: dagger.mixture_actions(expert_fn, params, beta, key, obs))

@@ -43,7 +43,16 @@ def assert_trees_equal(a, b) -> None:
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
-def test_interrupted_jax_run_resumes_bit_exact(tmp_path):
+def test_interrupted_jax_run_resumes_bit_exact(tmp_path, monkeypatch):
+    """A run interrupted and resumed ends bit for bit as the uninterrupted run, compiled for a carry
+    of the same types (weak types included) as a fresh run's: so it finds the fresh run's program
+    in the compilation cache instead of compiling its own."""
+    import imitax.rl.loop as loop
+
+    compiled_for = []  # the avals of each carry run_compiled lowers its program for
+    shard = loop.shard_runs
+    monkeypatch.setattr(loop, "shard_runs", lambda carry: compiled_for.append(
+        [jax.typeof(leaf) for leaf in jax.tree.leaves(carry)]) or shard(carry))
     env = imitax.make("CartPole-v1")
     config = PPOConfig.for_env("CartPole-v1", total_steps=20 * 2048)
     uninterrupted = train_ppo(env, config, seed=3, num_seeds=2)
@@ -51,6 +60,7 @@ def test_interrupted_jax_run_resumes_bit_exact(tmp_path):
         train_ppo(env, config, seed=3, num_seeds=2, on_chunk=interrupt_after(7),
                   checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
     resumed = train_ppo(env, config, seed=3, num_seeds=2, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    assert len(compiled_for) == 3 and compiled_for[2] == compiled_for[0]
     assert_trees_equal(uninterrupted.state, resumed.state)
     for name, values in uninterrupted.history.items():
         np.testing.assert_array_equal(values, resumed.history[name])

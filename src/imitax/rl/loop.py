@@ -172,7 +172,7 @@ def run_compiled(
             raise CheckpointError(f"the saved progress ({done} iterations) does not fit this run "
                                   f"({num_iterations} iterations in chunks of {length}); expected the same config")
     num_runs = _num_runs(carry)
-    carry = shard_runs(carry)
+    carry = shard_runs(strong_types(carry))
     compiled = jax.jit(jax.vmap(chunk)).lower(carry).compile()
     compile_s = time.perf_counter() - start
 
@@ -192,6 +192,15 @@ def run_compiled(
     carry = jax.block_until_ready(first_runs(carry, num_runs))
     run_s = time.perf_counter() - start
     return LoopResult(carry, _concat(chunks) if chunks else {}, compile_s, run_s)
+
+
+def strong_types(tree: Any) -> Any:
+    """`tree` with its weakly typed arrays (made from Python numbers: a normaliser's count, an env's
+    step counter) given their dtype for good. A carry restored from a checkpoint holds no weak
+    types, and a program traced with them is another program: without this, a resumed run missed
+    the compilation cache and compiled anew."""
+    return jax.tree.map(lambda x: jnp.asarray(x, x.dtype) if isinstance(x, jax.Array) and jax.typeof(x).weak_type else x,
+                        tree)
 
 
 def device_plan(num_runs: int, num_devices: int) -> tuple[int, int]:

@@ -73,8 +73,9 @@ import json, jax
 from imitax.cpu_devices import use_cpu_cores
 chosen = use_cpu_cores()  # XLA_FLAGS' count stands
 
-from test_cpu_devices import padded_host_run, padded_toy_run
-print(json.dumps({"chosen": chosen, "devices": jax.local_device_count(), **padded_toy_run(), "host": padded_host_run()}))
+from test_cpu_devices import padded_host_run, padded_ppo_host_run, padded_toy_run
+print(json.dumps({"chosen": chosen, "devices": jax.local_device_count(), **padded_toy_run(), "host": padded_host_run(),
+                  "ppo_host": padded_ppo_host_run()}))
 """
 
 
@@ -141,10 +142,32 @@ def padded_host_run() -> dict:
             "critic": np.asarray(result.history["critic_loss"]).tolist(), "saved": saved.runs}
 
 
+def padded_ppo_host_run() -> dict:
+    """3 PPO runs on Gymnasium's CartPole stepped together, split over the devices as on GPUs:
+    the devices used, a final parameter, the policy losses, and the runs each checkpoint held."""
+    import imitax
+    import imitax.rl.loop
+    from imitax.rl.loop import devices_used
+    from imitax.rl.ppo import PPOConfig
+    from imitax.rl.train import train_ppo
+
+    env = imitax.make("CartPole-v1", backend="gymnasium")
+    config = PPOConfig(total_steps=256, num_envs=2, rollout_steps=32, num_epochs=1, num_minibatches=2, hidden_sizes=(8,))
+    saved = _Saved(runs_in=lambda entries: sum(np.ndim(entry[0].update_step) == 0 for entry in entries))
+    imitax.rl.loop.SPLIT_HOST_RUNS_ON_CPU = True
+    try:
+        result = train_ppo(env, config, seed=0, num_seeds=3, checkpoint=saved)
+    finally:
+        imitax.rl.loop.SPLIT_HOST_RUNS_ON_CPU = False
+    kernel = result.state.params["policy"]["params"]["MLP_0"]["Dense_0"]["kernel"]  # [3 runs, 4, 8]
+    return {"used": devices_used(result.state), "param": np.asarray(kernel).tolist(),
+            "loss": np.asarray(result.history["policy_loss"]).tolist(), "saved": saved.runs}
+
+
 def test_runs_the_devices_do_not_divide_are_padded_and_train_as_on_one_device():
     """3 runs on 2 devices: 2 per device (a copy of the last pads the second); the result, the
     metrics and every checkpoint hold the 3 runs, with the values one device computes. The same
-    for the Gymnasium host loop's runs stepped together."""
+    for the Gymnasium host loops' runs stepped together (SAC's and PPO's)."""
     import jax
 
     one = padded_toy_run()  # here: the tests' one device (conftest.py)
@@ -162,6 +185,11 @@ def test_runs_the_devices_do_not_divide_are_padded_and_train_as_on_one_device():
     assert len({json.dumps(run) for run in host_two["param"]}) == 3
     np.testing.assert_allclose(host_two["param"], host_one["param"], rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(host_two["critic"], host_one["critic"], rtol=1e-5)
+    ppo_one, ppo_two = padded_ppo_host_run(), two["ppo_host"]
+    assert (ppo_one["used"], ppo_two["used"]) == (1, 2) and ppo_two["saved"] == ppo_one["saved"] == [3] * 4
+    assert len({json.dumps(run) for run in ppo_two["param"]}) == 3
+    np.testing.assert_allclose(ppo_two["param"], ppo_one["param"], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ppo_two["loss"], ppo_one["loss"], rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("files, cpus", [

@@ -229,6 +229,11 @@ def shard_runs(carry: Carry) -> Carry:
     return jax.device_put(carry, NamedSharding(mesh, PartitionSpec("runs")))
 
 
+def stack_runs(trees: list[Any]) -> Any:
+    """Single runs' trees stacked along a new leading [num_runs] axis."""
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
 def first_runs(carry: Carry, num_runs: int) -> Carry:
     """The first `num_runs` runs of `carry` (`shard_runs` may have padded it), in one program."""
     if _num_runs(carry) == num_runs:

@@ -39,7 +39,7 @@ from imitax.envs.jax_env import JaxEnv
 from imitax.envs.spec import Box, EnvSpec
 from imitax.errors import CheckpointError
 from imitax.rl.loop import (ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, first_runs, host_member, pad_runs,
-                          run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs, splits_host_runs)
+                          run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs, splits_host_runs, stack_runs)
 from imitax.rl.sac import SAC, SACConfig, SACState
 
 # reward_fn(transitions [B]) -> f32[B]; None means the environment's reward
@@ -203,9 +203,6 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
     num_runs = env.num_envs // learner.num_envs
     members = [host_member(points, seed + index, seed, num_seeds, learner.init) for index in range(num_runs)]
 
-    def stack(trees: list[Any]) -> Any:
-        return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
-
     place = shard_runs if splits_host_runs() else (lambda tree: tree)
 
     act_all = jax.jit(jax.vmap(learner.act))
@@ -218,7 +215,7 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
 
     def init() -> tuple[Any, ...]:
         replays = jax.jit(jax.vmap(lambda _: allocate()))(jnp.arange(num_runs))
-        states, replays, keys = place((stack([m[1] for m in members]), replays, stack([m[2] for m in members])))
+        states, replays, keys = place((stack_runs([m[1] for m in members]), replays, stack_runs([m[2] for m in members])))
         return states, replays, LockstepRollout(env, [m[0] for m in members]), keys, 0
 
     def iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -254,7 +251,7 @@ def _run_lockstep(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callab
                 f"the checkpoint records {iterations} iterations and its runs at env steps {steps}; expected every run "
                 f"at {iterations * steps_per_iteration} env steps (an older imitax's multi-seed Gymnasium checkpoint, "
                 "saved while it ran the seeds one after another: start that run anew)")
-        states, replays, keys = place(stack([part[:3] for part in saved]))
+        states, replays, keys = place(stack_runs([part[:3] for part in saved]))
         return states, replays, carry[2], keys, iterations * steps_per_iteration
 
     def result_part(carry: tuple[Any, ...]) -> tuple[Any, ...]:

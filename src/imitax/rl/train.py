@@ -26,7 +26,7 @@ from imitax.envs.gymnasium_env import GymnasiumEnv, copies_for
 from imitax.envs.jax_env import JaxEnv
 from imitax.errors import CheckpointError
 from imitax.rl.loop import (ChunkCallback, LoopCheckpoint, LoopResult, SweepPoints, first_runs, host_member, pad_runs,
-                          run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs, splits_host_runs)
+                          run_compiled, run_host, run_host_lockstep, seed_slice, shard_runs, splits_host_runs, stack_runs)
 from imitax.rl.ppo import PPO, PPOConfig, PPOState
 
 # reward_fn(transitions [T, N]) -> f32[T, N]; None means the environment's reward
@@ -127,11 +127,8 @@ def _run_lockstep(env: GymnasiumEnv, learner: OnPolicyLearner,
     update_all = jax.jit(jax.vmap(update))
     split_all = jax.jit(jax.vmap(lambda key: tuple(jax.random.split(key))))
 
-    def stack(trees: list[Any]) -> Any:
-        return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
-
     def init() -> tuple[Any, ...]:
-        states, keys = place((stack([m[1] for m in members]), stack([m[2] for m in members])))
+        states, keys = place((stack_runs([m[1] for m in members]), stack_runs([m[2] for m in members])))
         return states, LockstepRollout(env, [m[0] for m in members]), keys, 0
 
     def iteration(carry: tuple[Any, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -153,7 +150,7 @@ def _run_lockstep(env: GymnasiumEnv, learner: OnPolicyLearner,
         if done != [iterations]:
             raise CheckpointError(f"the checkpoint records {iterations} iterations and its runs at {done}; expected "
                                   f"every run at {iterations}")
-        states, keys = place(stack([part[:2] for part in saved]))
+        states, keys = place(stack_runs([part[:2] for part in saved]))
         return states, carry[1], keys, iterations
 
     def result_part(carry: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -164,6 +161,7 @@ def _run_lockstep(env: GymnasiumEnv, learner: OnPolicyLearner,
     return run_host_lockstep(init, iteration, num_runs, num_iterations, saved_part, with_saved_part,
                              checked_part=lambda carry: (carry[0], carry[2]), result_part=result_part,
                              on_chunk=on_chunk, checkpoint=checkpoint, stop_on_divergence=points is None)
+
 
 @dataclasses.dataclass
 class PPOResult:

@@ -168,11 +168,11 @@ def refuse_unused(config: Any, points: list[Point]) -> list[Point]:
     """`points`, unless a swept field is one that every point's config leaves unused (a section's
     `unused_fields()`, e.g. SAC's temperature rate when the temperature is fixed): its values
     would all train the same runs."""
+    configs = [with_values(config, point) for point in points]
     for path in points[0] if points else ():
         *section, name = path.split(".")
         reasons = set()
-        for point in points:
-            owner = with_values(config, point)
+        for owner in configs:
             for part in section:
                 owner = getattr(owner, part)
             reasons.add(getattr(owner, "unused_fields", dict)().get(name))

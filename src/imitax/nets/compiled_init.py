@@ -1,8 +1,9 @@
 """A flax module's parameters made by one compiled program.
 
 `module.init` run eagerly compiles every operation of the forward pass and of each layer's
-initializer as a program of its own (GAIL on CartPole: ~80 small programs, 2.5 s of compile
-with an empty cache on the 2-core CPU, and a cache read each on later commands).
+initializer as a program of its own, and reads each back from the cache on later commands.
+Compiled whole, GAIL on CartPole compiles 79 programs instead of 127 (XLA compile 11.0 s against
+12.0 s with an empty cache on the 2-core CPU).
 """
 
 from __future__ import annotations

@@ -147,11 +147,22 @@ def run_off_policy(
                             stop_on_divergence=points is None)
 
     all_copies = num_points * num_seeds * learner.num_envs
-    if env.makes_copies or env.num_envs == all_copies:  # else an instance alone: its runs go one after another
-        with copies_for(env, all_copies) as copies:  # closed after the run
+    lockstep = env.makes_copies or env.num_envs == all_copies  # else an instance alone: its runs go one after another
+    with copies_for(env, all_copies if lockstep else learner.num_envs) as copies:  # closed after the run
+        if lockstep:
             return _run_lockstep(copies, learner, allocate, num_iterations, seed, num_seeds, points, on_chunk,
                                  checkpoint)
-    env = env.with_num_envs(learner.num_envs)
+        return _run_one_after_another(copies, learner, allocate, num_iterations, seed, num_seeds, points, on_chunk,
+                                      checkpoint)
+
+
+def _run_one_after_another(env: GymnasiumEnv, learner: OffPolicyLearner, allocate: Callable[[], ReplayBuffer],
+                           num_iterations: int, seed: int, num_seeds: int, points: SweepPoints | None,
+                           on_chunk: ChunkCallback | None, checkpoint: LoopCheckpoint | None) -> LoopResult:
+    """The Gymnasium loop of an env instance given alone (no copies for every run): `env` holds
+    `learner.num_envs` copies and the runs use it one after another."""
+    spec, steps_per_iteration = env.spec, learner.num_envs * learner.rollout_steps
+    num_points = 1 if points is None else points.count
     act_jit = jax.jit(learner.act)
     random_jit = jax.jit(partial(random_actions, spec), static_argnums=1)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +85,18 @@ def test_bad_plot_input_is_one_line_and_writes_nothing(tmp_path, capsys, case, w
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and words in err, err
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_the_training_monitor_imports_matplotlib_in_the_background_when_training_starts():
+    """A command's first progress report starts matplotlib's import on another thread (the learning
+    curve drawn after training then need not wait for it); it is not imported before that."""
+    code = ("import sys, numpy as np\n"
+            "from imitax.commands.progress import TrainingMonitor\n"
+            "from imitax.io import plots\n"
+            "monitor = TrainingMonitor(None, None, total=10, per_iteration=1, unit='env_steps')\n"
+            "before = 'matplotlib.figure' in sys.modules\n"
+            "monitor(1, {'loss': np.zeros((1, 1))})\n"
+            "plots._preloading[0].join()\n"
+            "print(before, 'matplotlib.figure' in sys.modules, 'matplotlib.backends.backend_agg' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "True"]

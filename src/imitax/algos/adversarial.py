@@ -386,7 +386,7 @@ def train_adversarial(
     `hyperparams` ({traced field: f[num_points]}, see `Adversarial.traced_fields`) makes it a
     sweep: num_points x num_seeds runs in one program, the state's leading axis point-major
     (run `point * num_seeds + s` is seed `s` of `point`)."""
-    expert = jax.tree.map(jnp.asarray, expert)
+    expert = jax.device_put(expert)  # jnp.asarray would compile a program per field shape
     points = SweepPoints.of(hyperparams, algo.with_hyperparams)
     result = algo.generator.run(env, lambda key: algo.init(key, expert), algo.act, algo.update, seed, num_seeds,
                                 on_chunk, checkpoint, points)

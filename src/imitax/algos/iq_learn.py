@@ -344,7 +344,7 @@ def train_iq_learn(
     algo = IQLearn(config, env.spec)
     if not config.offline:
         return train_off_policy_imitation(algo, env, expert, seed, num_seeds, on_chunk, checkpoint, hyperparams)
-    expert = jax.tree.map(jnp.asarray, expert)
+    expert = jax.device_put(expert)  # jnp.asarray would compile a program per field shape
 
     def init(key: jax.Array) -> tuple[IQLearnState, jax.Array]:
         algo_key, loop_key = jax.random.split(key)

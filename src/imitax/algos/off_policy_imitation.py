@@ -131,7 +131,7 @@ def train_off_policy_imitation(algo: Any, env: JaxEnv | GymnasiumEnv, expert: Tr
                                hyperparams: dict[str, Any] | None = None) -> OffPolicyImitationResult:
     """The off-policy loop for a method with `init(key, expert)`, `act` and `update(state, replay, key)`;
     `hyperparams` ({traced field: f[num_points]}) makes it a sweep, as in `train_adversarial`."""
-    expert = jax.tree.map(jnp.asarray, expert)
+    expert = jax.device_put(expert)  # jnp.asarray would compile a program per field shape
     sac = algo.config.sac
     learner = OffPolicyLearner(lambda key: algo.init(key, expert), algo.act, algo.update, sac.num_envs,
                                sac.rollout_steps, sac.learning_starts, sac.buffer_capacity)

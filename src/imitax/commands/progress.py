@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from imitax.io.loggers import Logger
+from imitax.io.plots import preload_in_background
 from imitax.io.run_dir import MetricsWriter
 
 STDERR = Console(stderr=True)
@@ -56,6 +57,7 @@ class TrainingMonitor:
             logger.log({name: value for name, value in row.items() if name != self.unit}, step=done)
         if self.first is None:
             self.first = (time.perf_counter(), done)
+            preload_in_background()  # for the learning curve after training
         if self.progress is not None:
             since, base = self.first
             rate = (done - base) / max(time.perf_counter() - since, 1e-9)

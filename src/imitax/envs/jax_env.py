@@ -100,8 +100,8 @@ class JaxEnv:
         )
 
     def reset_batch(self, key: jax.Array, num_envs: int) -> tuple[jnp.ndarray, EnvState]:
-        """obs: f32[num_envs, obs_dim]."""
-        return jax.vmap(self.reset)(jax.random.split(key, num_envs))
+        """obs: f32[num_envs, obs_dim] (one compiled program when called eagerly)."""
+        return jax.jit(lambda key: jax.vmap(self.reset)(jax.random.split(key, num_envs)))(key)
 
     def step_batch(self, key: jax.Array, state: EnvState, actions: jnp.ndarray) -> Step:
         num_envs = actions.shape[0]

@@ -32,7 +32,7 @@ def load_expert(path: str | Path, spec: EnvSpec, deterministic: bool = True) -> 
                               "or its checkpoint/ folder")
     policy, params, meta = load_policy(path)
     check_policy_fits(policy.spec, spec, f"expert {path}")
-    params = jax.tree.map(jnp.asarray, params)
+    params = jax.device_put(params)
 
     def expert_fn(key: jax.Array, obs: jnp.ndarray) -> jnp.ndarray:
         return policy.act(params, key, obs, deterministic=deterministic)

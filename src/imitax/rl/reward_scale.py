@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from imitax.nets.normalizer import ObsNormalizer
@@ -26,7 +27,7 @@ class RewardScaler:
 
     @classmethod
     def init(cls, num_envs: int) -> RewardScaler:
-        return cls(jnp.zeros(num_envs), ObsNormalizer.identity(1))
+        return cls(jax.device_put(np.zeros(num_envs, np.float32)), ObsNormalizer.identity(1))  # eager jnp.zeros: a program
 
     def update(self, rewards: jnp.ndarray, dones: jnp.ndarray, gamma: float) -> RewardScaler:
         """Fold in a rollout's rewards and episode ends, both `[T, num_envs]`."""

@@ -8,7 +8,7 @@ import pytest
 import imitax
 from imitax.errors import ConfigError
 from imitax.rl import rates
-from imitax.rl.loop import chunk_length
+from imitax.rl.loop import chunk_length, per_run
 from imitax.rl.ppo import PPOConfig, gae
 from imitax.rl.train import train_ppo
 
@@ -35,6 +35,41 @@ def test_chunk_length_divides_iterations():
     assert chunk_length(100, 20) == 5
     assert chunk_length(7, 20) == 1
     assert 100 % chunk_length(100, 3) == 0
+
+
+def test_a_single_run_is_traced_without_vmap_and_computes_what_vmap_does():
+    """`per_run(fn, 1)` keeps the runs' leading axis but traces `fn` unbatched (a vmapped program of
+    one run compiles and runs slower); it computes what `jax.vmap(fn)` does, eagerly and jitted."""
+    def step(carry):
+        weights, x = carry
+        y = jnp.tanh(x @ weights)
+        return (weights * 0.9, y), {"norm": jnp.linalg.norm(y), "first": y[:2]}
+
+    keys = jax.random.split(jax.random.PRNGKey(0), 2)
+    one = (jax.random.normal(keys[0], (1, 3, 3)), jax.random.normal(keys[1], (1, 4, 3)))
+    for apply in (lambda fn: fn, jax.jit):
+        got, want = apply(per_run(step, 1))(one), jax.vmap(step)(one)
+        assert jax.tree.structure(got) == jax.tree.structure(want)
+        for x, y in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+            assert x.shape == y.shape and x.shape[0] == 1
+            np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-6)
+
+    def batched_products(fn):
+        return [eqn for eqn in _equations(jax.make_jaxpr(fn)(one).jaxpr)
+                if eqn.primitive.name == "dot_general" and eqn.params["dimension_numbers"][1][0]]
+
+    assert batched_products(jax.vmap(step)) and not batched_products(per_run(step, 1))
+    assert batched_products(per_run(step, 2))
+
+
+def _equations(jaxpr):
+    """Every equation of `jaxpr`, those of the jaxprs nested in its equations (jit, scan) included."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for value in eqn.params.values():
+            inner = getattr(value, "jaxpr", value)
+            if hasattr(inner, "eqns"):
+                yield from _equations(inner)
 
 
 def test_ppo_config_validation():

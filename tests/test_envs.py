@@ -167,6 +167,24 @@ def test_evaluation_and_recording_close_the_copies_they_make():
     assert all(e in _ClosingEnv.closed for e in _ClosingEnv.made)
 
 
+def test_collect_closes_the_envs_it_makes_and_leaves_a_users_instance_open(minari_root):
+    """`imitax.collect` from an env class (its copies, batched or not, and the random reference's)
+    closes every env it made; given an instance, it closes its own copies but not the instance."""
+    policy = lambda obs: 0  # noqa: E731
+    batched = lambda obs: np.zeros(len(obs), np.int64)  # noqa: E731
+    _ClosingEnv.made.clear(), _ClosingEnv.closed.clear()
+    imitax.collect(_ClosingEnv, policy, episodes=2, dataset_id="closing/one-v0", reference_episodes=3,
+                   allow_weak_expert=True)
+    imitax.collect(_ClosingEnv, batched, episodes=3, dataset_id="closing/batched-v0", batched=True,
+                   allow_weak_expert=True)
+    assert len(_ClosingEnv.made) >= 1 + 3 + 3 + 3 and set(map(id, _ClosingEnv.made)) == set(map(id, _ClosingEnv.closed))
+    instance = _ClosingEnv()
+    _ClosingEnv.made.clear(), _ClosingEnv.closed.clear()
+    imitax.collect(instance, policy, episodes=2, dataset_id="closing/instance-v0", reference_episodes=2,
+                   allow_weak_expert=True)
+    assert instance not in _ClosingEnv.closed
+
+
 def test_jax_envs_skip_gymnax_package_import_and_gymnax_still_imports_after():
     """make() loads gymnax's classic-control modules without its package __init__ (which imports
     matplotlib's pyplot and seaborn); a later `import gymnax` works and shares the classes."""

@@ -14,6 +14,7 @@ random: uniform random actions), refused unless the expert beats random by
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import pathlib
 from collections.abc import Callable
@@ -24,7 +25,7 @@ import numpy as np
 
 from imitax.data.minari_io import check_new_dataset_id, save_demonstrations
 from imitax.data.rollout import HostJaxEnv, record_episodes
-from imitax.envs.gymnasium_env import GymnasiumEnv
+from imitax.envs.gymnasium_env import GymnasiumEnv, copies_for
 from imitax.envs.jax_env import JaxEnv
 from imitax.envs.registry import make
 from imitax.envs.spec import Box, Discrete, EnvSpec
@@ -124,17 +125,23 @@ def collect(
         raise ConfigError(f"num_envs={num_envs}: expected a count > 0, for batched=True only (an unbatched "
                           "policy sees one episode at a time)")
     host_env = as_host_env(env, factory)
-    spec = host_env.spec
-    dataset_id = dataset_id or default_dataset_id(spec.env_id)
-    check_new_dataset_id(dataset_id, overwrite=overwrite)  # before any episode is recorded
-    recorder = _parallel(host_env, num_envs or min(episodes, MAX_PARALLEL), explicit=num_envs is not None) if batched else host_env
-    host_act = policy_act(policy, recorder, batched)
-    demos = record_episodes(recorder, host_act, episodes, seed)
-    returns = np.asarray([float(np.sum(t.rewards, dtype=np.float64)) for t in demos])
-    more = reference_episodes - episodes
-    extra = record_episodes(recorder, host_act, more, seed + 1) if more > 0 else []
-    expert_score = float(np.mean([*returns, *(float(np.sum(t.rewards, dtype=np.float64)) for t in extra)]))
-    random_score = random_reference(host_env, reference_episodes, seed + 2)
+    with contextlib.ExitStack() as made_here:  # the envs made here are closed after recording
+        if not isinstance(env, gym.Env) and host_env is not env:  # a user's own instance stays open
+            made_here.callback(host_env.close)
+        spec = host_env.spec
+        dataset_id = dataset_id or default_dataset_id(spec.env_id)
+        check_new_dataset_id(dataset_id, overwrite=overwrite)  # before any episode is recorded
+        recorder = host_env
+        if batched:
+            recorder = made_here.enter_context(copies_for(host_env, num_envs or min(episodes, MAX_PARALLEL),
+                                                          or_itself=num_envs is None))
+        host_act = policy_act(policy, recorder, batched)
+        demos = record_episodes(recorder, host_act, episodes, seed)
+        returns = np.asarray([float(np.sum(t.rewards, dtype=np.float64)) for t in demos])
+        more = reference_episodes - episodes
+        extra = record_episodes(recorder, host_act, more, seed + 1) if more > 0 else []
+        expert_score = float(np.mean([*returns, *(float(np.sum(t.rewards, dtype=np.float64)) for t in extra)]))
+        random_score = random_reference(host_env, reference_episodes, seed + 2)
     if not allow_weak_expert:
         try:
             check_references(random_score, expert_score, margin=REFERENCE_MARGIN)
@@ -179,18 +186,9 @@ def random_reference(env: HostEnv, episodes: int, seed: int) -> float:
             return rng.integers(0, space.n, obs.shape[0])
         return rng.uniform(space.low_array, space.high_array, (obs.shape[0], *space.shape)).astype(np.float32)
 
-    trajectories = record_episodes(_parallel(env, min(episodes, MAX_PARALLEL)), uniform, episodes, seed)
+    with copies_for(env, min(episodes, MAX_PARALLEL), or_itself=True) as copies:
+        trajectories = record_episodes(copies, uniform, episodes, seed)
     return float(np.mean([np.sum(t.rewards, dtype=np.float64) for t in trajectories]))
-
-
-def _parallel(env: HostEnv, num_envs: int, explicit: bool = False) -> HostEnv:
-    """`num_envs` copies of `env`; one copy for an instance without a factory unless `explicit`."""
-    try:
-        return env.with_num_envs(num_envs)
-    except ConfigError:
-        if explicit:
-            raise
-        return env
 
 
 def policy_act(policy: Policy, env: HostEnv, batched: bool) -> Callable[[np.ndarray], np.ndarray]:

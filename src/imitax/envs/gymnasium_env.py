@@ -199,7 +199,8 @@ def _remake_from_spec(instance: gym.Env, num_envs: int) -> Callable[[], gym.Env]
 def copies_for(env: GymnasiumEnv, num_envs: int, or_itself: bool = False) -> Iterator[GymnasiumEnv]:
     """`env.with_num_envs(num_envs)` for a `with` block, closed after it when made here
     (gymnasium's vector envs are not closed when collected). With `or_itself`, `env` itself
-    where it cannot be copied (an instance alone), its episodes then one after another."""
+    where it cannot be copied (an instance alone), its episodes then one after another. Any
+    host env with `with_num_envs` and `close` (a `HostJaxEnv` too) works."""
     try:
         vec = env.with_num_envs(num_envs)
     except ConfigError:

@@ -122,6 +122,28 @@ def test_host_runs_step_together_and_resume_where_they_stopped(tmp_path):
     np.testing.assert_array_equal(np.asarray(resumed.state.update_step), np.asarray(straight.state.update_step))
 
 
+def test_an_older_multi_seed_gymnasium_checkpoint_is_refused_with_what_it_is(tmp_path):
+    """Before the seeds of a Gymnasium run stepped together, its checkpoint held (state, key) per
+    run; resuming one says so, and what to do, and leaves it as it was."""
+    from imitax.errors import CheckpointError
+    from imitax.io.checkpoint import load_checkpoint, save_checkpoint
+
+    env = imitax.make("CartPole-v1", backend="gymnasium")
+    config = PPOConfig.for_env("CartPole-v1", total_steps=4 * 2048)
+    with pytest.raises(Interrupted):
+        train_ppo(env, config, seed=2, num_seeds=2, on_chunk=interrupt_after(2),
+                  checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    folder = ResumeCheckpoint(tmp_path, every_s=0).folder
+    state, meta = load_checkpoint(folder)
+    for run in state["carry"].values():  # the older form: (state, key) per run, no iteration count
+        del run["2"]
+    save_checkpoint(folder, state, meta)
+    before = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+    with pytest.raises(CheckpointError, match=r"/0/2 is missing.*older imitax's multi-seed Gymnasium checkpoint.*anew"):
+        train_ppo(env, config, seed=2, num_seeds=2, checkpoint=ResumeCheckpoint(tmp_path, every_s=0))
+    assert {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()} == before
+
+
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_state(tmp_path, cartpole_expert):
     checkpoint = ResumeCheckpoint(tmp_path, every_s=0)
     demos = cartpole_expert.demos

@@ -160,7 +160,32 @@ def _run_lockstep(env: GymnasiumEnv, learner: OnPolicyLearner,
 
     return run_host_lockstep(init, iteration, num_runs, num_iterations, saved_part, with_saved_part,
                              checked_part=lambda carry: (carry[0], carry[2]), result_part=result_part,
-                             on_chunk=on_chunk, checkpoint=checkpoint, stop_on_divergence=points is None)
+                             on_chunk=on_chunk, checkpoint=_OlderCheckpointNamed(checkpoint) if checkpoint else None,
+                             stop_on_divergence=points is None)
+
+
+@dataclasses.dataclass(frozen=True)
+class _OlderCheckpointNamed:
+    """`checkpoint`, whose refusal of an older imitax's multi-seed Gymnasium checkpoint says what it is:
+    saved while the seeds ran one after another, it holds (state, key) per run, without the
+    iterations each run has done."""
+
+    checkpoint: LoopCheckpoint
+
+    def restore(self, template: Any) -> tuple[int, Any, Any] | None:
+        try:
+            return self.checkpoint.restore(template)
+        except CheckpointError as error:
+            if "/0/2 is missing" not in str(error):  # the first run's iteration count
+                raise
+            raise CheckpointError(f"{error} (an older imitax's multi-seed Gymnasium checkpoint, saved while it ran the "
+                                  "seeds one after another: start that run anew)") from None
+
+    def due(self, final: bool) -> bool:
+        return self.checkpoint.due(final)
+
+    def save(self, iterations: int, carry: Any, history: Any) -> None:
+        self.checkpoint.save(iterations, carry, history)
 
 
 @dataclasses.dataclass

@@ -28,9 +28,12 @@ def preload_in_background() -> None:
     """Import matplotlib on a background thread (once per process), so that a plot made later does
     not wait for it: a command calls this when training starts, and the import (~0.4 s of a warm
     `imitax train gail` on the 2-core CPU, font list included) overlaps the compiled training, which
-    leaves Python idle. A plot made before it finishes waits for it (the import lock)."""
+    leaves Python idle. A plot made before it finishes waits for it (the import lock). Not a daemon
+    thread: a process that ends early (an error) waits for the import rather than tear it down
+    mid-way (a daemon writing to stderr at shutdown, as matplotlib's first font-cache build does,
+    can abort the interpreter)."""
     if not _preloading:
-        _preloading.append(threading.Thread(target=_import_matplotlib, name="imitax-matplotlib-import", daemon=True))
+        _preloading.append(threading.Thread(target=_import_matplotlib, name="imitax-matplotlib-import"))
         _preloading[0].start()
 
 
